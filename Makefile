@@ -1,0 +1,44 @@
+# tenantsync build, test and packaging.
+#
+#   make test     vet, gofmt check and every test (installs and starts Azurite itself)
+#   make build    the handler binary for this machine, in bin/
+#   make lint     staticcheck
+#   make package  dist/ for Azure Functions (Linux amd64 custom handler)
+
+GO        ?= go
+TOOLS     := $(CURDIR)/.tools
+AZURITE   := $(TOOLS)/node_modules/.bin/azurite-table
+AZURITE_VERSION := 3.35.0
+STATICCHECK_VERSION := v0.8.2
+
+# Tests find the tools here (see internal/testenv).
+export TENANTSYNC_TOOLS := $(TOOLS)
+
+.PHONY: all build test vet fmt-check lint tools clean
+
+all: build
+
+build:
+	$(GO) build -o bin/handler ./handler
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+
+test: vet fmt-check tools
+	$(GO) test -count=1 ./...
+
+lint:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+tools: $(AZURITE)
+
+$(AZURITE):
+	@command -v npm >/dev/null || { echo "npm is needed to install Azurite (Table Storage emulator)"; exit 1; }
+	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error azurite@$(AZURITE_VERSION)
+
+clean:
+	rm -rf bin dist dist.zip .bench

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "handler",
+		Short: "tenantsync keeps users of one Entra ID tenant in step as B2B users in others",
+		Long: `tenantsync keeps the people of one Microsoft Entra ID tenant (the source)
+present as B2B users in one or more other tenants (the targets).
+
+With no subcommand and FUNCTIONS_CUSTOMHANDLER_PORT set, it serves the Azure
+Functions host as a custom handler.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if os.Getenv("FUNCTIONS_CUSTOMHANDLER_PORT") == "" {
+				return errors.New("no subcommand given and FUNCTIONS_CUSTOMHANDLER_PORT is not set; see handler --help")
+			}
+			return serveFunctionsHost(cmd)
+		},
+	}
+	root.AddCommand(
+		newVersionCmd(),
+	)
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of tenantsync",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "tenantsync %s\n", version)
+			return err
+		},
+	}
+}
+
+// serveFunctionsHost is replaced by the custom-handler server once the event
+// pipeline lands.
+func serveFunctionsHost(cmd *cobra.Command) error {
+	return errors.New("the Functions custom handler is not built yet")
+}

@@ -1,0 +1,199 @@
+// Package store is tenantsync's memory: delta watermarks, the links from
+// source users to their target users, Graph subscriptions, deletions held
+// back by the deletion guard, the provisioning log and per-target status.
+//
+// Store is the contract; the implementations are in the sub-packages
+// tablestore (Azure Table Storage, production) and boltstore (a single file
+// or memory, for local runs and tests). Both pass the same contract tests in
+// storetest.
+//
+// Writes that can race use optimistic concurrency. Every record carries the
+// ETag it was read with; a Put with an empty ETag creates the record and
+// fails with ErrConflict if it exists, a Put with an ETag replaces the record
+// only if it is unchanged since and fails with ErrConflict otherwise. A lost
+// race is never a silent overwrite.
+package store
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+var (
+	// ErrNotFound is returned when the record does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict is returned when a conditional write lost a race: the record
+	// exists (create) or changed since it was read (replace, delete). Read it
+	// again and retry.
+	ErrConflict = errors.New("store: conflict")
+	// ErrTooLarge is returned when a value exceeds what the store can hold
+	// (Table Storage: 64 KiB per string property, 1 MiB per entity).
+	ErrTooLarge = errors.New("store: value too large")
+)
+
+// Store is the state of one tenantsync installation. Implementations are safe
+// for concurrent use.
+type Store interface {
+	GetWatermark(ctx context.Context, tenant, resource string) (Watermark, error)
+	// PutWatermark writes w conditionally on w.ETag and returns it with its new ETag.
+	PutWatermark(ctx context.Context, w Watermark) (Watermark, error)
+	DeleteWatermark(ctx context.Context, tenant, resource string) error
+
+	GetLink(ctx context.Context, target, sourceID string) (Link, error)
+	// GetLinkByTargetID looks a link up by the target object id (the reverse index).
+	GetLinkByTargetID(ctx context.Context, target, targetID string) (Link, error)
+	// PutLink writes l conditionally on l.ETag, keeping the reverse index in
+	// step atomically, and returns it with its new ETag.
+	PutLink(ctx context.Context, l Link) (Link, error)
+	// DeleteLink removes the link if its ETag still matches (an empty ETag
+	// deletes unconditionally).
+	DeleteLink(ctx context.Context, l Link) error
+	// ListLinks calls fn for every link of a target, in source id order.
+	ListLinks(ctx context.Context, target string, fn func(Link) error) error
+
+	GetSubscription(ctx context.Context, id string) (Subscription, error)
+	PutSubscription(ctx context.Context, s Subscription) (Subscription, error)
+	DeleteSubscription(ctx context.Context, id string) error
+	ListSubscriptions(ctx context.Context) ([]Subscription, error)
+
+	GetDeletion(ctx context.Context, target, sourceID string) (Deletion, error)
+	PutDeletion(ctx context.Context, d Deletion) (Deletion, error)
+	DeleteDeletion(ctx context.Context, d Deletion) error
+	ListDeletions(ctx context.Context, target string) ([]Deletion, error)
+
+	// AppendEvent adds a provisioning event to the log; it never conflicts.
+	AppendEvent(ctx context.Context, e Event) error
+	// ListEvents returns a target's events newest first, a page at a time.
+	ListEvents(ctx context.Context, target string, opts ListEventsOptions) (EventPage, error)
+	// PruneEvents deletes events older than the given time and returns how many.
+	PruneEvents(ctx context.Context, before time.Time) (int, error)
+
+	GetStatus(ctx context.Context, target string) (TargetStatus, error)
+	PutStatus(ctx context.Context, s TargetStatus) (TargetStatus, error)
+
+	Close() error
+}
+
+// Watermark is where the last delta query of a source resource stopped.
+type Watermark struct {
+	Tenant    string // source tenant id or domain
+	Resource  string // "users" or "groups"
+	DeltaLink string
+	TakenAt   time.Time
+	// FullSyncAt is when the last full pass completed.
+	FullSyncAt time.Time
+	ETag       string
+}
+
+// LinkState is what tenantsync last made of a target user.
+type LinkState string
+
+const (
+	LinkActive      LinkState = "active"
+	LinkDisabled    LinkState = "disabled"    // deprovisioned by disabling, or source disabled
+	LinkDeleted     LinkState = "deleted"     // soft deleted in the target
+	LinkStaged      LinkState = "staged"      // deprovision held by the deletion guard
+	LinkQuarantined LinkState = "quarantined" // repeated failures for this user
+)
+
+// Link ties a source user to the target user tenantsync created or adopted for it.
+type Link struct {
+	Target    string // target name from the config
+	SourceID  string
+	TargetID  string
+	SourceUPN string // for people reading status and logs
+	// Hash is a digest of the target attributes last written; equal hashes
+	// mean there is nothing to write.
+	Hash      string
+	State     LinkState
+	LastError string
+	Created   time.Time
+	Updated   time.Time
+	ETag      string
+}
+
+// Subscription is a Graph change-notification subscription tenantsync owns.
+type Subscription struct {
+	ID       string // Graph subscription id
+	Tenant   string
+	Resource string // "/users", "/groups"
+	Expiry   time.Time
+	// ClientStateID names the secret without revealing it; it is what logs show.
+	ClientStateID string
+	// ClientState is the secret Graph echoes in every notification. It is
+	// never logged: LogValue leaves it out.
+	ClientState string
+	Created     time.Time
+	ETag        string
+}
+
+// LogValue implements slog.LogValuer, leaving the secret out.
+func (s Subscription) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", s.ID),
+		slog.String("tenant", s.Tenant),
+		slog.String("resource", s.Resource),
+		slog.Time("expiry", s.Expiry),
+		slog.String("clientStateId", s.ClientStateID),
+	)
+}
+
+// Deletion is a deprovision held back by the deletion guard.
+type Deletion struct {
+	Target    string
+	SourceID  string
+	TargetID  string
+	SourceUPN string
+	Action    string // the deprovision action that is held: "delete" or "disable"
+	Reason    string // why the user is to be deprovisioned
+	StagedAt  time.Time
+	ExpiresAt time.Time // after this the staged deletion is dropped unless approved
+	Approved  bool
+	ETag      string
+}
+
+// Event is one provisioning decision and its outcome.
+type Event struct {
+	Time       time.Time
+	Target     string
+	SourceID   string
+	TargetID   string
+	SourceUPN  string
+	Action     string // create, update, disable, deprovision, restore, noop, skip
+	Result     string // "ok", "error", "held", "skipped"
+	Reason     string
+	Changes    string // attribute diff summary: "department: Sales → Marketing; jobTitle: → Lead"
+	RequestIDs []string
+	Error      string
+	// Latency from the source change (when known) to the write, for the status page.
+	Latency time.Duration
+}
+
+// ListEventsOptions page through the log.
+type ListEventsOptions struct {
+	Limit int    // page size; 0 means 50
+	Page  string // continuation from EventPage.Next; empty for the newest page
+}
+
+// EventPage is one page of events, newest first.
+type EventPage struct {
+	Events []Event
+	Next   string // empty on the last page
+}
+
+// TargetStatus is the operational state of one target that the operator
+// commands and the status page read.
+type TargetStatus struct {
+	Target string
+	// Quarantine: work on the target is paused until QuarantinedUntil.
+	QuarantinedUntil    time.Time
+	QuarantineReason    string
+	ConsecutiveFailures int
+	LastReconcile       time.Time
+	LastFullReconcile   time.Time
+	// Counters of actions taken since the record was created, by action name.
+	Counters map[string]int64
+	ETag     string
+}
