@@ -42,3 +42,29 @@ $(AZURITE):
 
 clean:
 	rm -rf bin dist dist.zip .bench
+
+# Packaging for Azure Functions: dist/ is the script root the host runs from
+# (azure.yaml deploys it; infra/hooks/package.ps1 does the same on Windows).
+DIST    ?= dist
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: package
+package:
+	@case "$(DIST)" in ""|/|.) echo "DIST must name a fresh directory, not '$(DIST)'"; exit 1;; esac
+	@test -f host.json || { echo "host.json is missing: the Functions host needs it at the script root"; exit 1; }
+	rm -rf "$(DIST)"
+	mkdir -p "$(DIST)"
+	cp host.json "$(DIST)/host.json"
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o "$(DIST)/handler" ./handler
+	chmod +x "$(DIST)/handler"
+	@for d in functions/*/; do \
+		[ -d "$$d" ] || continue; \
+		name=$$(basename "$$d"); \
+		if [ -f "$$d/function.json" ]; then \
+			mkdir -p "$(DIST)/$$name" && cp -R "$$d." "$(DIST)/$$name/"; \
+		else \
+			echo "warning: $$d has no function.json, skipped" >&2; \
+		fi; \
+	done
+	@if [ -f tenantsync.yaml ]; then cp tenantsync.yaml "$(DIST)/tenantsync.yaml"; fi
+	@echo "staged $(DIST)/"
