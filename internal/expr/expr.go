@@ -5,6 +5,28 @@
 //
 // Parse turns source text into an *Expr, reporting the position of any error;
 // Eval evaluates it against one user's attributes.
+//
+// The syntax follows Microsoft's "Reference for writing expressions for
+// attribute mappings in Microsoft Entra ID": attribute references in square
+// brackets (dotted names such as [onPremisesExtensionAttributes.extensionAttribute1]
+// included), string constants in double quotes with \" and \\ escapes,
+// integers (decimal, negative, or VB hexadecimal such as &HF7), the names True,
+// False, vbBinaryCompare and vbTextCompare, function calls whose arguments may
+// be left empty (Replace([mail], "@contoso.com", , , "", , )), and one
+// comparison (=, <>, <, <=, >, >=) per operand position, as in
+// IIF([country]="USA", [country], [department]). Function names are
+// case-sensitive, as Microsoft documents; a name that differs only in case is
+// reported with the right spelling.
+//
+// Where Go cannot do what .NET does, the language differs, and
+// docs/expressions.md lists every difference. The main one: Replace's
+// regexPattern is compiled by Go's regexp package (RE2 syntax), not by .NET:
+// named groups (?<name>…), classes, alternation and counted repetition work
+// alike, but lookahead and lookbehind, backreferences, atomic groups and
+// possessive quantifiers are rejected when the expression is parsed, \d, \w
+// and \s match ASCII only, and $ matches only at the very end unless (?m) is
+// given. Replacement strings use .NET's syntax ($1, ${name}, $$, $&, $`, $',
+// $+, $_), implemented here rather than Go's.
 package expr
 
 import (
@@ -46,9 +68,30 @@ type Env struct {
 
 // Expr is a parsed expression. It is immutable and safe for concurrent use.
 type Expr struct {
-	src string
-	// implementation detail: the parsed tree
+	src       string
+	root      node
+	attrs     []string // sorted, distinct
+	funcs     []string // sorted, distinct
+	sensitive bool     // Redact appears somewhere
 }
 
 // String returns the expression's source text.
 func (e *Expr) String() string { return e.src }
+
+// Attributes returns the names of the source attributes the expression
+// references, sorted and without duplicates: what to $select on the source
+// user.
+func (e *Expr) Attributes() []string { return append([]string(nil), e.attrs...) }
+
+// Functions returns the names of the functions the expression calls, sorted
+// and without duplicates.
+func (e *Expr) Functions() []string { return append([]string(nil), e.funcs...) }
+
+// Sensitive reports whether the expression calls Redact: its value must not
+// appear in logs, plans or provisioning results ("[Redact]" stands in).
+func (e *Expr) Sensitive() bool { return e.sensitive }
+
+// Canonical returns the expression in a normalised spelling: one space after
+// each comma, one around each comparison, strings re-quoted, hexadecimal
+// numbers in upper case. Parsing it gives the same expression.
+func (e *Expr) Canonical() string { return format(e.root) }
