@@ -133,10 +133,20 @@ type UserDelta struct {
 // GroupDelta is one group reported by a groups delta query. A large group
 // may appear on several pages, each with a slice of its member changes.
 type GroupDelta struct {
-	Group          Group
-	Removed        Removal
-	MembersAdded   []string // object ids (users or groups)
+	Group   Group
+	Removed Removal
+	// MembersAdded and MembersRemoved are the user members that changed.
+	MembersAdded   []string
 	MembersRemoved []string
+	// GroupsAdded and GroupsRemoved are the group members (nested groups)
+	// that changed.
+	GroupsAdded   []string
+	GroupsRemoved []string
+}
+
+// GroupsChanged returns the nested groups added or removed.
+func (g GroupDelta) GroupsChanged() []string {
+	return append(append([]string(nil), g.GroupsAdded...), g.GroupsRemoved...)
 }
 
 // Request is one HTTP request an adapter made to a directory, as recorded by
@@ -181,4 +191,15 @@ func WithTrace(ctx context.Context, t *Trace) context.Context {
 func TraceFrom(ctx context.Context) *Trace {
 	t, _ := ctx.Value(traceKey{}).(*Trace)
 	return t
+}
+
+// LatestDelta, passed as the link of a delta query, asks for a delta link
+// that reports changes from now on, without returning any objects
+// ($deltatoken=latest).
+const LatestDelta = "latest"
+
+// Members are the members of a group, split by object type.
+type Members struct {
+	Users  []string
+	Groups []string
 }

@@ -16,7 +16,9 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -106,12 +108,16 @@ type Link struct {
 	SourceUPN string // for people reading status and logs
 	// Hash is a digest of the target attributes last written; equal hashes
 	// mean there is nothing to write.
-	Hash      string
-	State     LinkState
-	LastError string
-	Created   time.Time
-	Updated   time.Time
-	ETag      string
+	Hash string
+	// Attributes are the target attribute values last written (same value
+	// conventions as directory.Attributes), so an update can PATCH exactly
+	// the difference and report old → new without reading the target.
+	Attributes map[string]any
+	State      LinkState
+	LastError  string
+	Created    time.Time
+	Updated    time.Time
+	ETag       string
 }
 
 // Subscription is a Graph change-notification subscription tenantsync owns.
@@ -127,6 +133,29 @@ type Subscription struct {
 	ClientState string
 	Created     time.Time
 	ETag        string
+}
+
+// String describes the subscription without its secret, so that fmt's %v
+// and %s cannot leak it either.
+func (s Subscription) String() string {
+	return fmt.Sprintf("subscription %s (%s %s, expires %s, clientState %s)",
+		s.ID, s.Tenant, s.Resource, s.Expiry.Format(time.RFC3339), s.ClientStateID)
+}
+
+// GoString is String, for %#v.
+func (s Subscription) GoString() string { return s.String() }
+
+// MarshalJSON leaves the secret out: JSON is how operator commands show a
+// subscription, never how the stores keep it.
+func (s Subscription) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID            string    `json:"id"`
+		Tenant        string    `json:"tenant"`
+		Resource      string    `json:"resource"`
+		Expiry        time.Time `json:"expiry"`
+		ClientStateID string    `json:"clientStateId"`
+		Created       time.Time `json:"created"`
+	}{s.ID, s.Tenant, s.Resource, s.Expiry, s.ClientStateID, s.Created})
 }
 
 // LogValue implements slog.LogValuer, leaving the secret out.
@@ -195,5 +224,8 @@ type TargetStatus struct {
 	LastFullReconcile   time.Time
 	// Counters of actions taken since the record was created, by action name.
 	Counters map[string]int64
-	ETag     string
+	// RecentDeprovisions are the times of the deprovisions executed within
+	// the deletion guard's window (older ones are pruned by the engine).
+	RecentDeprovisions []time.Time
+	ETag               string
 }

@@ -1,0 +1,312 @@
+// Package boltstore is the embedded tenantsync store: every record in one
+// bbolt file, for `handler local` and for tests, with the same contract as
+// Table Storage (see package store).
+//
+// It keeps the very entities the Table Storage store would send, under the
+// same keys, one bucket per table, so that keys, ordering and size limits
+// behave the same in both. Each record carries an ETag drawn from its
+// bucket's sequence; conditional writes compare it inside a bbolt write
+// transaction, which makes them atomic.
+//
+// Buckets whose names start with "store." belong to this package. The local
+// runner's queue may keep its own buckets in the same file through DB.
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/tenantsync/tenantsync/internal/store"
+	"github.com/tenantsync/tenantsync/internal/store/internal/entity"
+)
+
+// BucketPrefix starts the name of every bucket this package owns.
+const BucketPrefix = "store."
+
+// etagProperty holds a record's ETag in the stored entity.
+const etagProperty = "ETag"
+
+// listBatch is how many links ListLinks reads per read transaction. The
+// callback runs outside the transaction, so it may write to the store
+// (bbolt can deadlock when one goroutine holds a read transaction while it
+// writes).
+const listBatch = 256
+
+// Options tune Open. The zero value is usable.
+type Options struct {
+	// Timeout bounds the wait for the file lock when another process has the
+	// file open. Zero means 5 seconds.
+	Timeout time.Duration
+	// NoSync skips the fsync after each write: much faster, but a power loss
+	// may lose the last writes. OpenTemp sets it.
+	NoSync bool
+	// Logger receives debug records; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is the embedded store. It is safe for concurrent use.
+type Store struct {
+	db   *bbolt.DB
+	path string
+	temp bool
+	log  *slog.Logger
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store in the file at path, creating
+// its directory too. The file is readable by its owner only: it holds the
+// subscriptions' client states.
+func Open(path string, opts *Options) (*Store, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = 5 * time.Second
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, NoSync: opts.NoSync, FreelistType: bbolt.FreelistMapType})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open state file %s: another process holds it (waited %s)", path, timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, t := range entity.Tables {
+			if _, err := tx.CreateBucketIfNotExists(bucket(t)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open state file %s: create buckets: %w", path, err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Debug("state store opened", "path", path)
+	return &Store{db: db, path: path, log: log}, nil
+}
+
+// OpenTemp opens a store in a new temporary file that Close removes: the
+// "in-memory" store for tests (bbolt needs a file). Writes are not synced.
+func OpenTemp(opts *Options) (*Store, error) {
+	f, err := os.CreateTemp("", "tenantsync-state-*.db")
+	if err != nil {
+		return nil, fmt.Errorf("create temporary state file: %w", err)
+	}
+	path := f.Name()
+	f.Close()
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	o.NoSync = true
+	s, err := Open(path, &o)
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	s.temp = true
+	return s, nil
+}
+
+// DB returns the bbolt database, for components that keep their own
+// buckets in the same file (names not starting with BucketPrefix).
+func (s *Store) DB() *bbolt.DB { return s.db }
+
+// Path returns the file the store lives in.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the file, and removes it if OpenTemp created it. It may be
+// called more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closeErr = s.db.Close()
+		if s.temp {
+			if err := os.Remove(s.path); err != nil && s.closeErr == nil {
+				s.closeErr = err
+			}
+		}
+	})
+	return s.closeErr
+}
+
+func bucket(table string) []byte { return []byte(BucketPrefix + table) }
+
+// dbKey is the bbolt key of an entity: its partition and row keys joined by
+// ':', which never occurs in an encoded partition key.
+func dbKey(k entity.Key) []byte { return []byte(k.PK + ":" + k.RK) }
+
+// splitKey reverses dbKey.
+func splitKey(b []byte) entity.Key {
+	pk, rk, _ := strings.Cut(string(b), ":")
+	return entity.Key{PK: pk, RK: rk}
+}
+
+// row is an entity read from a bucket.
+type row struct {
+	e    entity.Entity
+	etag string
+}
+
+// getRow reads the entity at k; ok is false if there is none.
+func getRow(b *bbolt.Bucket, k entity.Key) (row, bool, error) {
+	v := b.Get(dbKey(k))
+	if v == nil {
+		return row{}, false, nil
+	}
+	r, err := decodeRow(v)
+	return r, true, err
+}
+
+func decodeRow(v []byte) (row, error) {
+	p, err := entity.Parse(v)
+	if err != nil {
+		return row{}, err
+	}
+	etag := p.Entity.String(etagProperty)
+	delete(p.Entity, etagProperty)
+	return row{e: p.Entity, etag: etag}, nil
+}
+
+// putRow writes e at k with a new ETag and returns it. The caller has
+// checked the limits.
+func putRow(b *bbolt.Bucket, k entity.Key, e entity.Entity) (string, error) {
+	seq, err := b.NextSequence()
+	if err != nil {
+		return "", err
+	}
+	etag := strconv.FormatUint(seq, 10)
+	stored := make(entity.Entity, len(e)+1)
+	for n, v := range e {
+		stored[n] = v
+	}
+	stored[etagProperty] = etag
+	v, err := stored.JSON(entity.Key{})
+	if err != nil {
+		return "", err
+	}
+	return etag, b.Put(dbKey(k), v)
+}
+
+// get reads one record.
+func (s *Store) get(ctx context.Context, table string, k entity.Key) (row, error) {
+	if err := ctx.Err(); err != nil {
+		return row{}, err
+	}
+	var r row
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		var ok bool
+		var err error
+		r, ok, err = getRow(tx.Bucket(bucket(table)), k)
+		if err == nil && !ok {
+			err = store.ErrNotFound
+		}
+		return err
+	})
+	return r, err
+}
+
+// put writes one record conditionally on etag: "" creates it, anything else
+// replaces it if its ETag is still etag.
+func (s *Store) put(ctx context.Context, table string, k entity.Key, e entity.Entity, etag string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if err := e.Check(k); err != nil {
+		return "", err
+	}
+	var newETag string
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucket(table))
+		cur, ok, err := getRow(b, k)
+		if err != nil {
+			return err
+		}
+		if err := condition(ok, cur.etag, etag); err != nil {
+			return err
+		}
+		newETag, err = putRow(b, k, e)
+		return err
+	})
+	return newETag, err
+}
+
+// condition checks a write's precondition: a create (etag "") needs the
+// record absent, a replace needs it present with that ETag.
+func condition(exists bool, current, etag string) error {
+	switch {
+	case etag == "" && exists:
+		return fmt.Errorf("already exists: %w", store.ErrConflict)
+	case etag != "" && !exists:
+		return fmt.Errorf("deleted since read: %w", store.ErrConflict)
+	case etag != "" && current != etag:
+		return fmt.Errorf("changed since read: %w", store.ErrConflict)
+	}
+	return nil
+}
+
+// del removes one record if its ETag is still etag ("" removes it anyway).
+func (s *Store) del(ctx context.Context, table string, k entity.Key, etag string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucket(table))
+		cur, ok, err := getRow(b, k)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return store.ErrNotFound
+		}
+		if etag != "" && cur.etag != etag {
+			return fmt.Errorf("changed since read: %w", store.ErrConflict)
+		}
+		return b.Delete(dbKey(k))
+	})
+}
+
+// scan calls fn for every record of a partition in row key order, within
+// one read transaction; fn must not write to the store.
+func (s *Store) scan(ctx context.Context, table, pk string, fn func(k entity.Key, r row) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	prefix := []byte(pk + ":")
+	return s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucket(table)).Cursor()
+		for k, v := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, v = c.Next() {
+			r, err := decodeRow(v)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", k, err)
+			}
+			if err := fn(splitKey(k), r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,307 @@
+package tablestore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/tenantsync/tenantsync/internal/store"
+	"github.com/tenantsync/tenantsync/internal/store/internal/entity"
+)
+
+// versionProperty holds a link's version token, which is the link's ETag
+// as callers see it.
+const versionProperty = "Version"
+
+// maxAttempts bounds the retries of an unconditional delete that keeps
+// losing to concurrent writers, and of a write that finds the reverse index
+// damaged.
+const maxAttempts = 5
+
+func isConflict(err error) bool { return errors.Is(err, store.ErrConflict) }
+
+func newVersion() (string, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// currentLink is a link row as read before a write.
+type currentLink struct {
+	exists   bool
+	version  string
+	targetID string
+	etag     azcore.ETag // the service's, for the conditional write
+}
+
+func (s *Store) readLink(ctx context.Context, k entity.Key) (currentLink, error) {
+	p, err := s.get(ctx, entity.TableLinks, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return currentLink{}, nil
+	}
+	if err != nil {
+		return currentLink{}, err
+	}
+	return currentLink{
+		exists:   true,
+		version:  p.Entity.String(versionProperty),
+		targetID: p.Entity.String("TargetID"),
+		etag:     azcore.ETag(p.ETag),
+	}, nil
+}
+
+// GetLink implements store.Store.
+func (s *Store) GetLink(ctx context.Context, target, sourceID string) (store.Link, error) {
+	k, err := entity.LinkKey(target, sourceID)
+	if err != nil {
+		return store.Link{}, fmt.Errorf("get link %q %q: %w", target, sourceID, err)
+	}
+	p, err := s.get(ctx, entity.TableLinks, k)
+	if err != nil {
+		return store.Link{}, fmt.Errorf("get link %q %q: %w", target, sourceID, err)
+	}
+	l, err := linkFromEntity(target, sourceID, p.Entity)
+	if err != nil {
+		return store.Link{}, fmt.Errorf("get link %q %q: %w", target, sourceID, err)
+	}
+	return l, nil
+}
+
+func linkFromEntity(target, sourceID string, e entity.Entity) (store.Link, error) {
+	l, err := entity.ToLink(e)
+	l.Target, l.SourceID, l.ETag = target, sourceID, e.String(versionProperty)
+	return l, err
+}
+
+// GetLinkByTargetID implements store.Store.
+func (s *Store) GetLinkByTargetID(ctx context.Context, target, targetID string) (store.Link, error) {
+	wrap := func(err error) error { return fmt.Errorf("get link %q by target id %q: %w", target, targetID, err) }
+	pk, err := entity.EncodeKey(target)
+	if err != nil {
+		return store.Link{}, wrap(err)
+	}
+	lo, hi, err := entity.IndexRange(targetID)
+	if err != nil {
+		return store.Link{}, wrap(err)
+	}
+	var sources []string
+	err = s.query(ctx, entity.TableLinks, partitionFilter(pk, lo, hi), to.Ptr("RowKey"), func(p entity.Parsed) error {
+		id, err := entity.IndexSource(p.Key.RK)
+		if err != nil {
+			return err
+		}
+		sources = append(sources, id)
+		return nil
+	})
+	if err != nil {
+		return store.Link{}, wrap(err)
+	}
+	// Between the two reads the link may have moved on to another target
+	// id; then this id is no longer its.
+	for _, sourceID := range sources {
+		l, err := s.GetLink(ctx, target, sourceID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return store.Link{}, err
+		}
+		if l.TargetID == targetID {
+			return l, nil
+		}
+	}
+	return store.Link{}, wrap(store.ErrNotFound)
+}
+
+// PutLink implements store.Store. A create adds the link and its index row
+// in one transaction. A replace reads the link first, for its service ETag
+// and its old target id, then in one transaction replaces it on that ETag
+// and moves its index row.
+func (s *Store) PutLink(ctx context.Context, l store.Link) (store.Link, error) {
+	wrap := func(err error) error { return fmt.Errorf("put link %q %q: %w", l.Target, l.SourceID, err) }
+	k, err := entity.LinkKey(l.Target, l.SourceID)
+	if err != nil {
+		return store.Link{}, wrap(err)
+	}
+	var index entity.Key
+	if l.TargetID != "" {
+		if index, err = entity.IndexKey(l.Target, l.TargetID, l.SourceID); err != nil {
+			return store.Link{}, wrap(err)
+		}
+	}
+	e, err := entity.FromLink(l)
+	if err != nil {
+		return store.Link{}, wrap(err)
+	}
+	version, err := newVersion()
+	if err != nil {
+		return store.Link{}, wrap(err)
+	}
+	e[versionProperty] = version
+	if err := e.Check(k); err != nil {
+		return store.Link{}, wrap(err)
+	}
+	body, err := e.JSON(k)
+	if err != nil {
+		return store.Link{}, wrap(err)
+	}
+
+	var cur currentLink
+	if l.ETag != "" {
+		if cur, err = s.readLink(ctx, k); err != nil {
+			return store.Link{}, wrap(err)
+		}
+		switch {
+		case !cur.exists:
+			return store.Link{}, wrap(fmt.Errorf("deleted since read: %w", store.ErrConflict))
+		case cur.version != l.ETag:
+			return store.Link{}, wrap(fmt.Errorf("changed since read: %w", store.ErrConflict))
+		}
+	}
+	actions := []aztables.TransactionAction{{ActionType: aztables.TransactionTypeAdd, Entity: body}}
+	if cur.exists {
+		actions[0] = aztables.TransactionAction{ActionType: aztables.TransactionTypeUpdateReplace, Entity: body, IfMatch: to.Ptr(cur.etag)}
+		if cur.targetID != "" && cur.targetID != l.TargetID {
+			old, err := entity.IndexKey(l.Target, cur.targetID, l.SourceID)
+			if err != nil {
+				return store.Link{}, wrap(err)
+			}
+			actions = append(actions, deleteAction(old))
+		}
+	}
+	if l.TargetID != "" {
+		// Insert-or-replace: a create or a move, and a repair if the row
+		// went missing.
+		idx, err := entity.Entity{}.JSON(index)
+		if err != nil {
+			return store.Link{}, wrap(err)
+		}
+		actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeInsertReplace, Entity: idx})
+	}
+	if err := s.submitLink(ctx, actions); err != nil {
+		return store.Link{}, wrap(err)
+	}
+	l.ETag = version
+	return l, nil
+}
+
+func deleteAction(k entity.Key) aztables.TransactionAction {
+	body, _ := entity.Entity{}.JSON(k) // keys only: cannot fail
+	return aztables.TransactionAction{ActionType: aztables.TransactionTypeDelete, Entity: body}
+}
+
+// submitLink runs a link transaction whose first action is on the link row
+// and whose delete actions are on index rows. A failure on the link row is
+// a lost race; an index row already missing is dropped from the
+// transaction, which is tried again.
+func (s *Store) submitLink(ctx context.Context, actions []aztables.TransactionAction) error {
+	for attempt := 0; ; attempt++ {
+		_, err := s.tables[entity.TableLinks].SubmitTransaction(ctx, actions, nil)
+		if err == nil {
+			return nil
+		}
+		f, ok := parseBatchError(err)
+		if !ok {
+			return err
+		}
+		switch {
+		case tooLarge(f.status, f.code):
+			return fmt.Errorf("%w (%s)", store.ErrTooLarge, f.code)
+		case f.index == 0 && (f.status == http.StatusConflict || f.status == http.StatusPreconditionFailed):
+			return fmt.Errorf("%w (%s)", store.ErrConflict, f.code)
+		case f.index == 0 && f.status == http.StatusNotFound:
+			if actions[0].ActionType == aztables.TransactionTypeDelete {
+				return fmt.Errorf("%w (%s)", store.ErrNotFound, f.code)
+			}
+			return fmt.Errorf("deleted since read: %w", store.ErrConflict)
+		case f.index > 0 && f.status == http.StatusNotFound && actions[f.index].ActionType == aztables.TransactionTypeDelete && attempt < maxAttempts:
+			s.log.Warn("reverse index row was missing; writing the link without removing it", "table", entity.TableLinks)
+			actions = append(actions[:f.index:f.index], actions[f.index+1:]...)
+		default:
+			return err
+		}
+	}
+}
+
+// DeleteLink implements store.Store.
+func (s *Store) DeleteLink(ctx context.Context, l store.Link) error {
+	wrap := func(err error) error { return fmt.Errorf("delete link %q %q: %w", l.Target, l.SourceID, err) }
+	k, err := entity.LinkKey(l.Target, l.SourceID)
+	if err != nil {
+		return wrap(err)
+	}
+	for attempt := 0; ; attempt++ {
+		cur, err := s.readLink(ctx, k)
+		switch {
+		case err != nil:
+			return wrap(err)
+		case !cur.exists:
+			return wrap(store.ErrNotFound)
+		case l.ETag != "" && cur.version != l.ETag:
+			return wrap(fmt.Errorf("changed since read: %w", store.ErrConflict))
+		}
+		body, err := entity.Entity{}.JSON(k)
+		if err != nil {
+			return wrap(err)
+		}
+		actions := []aztables.TransactionAction{{ActionType: aztables.TransactionTypeDelete, Entity: body, IfMatch: to.Ptr(cur.etag)}}
+		if cur.targetID != "" {
+			idx, err := entity.IndexKey(l.Target, cur.targetID, l.SourceID)
+			if err != nil {
+				return wrap(err)
+			}
+			actions = append(actions, deleteAction(idx))
+		}
+		err = s.submitLink(ctx, actions)
+		// An unconditional delete that lost to a writer reads again.
+		if l.ETag == "" && isConflict(err) && attempt < maxAttempts {
+			continue
+		}
+		if err != nil {
+			return wrap(err)
+		}
+		return nil
+	}
+}
+
+// ListLinks implements store.Store. fn runs between page requests, so it
+// may write to the store.
+func (s *Store) ListLinks(ctx context.Context, target string, fn func(store.Link) error) error {
+	pk, err := entity.EncodeKey(target)
+	if err != nil {
+		return fmt.Errorf("list links %q: %w", target, err)
+	}
+	lo, hi := entity.LinkRange()
+	var fnErr error
+	err = s.query(ctx, entity.TableLinks, partitionFilter(pk, lo, hi), nil, func(p entity.Parsed) error {
+		sourceID, err := entity.LinkSource(p.Key.RK)
+		if err != nil {
+			return err
+		}
+		l, err := linkFromEntity(target, sourceID, p.Entity)
+		if err != nil {
+			return err
+		}
+		if err := fn(l); err != nil {
+			fnErr = err
+			return err
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return fmt.Errorf("list links %q: %w", target, err)
+	}
+	return nil
+}

@@ -1,0 +1,238 @@
+// Package tablestore keeps tenantsync's state in Azure Table Storage, the
+// production store (see package store for the contract).
+//
+// In Azure it signs in with a managed identity (an azcore.TokenCredential)
+// at the account's table endpoint, as the storage account has shared keys
+// disabled; the identity needs the Storage Table Data Contributor role. A
+// connection string is accepted for Azurite and local use.
+//
+// Layout (shared with the embedded store, see internal/entity): one table
+// per record kind, named with a configurable prefix and created if missing;
+// keys encoded so that any string is a valid key. A link and its
+// reverse-index row share the target's partition and are written in one
+// entity-group transaction. Because a transaction does not return the new
+// ETags, a link's ETag is a version token kept in the entity; the service
+// ETag read just before the write makes the write conditional.
+package tablestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/tenantsync/tenantsync/internal/store"
+	"github.com/tenantsync/tenantsync/internal/store/internal/entity"
+)
+
+// DefaultTablePrefix starts every table name unless Options say otherwise.
+const DefaultTablePrefix = "tenantsync"
+
+// Options configure Open. Give either Endpoint and Credential (production)
+// or ConnectionString (Azurite, local use).
+type Options struct {
+	// Endpoint is the account's table endpoint,
+	// https://<account>.table.core.windows.net.
+	Endpoint string
+	// Credential signs requests to Endpoint, typically a managed identity.
+	Credential azcore.TokenCredential
+	// ConnectionString is an account connection string with a key or a SAS.
+	// "UseDevelopmentStorage=true" means Azurite on its default port.
+	ConnectionString string
+	// TablePrefix starts every table name: a letter, then letters and
+	// digits, at most 50. Empty means DefaultTablePrefix.
+	TablePrefix string
+	// ClientOptions tune the HTTP pipeline (retries, transport); nil means
+	// the SDK's defaults.
+	ClientOptions *aztables.ClientOptions
+	// Logger receives the store's own records; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is the Table Storage store. It is safe for concurrent use.
+type Store struct {
+	tables map[string]*aztables.Client
+	log    *slog.Logger
+}
+
+var _ store.Store = (*Store)(nil)
+
+var prefixPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,49}$`)
+
+// Azurite's development account, documented and public; aztables does not
+// understand the UseDevelopmentStorage shorthand.
+const devConnectionString = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;" +
+	"AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
+	"TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
+
+// Open connects to the account and creates the tables that are missing.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	prefix := opts.TablePrefix
+	if prefix == "" {
+		prefix = DefaultTablePrefix
+	}
+	if !prefixPattern.MatchString(prefix) {
+		return nil, fmt.Errorf("open table storage: table prefix %q: want a letter, then letters and digits, at most 50", prefix)
+	}
+	svc, where, err := serviceClient(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open table storage: %w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Store{tables: make(map[string]*aztables.Client, len(entity.Tables)), log: log}
+	for _, t := range entity.Tables {
+		name := prefix + t
+		_, err := svc.CreateTable(ctx, name, nil)
+		if err != nil && !hasCode(err, aztables.TableAlreadyExists) {
+			return nil, fmt.Errorf("open table storage at %s: create table %s: %w", where, name, err)
+		}
+		s.tables[t] = svc.NewClient(name)
+	}
+	log.Debug("table storage opened", "endpoint", where, "prefix", prefix)
+	return s, nil
+}
+
+// serviceClient builds the client and says where it points, without
+// secrets, for messages.
+func serviceClient(opts Options) (*aztables.ServiceClient, string, error) {
+	switch {
+	case opts.Endpoint != "" && opts.ConnectionString != "":
+		return nil, "", errors.New("give an endpoint or a connection string, not both")
+	case opts.Endpoint != "":
+		u, err := url.Parse(opts.Endpoint)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, "", fmt.Errorf("endpoint %q is not an http(s) URL", opts.Endpoint)
+		}
+		if opts.Credential == nil {
+			return nil, "", fmt.Errorf("endpoint %s needs a credential", opts.Endpoint)
+		}
+		svc, err := aztables.NewServiceClient(opts.Endpoint, opts.Credential, opts.ClientOptions)
+		return svc, u.Host, err
+	case opts.ConnectionString != "":
+		conn := opts.ConnectionString
+		if strings.EqualFold(strings.TrimSuffix(strings.TrimSpace(conn), ";"), "UseDevelopmentStorage=true") {
+			conn = devConnectionString
+		}
+		svc, err := aztables.NewServiceClientFromConnectionString(conn, opts.ClientOptions)
+		if err != nil {
+			// The SDK's message names the expected form; the string itself
+			// holds a key and is not repeated.
+			return nil, "", fmt.Errorf("connection string: %w", err)
+		}
+		return svc, connectionHost(conn), nil
+	}
+	return nil, "", errors.New("no endpoint or connection string")
+}
+
+// connectionHost returns the table endpoint or account a connection string
+// names, for messages.
+func connectionHost(conn string) string {
+	for _, part := range strings.Split(conn, ";") {
+		if k, v, ok := strings.Cut(part, "="); ok && (k == "TableEndpoint" || k == "AccountName") {
+			return v
+		}
+	}
+	return "(connection string)"
+}
+
+// Close implements store.Store; the HTTP clients need no closing.
+func (s *Store) Close() error { return nil }
+
+// hasCode reports whether err is a service error with the given code.
+func hasCode(err error, code aztables.TableErrorCode) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.ErrorCode == string(code)
+}
+
+func statusOf(err error) int {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		return re.StatusCode
+	}
+	return 0
+}
+
+// tooLarge reports whether the service refused a request for its size.
+func tooLarge(status int, code string) bool {
+	switch aztables.TableErrorCode(code) {
+	case aztables.EntityTooLarge, aztables.PropertyValueTooLarge, aztables.TooManyProperties:
+		return true
+	}
+	if code == "RequestBodyTooLarge" {
+		return true
+	}
+	return status == http.StatusRequestEntityTooLarge
+}
+
+// mapError turns a service error into the store's error kinds. notFound is
+// what a 404 means for the operation (ErrNotFound for reads and deletes,
+// ErrConflict for a conditional replace).
+func mapError(err error, notFound error) error {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		return err
+	}
+	switch {
+	case re.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("%w (%s)", notFound, re.ErrorCode)
+	case re.StatusCode == http.StatusConflict, re.StatusCode == http.StatusPreconditionFailed:
+		return fmt.Errorf("%w (%s)", store.ErrConflict, re.ErrorCode)
+	case tooLarge(re.StatusCode, re.ErrorCode):
+		return fmt.Errorf("%w (%s)", store.ErrTooLarge, re.ErrorCode)
+	}
+	return err
+}
+
+// batchFailure is the failed operation of an entity-group transaction.
+type batchFailure struct {
+	index  int // position of the failed action, -1 if unknown
+	status int
+	code   string
+}
+
+var (
+	batchStatus = regexp.MustCompile(`HTTP/1\.1 (\d{3})`)
+	batchCode   = regexp.MustCompile(`"code"\s*:\s*"([^"]*)"`)
+	batchIndex  = regexp.MustCompile(`"value"\s*:\s*"(\d+):`)
+)
+
+// parseBatchError reads which operation of a transaction failed and why.
+// The SDK reports a failed transaction as an error with the outer status
+// (202) and no code; the detail is in the multipart body, whose error
+// message starts with the index of the failed operation.
+func parseBatchError(err error) (batchFailure, bool) {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.RawResponse == nil {
+		return batchFailure{}, false
+	}
+	if re.StatusCode != http.StatusAccepted {
+		return batchFailure{index: -1, status: re.StatusCode, code: re.ErrorCode}, true
+	}
+	body, perr := runtime.Payload(re.RawResponse)
+	if perr != nil {
+		return batchFailure{}, false
+	}
+	f := batchFailure{index: -1}
+	if m := batchStatus.FindSubmatch(body); m != nil {
+		f.status, _ = strconv.Atoi(string(m[1]))
+	}
+	if m := batchCode.FindSubmatch(body); m != nil {
+		f.code = string(m[1])
+	}
+	if m := batchIndex.FindSubmatch(body); m != nil {
+		f.index, _ = strconv.Atoi(string(m[1]))
+	}
+	return f, f.status != 0
+}
