@@ -28,13 +28,21 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
 	if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 
-test: vet fmt-check tools
+test: vet fmt-check tools chromium
 	$(GO) test -count=1 ./...
 
 lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 tools: $(AZURITE)
+
+# Headless Chromium (Debian's package) for the status page's browser test.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || { \
+		command -v apt-get >/dev/null || { echo "Chromium is needed for the status page's browser test: install it"; exit 1; }; \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 $(AZURITE):
 	@command -v npm >/dev/null || { echo "npm is needed to install Azurite (Table Storage emulator)"; exit 1; }

@@ -1,0 +1,376 @@
+package statuspage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/tenantsync/tenantsync/internal/store"
+)
+
+// Snapshot is everything the page shows, read in one request. It is also
+// the document the JSON variant returns.
+type Snapshot struct {
+	Title       string    `json:"title"`
+	GeneratedAt time.Time `json:"generatedAt"`
+	Source      Source    `json:"source"`
+	// Pipeline holds the pipeline's counters (Options.Counters), if any.
+	Pipeline      map[string]int64 `json:"pipeline,omitempty"`
+	Subscriptions []Subscription   `json:"subscriptions"`
+	Targets       []TargetSummary  `json:"targets"`
+	// Selected is the target whose events, deletions and latency the page
+	// details: the one asked for with ?target=, else the first.
+	Selected *TargetDetail `json:"selected,omitempty"`
+	// Problems name what could not be read; the details are in the log.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Source is the state of the source tenant's delta queries.
+type Source struct {
+	Tenant     string      `json:"tenant"`
+	Watermarks []Watermark `json:"watermarks"`
+}
+
+// Watermark is where the delta query of one source resource stands.
+type Watermark struct {
+	Resource string `json:"resource"`
+	// Present is false when no delta query has completed yet.
+	Present    bool      `json:"present"`
+	TakenAt    time.Time `json:"takenAt,omitzero"`
+	AgeSeconds int64     `json:"ageSeconds,omitempty"`
+	FullSyncAt time.Time `json:"fullSyncAt,omitzero"`
+}
+
+// Subscription is a Graph subscription, without its client state.
+type Subscription struct {
+	ID            string    `json:"id"`
+	Tenant        string    `json:"tenant"`
+	Resource      string    `json:"resource"`
+	Expiry        time.Time `json:"expiry"`
+	ExpiresIn     int64     `json:"expiresInSeconds"`
+	ClientStateID string    `json:"clientStateId,omitempty"`
+	Created       time.Time `json:"created,omitzero"`
+	// Health is "ok", "expiring" (within a day) or "expired".
+	Health string `json:"health"`
+}
+
+// subscriptionExpiring is how close to its expiry a subscription is shown
+// as expiring. The subscription manager renews them every 6 hours by default.
+const subscriptionExpiring = 24 * time.Hour
+
+// LinkCounts count a target's links by state.
+type LinkCounts struct {
+	Total       int `json:"total"`
+	Active      int `json:"active"`
+	Disabled    int `json:"disabled"`
+	Deleted     int `json:"deleted"`
+	Staged      int `json:"staged"`
+	Quarantined int `json:"quarantined"`
+	// Other counts links in a state this page does not know.
+	Other int `json:"other,omitempty"`
+	// Failing counts links that carry an error from their last attempt.
+	Failing int `json:"failing"`
+}
+
+func (c *LinkCounts) add(l store.Link) {
+	c.Total++
+	switch l.State {
+	case store.LinkActive:
+		c.Active++
+	case store.LinkDisabled:
+		c.Disabled++
+	case store.LinkDeleted:
+		c.Deleted++
+	case store.LinkStaged:
+		c.Staged++
+	case store.LinkQuarantined:
+		c.Quarantined++
+	default:
+		c.Other++
+	}
+	if l.LastError != "" {
+		c.Failing++
+	}
+}
+
+// Quarantine says that work on a target is paused.
+type Quarantine struct {
+	Until               time.Time `json:"until"`
+	Reason              string    `json:"reason"`
+	ConsecutiveFailures int       `json:"consecutiveFailures"`
+}
+
+// TargetSummary is the state of one target, as the overview shows it.
+type TargetSummary struct {
+	Name              string     `json:"name"`
+	Links             LinkCounts `json:"links"`
+	LastReconcile     time.Time  `json:"lastReconcile,omitzero"`
+	LastFullReconcile time.Time  `json:"lastFullReconcile,omitzero"`
+	// Quarantine is set while the target is quarantined.
+	Quarantine          *Quarantine `json:"quarantine,omitempty"`
+	ConsecutiveFailures int         `json:"consecutiveFailures"`
+	// Actions count the actions taken, by name, since the status record
+	// was created.
+	Actions           map[string]int64 `json:"actions,omitempty"`
+	StagedDeletions   int              `json:"stagedDeletions"`
+	ApprovedDeletions int              `json:"approvedDeletions"`
+}
+
+// TargetDetail is the selected target's events, deletions and latency.
+type TargetDetail struct {
+	Name      string     `json:"name"`
+	Deletions []Deletion `json:"deletions"`
+	// Events are one page of the provisioning log, newest first.
+	Events []Event `json:"events"`
+	// Page is the continuation token of this page (empty: the newest).
+	Page string `json:"page,omitempty"`
+	// Next is the continuation token of the next (older) page, empty on the
+	// last one.
+	Next    string       `json:"next,omitempty"`
+	Latency LatencyChart `json:"latency"`
+}
+
+// Deletion is a deprovision held back by the deletion guard.
+type Deletion struct {
+	SourceID  string    `json:"sourceId"`
+	TargetID  string    `json:"targetId"`
+	SourceUPN string    `json:"userPrincipalName"`
+	Action    string    `json:"action"`
+	Reason    string    `json:"reason"`
+	StagedAt  time.Time `json:"stagedAt"`
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	Approved  bool      `json:"approved"`
+}
+
+// Event is one provisioning event.
+type Event struct {
+	Time       time.Time `json:"time"`
+	SourceID   string    `json:"sourceId"`
+	TargetID   string    `json:"targetId,omitempty"`
+	SourceUPN  string    `json:"userPrincipalName,omitempty"`
+	Action     string    `json:"action"`
+	Result     string    `json:"result"`
+	Reason     string    `json:"reason,omitempty"`
+	Changes    string    `json:"changes,omitempty"`
+	RequestIDs []string  `json:"requestIds,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	// LatencyMs is the time from the source change to the write, when known.
+	LatencyMs int64 `json:"latencyMs,omitempty"`
+}
+
+// snapshot reads everything the page shows. What cannot be read is logged
+// and named in Problems, and the rest of the page is still shown: an
+// operator looking at a failing system needs what can be had.
+func (h *Handler) snapshot(ctx context.Context, req request) *Snapshot {
+	now := h.opts.Now().UTC()
+	s := &Snapshot{
+		Title:         h.opts.Title,
+		GeneratedAt:   now,
+		Source:        Source{Tenant: h.opts.SourceTenant},
+		Subscriptions: []Subscription{},
+		Targets:       []TargetSummary{},
+	}
+	problem := func(what string, err error, attrs ...any) {
+		h.log.WarnContext(ctx, "status page: "+what, append(attrs, "err", err)...)
+		s.Problems = append(s.Problems, "Could not "+what+"; the log has the details.")
+	}
+
+	if h.opts.Counters != nil {
+		s.Pipeline = maps.Clone(h.opts.Counters())
+	}
+
+	if h.opts.SourceTenant != "" {
+		for _, res := range []string{"users", "groups"} {
+			w := Watermark{Resource: res}
+			wm, err := h.opts.Store.GetWatermark(ctx, h.opts.SourceTenant, res)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				problem("read the "+res+" watermark", err, "tenant", h.opts.SourceTenant)
+			default:
+				w.Present = !wm.TakenAt.IsZero() || wm.DeltaLink != ""
+				w.TakenAt, w.FullSyncAt = wm.TakenAt.UTC(), wm.FullSyncAt.UTC()
+				if !wm.TakenAt.IsZero() {
+					w.AgeSeconds = int64(now.Sub(wm.TakenAt) / time.Second)
+				}
+			}
+			s.Source.Watermarks = append(s.Source.Watermarks, w)
+		}
+	}
+
+	subs, err := h.opts.Store.ListSubscriptions(ctx)
+	if err != nil {
+		problem("list the subscriptions", err)
+	}
+	for _, sub := range subs {
+		v := Subscription{
+			ID:            sub.ID,
+			Tenant:        sub.Tenant,
+			Resource:      sub.Resource,
+			Expiry:        sub.Expiry.UTC(),
+			ExpiresIn:     int64(sub.Expiry.Sub(now) / time.Second),
+			ClientStateID: sub.ClientStateID,
+			Created:       sub.Created.UTC(),
+			Health:        "ok",
+		}
+		switch {
+		case !sub.Expiry.After(now):
+			v.Health = "expired"
+		case sub.Expiry.Sub(now) < subscriptionExpiring:
+			v.Health = "expiring"
+		}
+		s.Subscriptions = append(s.Subscriptions, v)
+	}
+	slices.SortFunc(s.Subscriptions, func(a, b Subscription) int { return a.Expiry.Compare(b.Expiry) })
+
+	var selectedDeletions []store.Deletion
+	for _, name := range h.opts.Targets {
+		t, dels := h.summary(ctx, now, name, problem)
+		s.Targets = append(s.Targets, t)
+		if name == req.target {
+			selectedDeletions = dels
+		}
+	}
+
+	if req.target != "" {
+		s.Selected = h.detail(ctx, now, req, selectedDeletions, problem)
+	}
+	return s
+}
+
+// summary reads one target's state; it also returns the target's staged
+// deletions, which the detail section lists when the target is selected.
+func (h *Handler) summary(ctx context.Context, now time.Time, name string, problem func(string, error, ...any)) (TargetSummary, []store.Deletion) {
+	t := TargetSummary{Name: name}
+	err := h.opts.Store.ListLinks(ctx, name, func(l store.Link) error {
+		t.Links.add(l)
+		return nil
+	})
+	if err != nil {
+		problem(fmt.Sprintf("count the links of target %s", name), err, "target", name)
+	}
+
+	st, err := h.opts.Store.GetStatus(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		problem(fmt.Sprintf("read the status of target %s", name), err, "target", name)
+	default:
+		t.LastReconcile = st.LastReconcile.UTC()
+		t.LastFullReconcile = st.LastFullReconcile.UTC()
+		t.ConsecutiveFailures = st.ConsecutiveFailures
+		if st.QuarantinedUntil.After(now) {
+			t.Quarantine = &Quarantine{
+				Until:               st.QuarantinedUntil.UTC(),
+				Reason:              st.QuarantineReason,
+				ConsecutiveFailures: st.ConsecutiveFailures,
+			}
+		}
+		if len(st.Counters) > 0 {
+			t.Actions = maps.Clone(st.Counters)
+		}
+	}
+
+	dels, err := h.opts.Store.ListDeletions(ctx, name)
+	if err != nil {
+		problem(fmt.Sprintf("list the staged deletions of target %s", name), err, "target", name)
+	}
+	for _, d := range dels {
+		if d.Approved {
+			t.ApprovedDeletions++
+		} else {
+			t.StagedDeletions++
+		}
+	}
+	return t, dels
+}
+
+func (h *Handler) detail(ctx context.Context, now time.Time, req request, dels []store.Deletion, problem func(string, error, ...any)) *TargetDetail {
+	d := &TargetDetail{Name: req.target, Page: req.page, Deletions: []Deletion{}, Events: []Event{}}
+	for _, del := range dels {
+		d.Deletions = append(d.Deletions, Deletion{
+			SourceID:  del.SourceID,
+			TargetID:  del.TargetID,
+			SourceUPN: del.SourceUPN,
+			Action:    del.Action,
+			Reason:    del.Reason,
+			StagedAt:  del.StagedAt.UTC(),
+			ExpiresAt: del.ExpiresAt.UTC(),
+			Approved:  del.Approved,
+		})
+	}
+	// Oldest first: the one that expires first is the one to decide on first.
+	slices.SortStableFunc(d.Deletions, func(a, b Deletion) int { return a.StagedAt.Compare(b.StagedAt) })
+
+	page, err := h.opts.Store.ListEvents(ctx, req.target, store.ListEventsOptions{Page: req.page})
+	if err != nil {
+		problem(fmt.Sprintf("read this page of events of target %s", req.target), err, "target", req.target)
+	}
+	for _, ev := range page.Events {
+		d.Events = append(d.Events, eventView(ev))
+	}
+	d.Next = page.Next
+
+	d.Latency, err = h.latency(ctx, now, req.target)
+	if err != nil {
+		problem(fmt.Sprintf("read the events of the last hour of target %s", req.target), err, "target", req.target)
+	}
+	return d
+}
+
+func eventView(ev store.Event) Event {
+	return Event{
+		Time:       ev.Time.UTC(),
+		SourceID:   ev.SourceID,
+		TargetID:   ev.TargetID,
+		SourceUPN:  ev.SourceUPN,
+		Action:     ev.Action,
+		Result:     ev.Result,
+		Reason:     ev.Reason,
+		Changes:    ev.Changes,
+		RequestIDs: ev.RequestIDs,
+		Error:      ev.Error,
+		LatencyMs:  ev.Latency.Milliseconds(),
+	}
+}
+
+// latency reads the events of the last hour, newest first, up to
+// MaxChartEvents, and buckets their latencies.
+func (h *Handler) latency(ctx context.Context, now time.Time, target string) (LatencyChart, error) {
+	from := now.Add(-chartWindow)
+	var (
+		samples   []sample
+		scanned   int
+		truncated bool
+		token     string
+	)
+scan:
+	for {
+		limit := min(chartPage, h.opts.MaxChartEvents-scanned)
+		page, err := h.opts.Store.ListEvents(ctx, target, store.ListEventsOptions{Limit: limit, Page: token})
+		if err != nil {
+			return buildChart(now, samples, truncated), err
+		}
+		for _, ev := range page.Events {
+			if ev.Time.Before(from) {
+				break scan
+			}
+			scanned++
+			if ev.Latency > 0 {
+				samples = append(samples, sample{at: ev.Time, latency: ev.Latency})
+			}
+		}
+		if page.Next == "" || len(page.Events) == 0 {
+			break
+		}
+		if scanned >= h.opts.MaxChartEvents {
+			truncated = true
+			break
+		}
+		token = page.Next
+	}
+	return buildChart(now, samples, truncated), nil
+}
