@@ -32,6 +32,7 @@ Functions host as a custom handler.`,
 	}
 	root.AddCommand(
 		newVersionCmd(),
+		newSimCmd(),
 	)
 	return root
 }
