@@ -20,10 +20,11 @@ const ManagerAttribute = "manager"
 // is the engine's deprovisioning; userPrincipalName is not mapped, as a B2B
 // user's UPN comes from the invitation; mailNickname, preferredLanguage and
 // telephoneNumber (businessPhones in Graph v1.0 is mapped instead) are left
-// to explicit rules.
+// to explicit rules; mail falls back to userPrincipalName, like the default
+// invitation address, instead of flowing null.
 func Defaults() []Rule {
 	direct := []string{
-		"displayName", "givenName", "surname", "mail", "jobTitle", "department", "companyName", "employeeId",
+		"displayName", "givenName", "surname", "jobTitle", "department", "companyName", "employeeId",
 		"officeLocation", "city", "state", "country", "streetAddress", "postalCode", "mobilePhone", "businessPhones",
 		"usageLocation", "accountEnabled",
 	}
@@ -33,6 +34,10 @@ func Defaults() []Rule {
 	}
 	show := "true"
 	rules = append(rules,
+		// A B2B user's mail is where the invitation went: falling back to
+		// the UPN (the default invitation address) keeps a source user
+		// without mail from having the target's mail cleared.
+		Rule{Target: "mail", Expression: "Coalesce([mail], [userPrincipalName])"},
 		Rule{Target: "showInAddressList", Constant: &show},
 		Rule{Target: ManagerAttribute, Source: ManagerAttribute},
 	)

@@ -69,7 +69,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if got, want := s.SourceAttributes(), []string{"accountEnabled", "businessPhones", "city", "companyName", "country",
 		"department", "displayName", "employeeId", "givenName", "jobTitle", "mail", "manager", "mobilePhone",
-		"officeLocation", "postalCode", "state", "streetAddress", "surname", "usageLocation"}; !slices.Equal(got, want) {
+		"officeLocation", "postalCode", "state", "streetAddress", "surname", "usageLocation", "userPrincipalName"}; !slices.Equal(got, want) {
 		t.Fatalf("SourceAttributes() = %v\nwant %v", got, want)
 	}
 	// Defaults returns a fresh slice each time.

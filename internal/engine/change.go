@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/tenantsync/tenantsync/internal/mapping"
+)
+
+// Kind is the type of a source object a Change is about.
+type Kind string
+
+const (
+	KindUser  Kind = "user"
+	KindGroup Kind = "group"
+)
+
+// Change says "source object ID may have changed". It is a hint, never
+// data: the engine always reads the object's current state.
+type Change struct {
+	Kind Kind   `json:"kind"`
+	ID   string `json:"id"`
+	// Observed is when the change was first seen (a notification's arrival,
+	// a delta query); zero when unknown. It measures end-to-end latency.
+	Observed time.Time `json:"observed,omitzero"`
+	// Cause says where the change came from: "notification", "delta",
+	// "full", "group", "ondemand", "approve".
+	Cause string `json:"cause,omitempty"`
+	// Force makes the engine compare against the target user as it is now
+	// rather than against what it last wrote (used when the target drifted).
+	Force bool `json:"force,omitempty"`
+}
+
+// Op is what the engine did, or would do, to one target user.
+type Op string
+
+// The operations, as plan and provision report them.
+const (
+	OpCreate      Op = "create"
+	OpUpdate      Op = "update"
+	OpDisable     Op = "disable"
+	OpDeprovision Op = "deprovision"
+	OpRestore     Op = "restore"
+	OpNoop        Op = "noop"
+	OpSkip        Op = "skip"
+)
+
+// Action is the decision for one source user in one target, and its outcome.
+// Its JSON form is the per-user element of `plan --json`.
+type Action struct {
+	Op                Op              `json:"action"`
+	SourceID          string          `json:"sourceId"`
+	UserPrincipalName string          `json:"userPrincipalName"`
+	TargetID          *string         `json:"targetId"`
+	Reason            string          `json:"reason"`
+	Changes           mapping.Changes `json:"changes,omitempty"`
+	// Held is true when the deletion guard staged the deprovision.
+	Held       bool     `json:"-"`
+	RequestIDs []string `json:"requestIds,omitempty"`
+	Error      string   `json:"error,omitempty"`
+	Target     string   `json:"-"`
+}
+
+func (a *Action) setTargetID(id string) {
+	if id == "" {
+		a.TargetID = nil
+		return
+	}
+	a.TargetID = &id
+}
+
+// Result is what Sync did for one change.
+type Result struct {
+	Change  Change
+	Actions []Action
+	// FollowUps are user changes a group change implies, for the caller to
+	// process (the event pipeline enqueues them).
+	FollowUps []Change
+}
+
+var (
+	// ErrPermanent marks a failure that retrying the same change will not
+	// fix (a bad attribute value, a config error): the pipeline dead-letters
+	// it at once with the reason instead of retrying.
+	ErrPermanent = errors.New("permanent failure")
+	// ErrUnknownTarget is returned for a target name not in the config.
+	ErrUnknownTarget = errors.New("unknown target")
+)

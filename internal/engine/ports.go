@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/tenantsync/tenantsync/internal/directory"
+)
+
+// Source is the source tenant, which tenantsync only reads. The Graph
+// adapter (internal/graph) implements it; errors are *directory.Error.
+type Source interface {
+	// GetUser reads one user by object id or userPrincipalName with the given
+	// properties. The pseudo-property "manager" puts the id of the user's
+	// manager in Attrs["manager"]. A user that does not exist or is soft
+	// deleted answers directory.ErrNotFound.
+	GetUser(ctx context.Context, id string, attrs []string) (directory.User, error)
+	// GetDeletedUser reads a soft-deleted user from deleted items
+	// (directory.ErrNotFound when it is not there).
+	GetDeletedUser(ctx context.Context, id string, attrs []string) (directory.User, error)
+	// ListUsers calls fn with every page of users.
+	ListUsers(ctx context.Context, attrs []string, fn func([]directory.User) error) error
+	// MemberOf returns those of groupIDs that the user is a member of,
+	// directly or, with transitive, through nested groups too.
+	MemberOf(ctx context.Context, userID string, groupIDs []string, transitive bool) ([]string, error)
+	// GroupMembers lists the members of a group, directly or transitively.
+	GroupMembers(ctx context.Context, groupID string, transitive bool) (directory.Members, error)
+	// DirectReports returns the ids of the users whose manager is id.
+	DirectReports(ctx context.Context, id string) ([]string, error)
+	// FindGroups returns the groups with this object id or display name.
+	FindGroups(ctx context.Context, idOrName string) ([]directory.Group, error)
+	// UsersDelta runs a users delta query from link ("" for a full round,
+	// directory.LatestDelta for "from now on"), calling fn per page, and
+	// returns the new delta link. An expired link answers
+	// directory.ErrDeltaExpired.
+	UsersDelta(ctx context.Context, link string, attrs []string, fn func([]directory.UserDelta) error) (string, error)
+	// GroupsDelta is UsersDelta for groups and their membership.
+	GroupsDelta(ctx context.Context, link string, fn func([]directory.GroupDelta) error) (string, error)
+}
+
+// Target is one target tenant, where tenantsync creates and maintains B2B
+// users. The Graph adapter implements it; errors are *directory.Error.
+type Target interface {
+	// Invite creates (or, for an address already invited, returns) a B2B
+	// user without sending an invitation message.
+	Invite(ctx context.Context, inv Invitation) (directory.User, error)
+	// GetUser reads one user by object id.
+	GetUser(ctx context.Context, id string, attrs []string) (directory.User, error)
+	// FindUsers returns the users for which any of the conditions holds, in
+	// one request.
+	FindUsers(ctx context.Context, conds []Cond, attrs []string) ([]directory.User, error)
+	// ListUsers calls fn with every page of users.
+	ListUsers(ctx context.Context, attrs []string, fn func([]directory.User) error) error
+	// UpdateUser PATCHes the given attributes; nil values clear them.
+	UpdateUser(ctx context.Context, id string, attrs directory.Attributes) error
+	// DeleteUser soft deletes a user.
+	DeleteUser(ctx context.Context, id string) error
+	// RestoreUser restores a soft-deleted user.
+	RestoreUser(ctx context.Context, id string) error
+	// GetDeletedUser reads a soft-deleted user from deleted items.
+	GetDeletedUser(ctx context.Context, id string, attrs []string) (directory.User, error)
+	// SetManager sets the user's manager; an empty managerID removes it.
+	SetManager(ctx context.Context, id, managerID string) error
+}
+
+// Invitation is a B2B invitation.
+type Invitation struct {
+	Email       string
+	DisplayName string
+	RedirectURL string
+	UserType    string // "Member" or "Guest"
+}
+
+// Cond is an equality condition on a user property for Target.FindUsers.
+// Attr is a Graph property path such as "mail" or
+// "onPremisesExtensionAttributes.extensionAttribute15"; for the multi-valued
+// "otherMails" any element may match.
+type Cond struct {
+	Attr  string
+	Value string
+}

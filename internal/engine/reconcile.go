@@ -1,0 +1,532 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tenantsync/tenantsync/internal/directory"
+	"github.com/tenantsync/tenantsync/internal/store"
+)
+
+// Watermark resource names.
+const (
+	resourceUsers  = "users"
+	resourceGroups = "groups"
+)
+
+// ReconcileOptions control a reconcile.
+type ReconcileOptions struct {
+	// Full forces a full pass; otherwise one runs when there is no
+	// watermark, a delta token expired, or the last full pass is older than
+	// FullEvery.
+	Full bool
+	// FullEvery is the period of the full pass; 0 means 24 h.
+	FullEvery time.Duration
+	// Emit receives the changes to process, a batch at a time. The event
+	// pipeline enqueues them; the CLI processes them at once.
+	Emit func(ctx context.Context, changes []Change) error
+}
+
+// ReconcileResult says what a reconcile found.
+type ReconcileResult struct {
+	Full bool
+	// Why explains why a full pass ran.
+	Why     string
+	Changes int // changes emitted
+	// Planned counts the full pass's decisions by operation.
+	Planned map[Op]int
+}
+
+// Reconcile catches up with the source: from the stored delta watermarks it
+// emits a change for every user that changed and for every user whose scope a
+// group change may have moved; a full pass instead compares everything with
+// the targets and emits exactly what needs work (including drift made in a
+// target and users left behind by a crash). Changes are emitted before the
+// watermark moves, so a crash never loses one.
+func (e *Engine) Reconcile(ctx context.Context, opts ReconcileOptions) (ReconcileResult, error) {
+	if opts.Emit == nil {
+		return ReconcileResult{}, errors.New("reconcile: Emit is required")
+	}
+	if opts.FullEvery <= 0 {
+		opts.FullEvery = 24 * time.Hour
+	}
+	res := ReconcileResult{}
+	users, err := e.getWatermark(ctx, resourceUsers)
+	if err != nil {
+		return res, err
+	}
+	switch {
+	case opts.Full:
+		res.Why = "requested"
+	case users.DeltaLink == "":
+		res.Why = "no watermark yet"
+	case e.now().Sub(users.FullSyncAt) > opts.FullEvery:
+		res.Why = fmt.Sprintf("last full pass over %s ago", opts.FullEvery)
+	default:
+		if why, err := e.quarantineEnded(ctx); err != nil {
+			return res, err
+		} else if why != "" {
+			res.Why = why
+		}
+	}
+	if res.Why == "" {
+		n, err := e.deltaUsers(ctx, users, opts.Emit)
+		res.Changes += n
+		if errors.Is(err, directory.ErrDeltaExpired) {
+			res.Why = "users delta token expired"
+		} else if err != nil {
+			return res, err
+		}
+	}
+	if res.Why == "" {
+		n, err := e.deltaGroups(ctx, opts.Emit)
+		res.Changes += n
+		switch {
+		case errors.Is(err, directory.ErrDeltaExpired):
+			res.Why = "groups delta token expired"
+		case errors.Is(err, errScopeGroupGone):
+			res.Why = err.Error()
+		case err != nil:
+			return res, err
+		}
+	}
+	if res.Why == "" {
+		now := e.now()
+		for _, t := range e.targets {
+			if err := e.updateStatus(ctx, t.name, func(st *store.TargetStatus) { st.LastReconcile = now }); err != nil {
+				return res, err
+			}
+		}
+		return res, nil
+	}
+	res.Full = true
+	n, planned, err := e.fullPass(ctx, opts.Emit)
+	res.Changes += n
+	res.Planned = planned
+	return res, err
+}
+
+var errScopeGroupGone = errors.New("a scoping group was deleted")
+
+func (e *Engine) getWatermark(ctx context.Context, resource string) (store.Watermark, error) {
+	w, err := e.store.GetWatermark(ctx, e.sourceTenant, resource)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Watermark{Tenant: e.sourceTenant, Resource: resource}, nil
+	}
+	if err != nil {
+		return w, fmt.Errorf("read %s watermark: %w", resource, err)
+	}
+	return w, nil
+}
+
+// saveWatermark stores a new delta link. Losing the race to another
+// reconciler is fine: both emitted the changes they saw, and the other's
+// link is as good as ours.
+func (e *Engine) saveWatermark(ctx context.Context, w store.Watermark) error {
+	_, err := e.store.PutWatermark(ctx, w)
+	if errors.Is(err, store.ErrConflict) {
+		e.log.InfoContext(ctx, "another reconcile moved the watermark first", "resource", w.Resource)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("write %s watermark: %w", w.Resource, err)
+	}
+	return nil
+}
+
+// quarantineEnded reports a target whose quarantine has run out since the
+// last full pass: work was skipped for it, so it needs a full pass.
+func (e *Engine) quarantineEnded(ctx context.Context) (string, error) {
+	for _, t := range e.targets {
+		st, err := e.readStatus(ctx, t.name, true)
+		if err != nil {
+			return "", err
+		}
+		if st.QuarantineReason != "" && !e.now().Before(st.QuarantinedUntil) {
+			return "quarantine of " + t.name + " ended", nil
+		}
+	}
+	return "", nil
+}
+
+func (e *Engine) deltaUsers(ctx context.Context, w store.Watermark, emit func(context.Context, []Change) error) (int, error) {
+	n := 0
+	seen := e.now()
+	next, err := e.source.UsersDelta(ctx, w.DeltaLink, e.userAttrs, func(page []directory.UserDelta) error {
+		changes := make([]Change, 0, len(page))
+		for _, d := range page {
+			changes = append(changes, Change{Kind: KindUser, ID: d.User.ID, Cause: "delta", Observed: seen})
+		}
+		n += len(changes)
+		if len(changes) == 0 {
+			return nil
+		}
+		return emit(ctx, changes)
+	})
+	if err != nil {
+		return n, fmt.Errorf("users delta: %w", err)
+	}
+	w.DeltaLink, w.TakenAt = next, e.now()
+	return n, e.saveWatermark(ctx, w)
+}
+
+func (e *Engine) deltaGroups(ctx context.Context, emit func(context.Context, []Change) error) (int, error) {
+	w, err := e.getWatermark(ctx, resourceGroups)
+	if err != nil {
+		return 0, err
+	}
+	if w.DeltaLink == "" {
+		return 0, directory.ErrDeltaExpired // no groups watermark: only a full pass can start one
+	}
+	n, next, err := e.groupChanges(ctx, w.DeltaLink, emit)
+	if err != nil {
+		return n, err
+	}
+	w.DeltaLink, w.TakenAt = next, e.now()
+	return n, e.saveWatermark(ctx, w)
+}
+
+// groupChanges runs a groups delta from link and emits a change for every
+// user whose membership of a scoping group (or, for nested scopes, of a group
+// inside one) changed.
+func (e *Engine) groupChanges(ctx context.Context, link string, emit func(context.Context, []Change) error) (int, string, error) {
+	direct, nested, err := e.scopeGroups(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	n := 0
+	seen := e.now()
+	next, err := e.source.GroupsDelta(ctx, link, func(page []directory.GroupDelta) error {
+		var changes []Change
+		for _, g := range page {
+			id := g.Group.ID
+			if !direct[id] && !nested[id] {
+				continue
+			}
+			if g.Removed != directory.NotRemoved {
+				return fmt.Errorf("%w: %s", errScopeGroupGone, id)
+			}
+			users := append(append([]string(nil), g.MembersAdded...), g.MembersRemoved...)
+			for _, u := range users {
+				changes = append(changes, Change{Kind: KindUser, ID: u, Cause: "group", Observed: seen})
+			}
+			if !nested[id] {
+				continue
+			}
+			// A group joining or leaving a nested scope moves all its users.
+			for _, sub := range g.GroupsChanged() {
+				m, err := e.source.GroupMembers(ctx, sub, true)
+				if err != nil {
+					return fmt.Errorf("list members of nested group %s: %w", sub, err)
+				}
+				for _, u := range m.Users {
+					changes = append(changes, Change{Kind: KindUser, ID: u, Cause: "group", Observed: seen})
+				}
+			}
+		}
+		changes = dedupeChanges(changes)
+		n += len(changes)
+		if len(changes) == 0 {
+			return nil
+		}
+		return emit(ctx, changes)
+	})
+	if err != nil {
+		return n, "", fmt.Errorf("groups delta: %w", err)
+	}
+	return n, next, nil
+}
+
+// scopeGroups returns the groups whose membership matters: the scoping
+// groups of direct scopes, and the scoping groups of nested scopes with every
+// group inside them.
+func (e *Engine) scopeGroups(ctx context.Context) (direct, nested map[string]bool, err error) {
+	direct, nested = map[string]bool{}, map[string]bool{}
+	for _, t := range e.targets {
+		ids, err := e.groupIDs(ctx, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, g := range ids {
+			if !t.cfg.Scope.Nested {
+				direct[g] = true
+				continue
+			}
+			if nested[g] {
+				continue
+			}
+			nested[g] = true
+			m, err := e.source.GroupMembers(ctx, g, true)
+			if err != nil {
+				return nil, nil, fmt.Errorf("list nested groups of %s: %w", g, err)
+			}
+			for _, sub := range m.Groups {
+				nested[sub] = true
+			}
+		}
+	}
+	return direct, nested, nil
+}
+
+func dedupeChanges(cs []Change) []Change {
+	seen := map[string]bool{}
+	out := cs[:0]
+	for _, c := range cs {
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// syncGroup handles a change notification on a group: it catches up the
+// groups delta (shared with Reconcile) and returns the users it moved.
+func (e *Engine) syncGroup(ctx context.Context, ch Change) (Result, error) {
+	res := Result{Change: ch}
+	w, err := e.getWatermark(ctx, resourceGroups)
+	if err != nil {
+		return res, err
+	}
+	if w.DeltaLink == "" {
+		// Nothing to diff against until the first reconcile has run; it
+		// will see the group as it is then.
+		return res, nil
+	}
+	collect := func(_ context.Context, cs []Change) error {
+		for _, c := range cs {
+			c.Observed = ch.Observed
+			res.FollowUps = append(res.FollowUps, c)
+		}
+		return nil
+	}
+	_, next, err := e.groupChanges(ctx, w.DeltaLink, collect)
+	if errors.Is(err, errScopeGroupGone) || errors.Is(err, directory.ErrDeltaExpired) {
+		// The next reconcile sees the same and runs a full pass.
+		e.log.WarnContext(ctx, "group change needs a full reconcile", "groupId", ch.ID, "err", err)
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	w.DeltaLink, w.TakenAt = next, e.now()
+	return res, e.saveWatermark(ctx, w)
+}
+
+// fullPass surveys everything, decides with the dry engine, and emits a
+// change for every user that needs work.
+func (e *Engine) fullPass(ctx context.Context, emit func(context.Context, []Change) error) (int, map[Op]int, error) {
+	// Take the delta links first: whatever changes while the pass runs is
+	// seen by the next delta.
+	usersLink, err := e.source.UsersDelta(ctx, directory.LatestDelta, e.userAttrs, func([]directory.UserDelta) error { return nil })
+	if err != nil {
+		return 0, nil, fmt.Errorf("users delta (latest): %w", err)
+	}
+	groupsLink, err := e.source.GroupsDelta(ctx, directory.LatestDelta, func([]directory.GroupDelta) error { return nil })
+	if err != nil {
+		return 0, nil, fmt.Errorf("groups delta (latest): %w", err)
+	}
+	e.expireStaged(ctx)
+	plan, err := e.plan(ctx, e.targets)
+	if err != nil {
+		return 0, nil, err
+	}
+	planned := map[Op]int{}
+	byUser := map[string]Change{}
+	var order []string
+	for _, tp := range plan.Targets {
+		for _, a := range append(tp.Actions, tp.Held...) {
+			planned[a.Op]++
+			if a.Held || a.Op == OpNoop || a.Op == OpSkip || a.Error != "" {
+				// Errors the dry run met (an internal member in the way, a
+				// bad mapping) would fail the same way for real; they are in
+				// the plan and the log, not worth a message that cannot
+				// succeed.
+				continue
+			}
+			c, ok := byUser[a.SourceID]
+			if !ok {
+				order = append(order, a.SourceID)
+				c = Change{Kind: KindUser, ID: a.SourceID, Cause: "full", Observed: e.now()}
+			}
+			c.Force = c.Force || plan.forced[a.SourceID]
+			byUser[a.SourceID] = c
+		}
+	}
+	n := 0
+	for start := 0; start < len(order); start += 100 {
+		batch := make([]Change, 0, 100)
+		for _, id := range order[start:min(start+100, len(order))] {
+			batch = append(batch, byUser[id])
+		}
+		if err := emit(ctx, batch); err != nil {
+			return n, planned, err
+		}
+		n += len(batch)
+	}
+	now := e.now()
+	for _, w := range []store.Watermark{
+		{Resource: resourceUsers, DeltaLink: usersLink},
+		{Resource: resourceGroups, DeltaLink: groupsLink},
+	} {
+		cur, err := e.getWatermark(ctx, w.Resource)
+		if err != nil {
+			return n, planned, err
+		}
+		cur.DeltaLink, cur.TakenAt, cur.FullSyncAt = w.DeltaLink, now, now
+		if err := e.saveWatermark(ctx, cur); err != nil {
+			return n, planned, err
+		}
+	}
+	for _, t := range e.targets {
+		err := e.updateStatus(ctx, t.name, func(st *store.TargetStatus) {
+			st.LastReconcile, st.LastFullReconcile = now, now
+			if st.QuarantineReason != "" && !now.Before(st.QuarantinedUntil) {
+				// The pass read the target without failing: a good probe.
+				st.QuarantineReason, st.QuarantinedUntil, st.ConsecutiveFailures = "", time.Time{}, 0
+			}
+		})
+		if err != nil {
+			return n, planned, err
+		}
+	}
+	return n, planned, nil
+}
+
+// expireStaged drops staged deletions nobody approved in time; the link goes
+// back to active, so the user is judged afresh (and staged again if the guard
+// still holds).
+func (e *Engine) expireStaged(ctx context.Context) {
+	for _, t := range e.targets {
+		staged, err := e.store.ListDeletions(ctx, t.name)
+		if err != nil {
+			e.log.WarnContext(ctx, "could not list staged deletions", "target", t.name, "err", err)
+			continue
+		}
+		for _, d := range staged {
+			if d.Approved || e.now().Before(d.ExpiresAt) {
+				continue
+			}
+			if err := e.store.DeleteDeletion(ctx, d); err != nil && !errors.Is(err, store.ErrNotFound) {
+				e.log.WarnContext(ctx, "could not expire staged deletion", "target", t.name, "sourceId", d.SourceID, "err", err)
+			}
+		}
+	}
+}
+
+// Plan is the outcome of a dry run: per target, what a full reconcile would do.
+type Plan struct {
+	Targets []TargetPlan `json:"targets"`
+	// forced marks users whose target drifted or lost its link.
+	forced map[string]bool
+}
+
+// TargetPlan is the dry run of one target; Held lists deprovisions the
+// deletion guard would hold back.
+type TargetPlan struct {
+	Name    string   `json:"name"`
+	Actions []Action `json:"actions"`
+	Held    []Action `json:"held"`
+}
+
+// Plan is a full dry run: for each target, the users it would create,
+// update (with old → new attributes), disable, deprovision, restore or skip,
+// and what the deletion guard would hold back. It reads both tenants in pages
+// and writes nothing anywhere.
+func (e *Engine) Plan(ctx context.Context) (Plan, error) {
+	return e.plan(ctx, e.targets)
+}
+
+func (e *Engine) plan(ctx context.Context, targets []*target) (Plan, error) {
+	s, err := e.survey(ctx, targets)
+	if err != nil {
+		return Plan{}, err
+	}
+	d := e.dry(s)
+	p := Plan{forced: map[string]bool{}}
+	for _, t := range d.targets {
+		ts := s.targets[t.name]
+		tp := TargetPlan{Name: t.name, Actions: []Action{}, Held: []Action{}}
+		ids := append([]string(nil), s.order...)
+		// Linked users the listing did not return are deleted in the source;
+		// target users carrying our anchor without a link were left by a crash.
+		var extra []string
+		for id := range ts.links {
+			if _, live := s.users[id]; !live {
+				extra = append(extra, id)
+			}
+		}
+		for _, u := range ts.users {
+			a, _ := u.Attrs.String(t.anchorAttr)
+			if id, ok := strings.CutPrefix(a, e.anchorPrefix()); ok {
+				if l, linked := ts.links[id]; !linked || l.TargetID != u.ID {
+					p.forced[id] = true
+					if _, live := s.users[id]; !live {
+						extra = append(extra, id)
+					}
+				}
+			}
+		}
+		sort.Strings(extra)
+		ids = append(ids, dedupe(extra)...)
+		for _, id := range ids {
+			force := p.forced[id] || drifted(t, ts, id)
+			if force {
+				p.forced[id] = true
+			}
+			src, ok := s.users[id]
+			var sv *source
+			if ok {
+				sv = &source{id: id, user: src}
+			} else {
+				sv, err = e.readSource(ctx, id)
+				if err != nil {
+					return p, err
+				}
+			}
+			act, err := d.syncTarget(ctx, t, sv, Change{Kind: KindUser, ID: id, Force: force, Cause: "plan"}, nil)
+			if err != nil {
+				act.Error = err.Error()
+				if act.Op == "" {
+					act.Op, act.Reason = OpSkip, "skipped: it would fail"
+				}
+			}
+			if act.Op == OpNoop {
+				continue
+			}
+			if act.Held {
+				tp.Held = append(tp.Held, act)
+			} else {
+				tp.Actions = append(tp.Actions, act)
+			}
+		}
+		p.Targets = append(p.Targets, tp)
+	}
+	return p, nil
+}
+
+// drifted reports whether a linked target user differs from what tenantsync
+// last wrote to it, on the attributes it keeps in step.
+func drifted(t *target, ts *targetSurvey, sourceID string) bool {
+	l, ok := ts.links[sourceID]
+	if !ok || l.State != store.LinkActive {
+		return false
+	}
+	u, ok := ts.users[l.TargetID]
+	if !ok {
+		return true // deleted in the target by someone else
+	}
+	for _, k := range t.updateAttrs() {
+		if !directory.Equal(u.Attrs[k], l.Attributes[k]) {
+			return true
+		}
+	}
+	if m, ok := l.Attributes["manager"]; ok && !directory.Equal(u.Attrs["manager"], m) {
+		return true
+	}
+	return false
+}

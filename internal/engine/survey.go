@@ -1,0 +1,328 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+
+	"github.com/tenantsync/tenantsync/internal/directory"
+	"github.com/tenantsync/tenantsync/internal/scope"
+	"github.com/tenantsync/tenantsync/internal/store"
+)
+
+// A survey is everything a full pass needs, read in pages rather than per
+// user: the source users, the members of every scoping group, and per target
+// the links and the users. Plan and the full reconcile run the ordinary sync
+// code against it through read-only adapters, so a dry run and a real run
+// can never decide differently.
+type survey struct {
+	users   map[string]directory.User // live source users by id
+	order   []string                  // source user ids in listing order
+	members map[bool]map[string]map[string]bool
+	targets map[string]*targetSurvey
+}
+
+type targetSurvey struct {
+	links map[string]store.Link // by source id
+	users map[string]directory.User
+	// index by lower-cased anchor, mail and otherMails values
+	byAnchor, byMail map[string][]string
+}
+
+// survey reads the source and the given targets in pages.
+func (e *Engine) survey(ctx context.Context, targets []*target) (*survey, error) {
+	s := &survey{
+		users:   map[string]directory.User{},
+		members: map[bool]map[string]map[string]bool{false: {}, true: {}},
+		targets: map[string]*targetSurvey{},
+	}
+	err := e.source.ListUsers(ctx, e.userAttrs, func(page []directory.User) error {
+		for _, u := range page {
+			if _, dup := s.users[u.ID]; !dup {
+				s.order = append(s.order, u.ID)
+			}
+			s.users[u.ID] = u
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list source users: %w", err)
+	}
+	for _, t := range targets {
+		ids, err := e.groupIDs(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		nested := t.cfg.Scope.Nested
+		for _, g := range ids {
+			if _, ok := s.members[nested][g]; ok {
+				continue
+			}
+			m, err := e.source.GroupMembers(ctx, g, nested)
+			if err != nil {
+				return nil, fmt.Errorf("list members of scoping group %s: %w", g, err)
+			}
+			set := make(map[string]bool, len(m.Users))
+			for _, u := range m.Users {
+				set[u] = true
+			}
+			s.members[nested][g] = set
+		}
+		ts, err := e.surveyTarget(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		s.targets[t.name] = ts
+	}
+	return s, nil
+}
+
+func (e *Engine) surveyTarget(ctx context.Context, t *target) (*targetSurvey, error) {
+	ts := &targetSurvey{
+		links:    map[string]store.Link{},
+		users:    map[string]directory.User{},
+		byAnchor: map[string][]string{},
+		byMail:   map[string][]string{},
+	}
+	err := e.store.ListLinks(ctx, t.name, func(l store.Link) error {
+		ts.links[l.SourceID] = l
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list links of %s: %w", t.name, err)
+	}
+	attrs := e.targetAttrs(t)
+	err = t.api.ListUsers(ctx, attrs, func(page []directory.User) error {
+		for _, u := range page {
+			ts.users[u.ID] = u
+			if a, ok := u.Attrs.String(t.anchorAttr); ok {
+				ts.byAnchor[strings.ToLower(a)] = append(ts.byAnchor[strings.ToLower(a)], u.ID)
+			}
+			if m, ok := u.Attrs.String("mail"); ok {
+				ts.byMail[strings.ToLower(m)] = append(ts.byMail[strings.ToLower(m)], u.ID)
+			}
+			others, _ := u.Attrs["otherMails"].([]string)
+			for _, o := range others {
+				if !strings.EqualFold(o, stringAttr(u.Attrs, "mail")) {
+					ts.byMail[strings.ToLower(o)] = append(ts.byMail[strings.ToLower(o)], u.ID)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list users of target %s: %w", t.name, err)
+	}
+	return ts, nil
+}
+
+// targetAttrs are the target user properties a full pass reads.
+func (e *Engine) targetAttrs(t *target) []string {
+	attrs := append(t.mappings.TargetAttributes(), t.anchorAttr, "userType", "userPrincipalName",
+		"creationType", "mail", "otherMails", "accountEnabled")
+	if t.mappings.HasManager() {
+		attrs = append(attrs, "manager")
+	}
+	return dedupe(attrs)
+}
+
+// surveySource answers the engine's source reads from a survey; what the
+// survey does not hold (deleted users, groups) goes to the real source.
+type surveySource struct {
+	Source
+	s *survey
+}
+
+func (ss surveySource) GetUser(ctx context.Context, id string, attrs []string) (directory.User, error) {
+	if u, ok := ss.s.users[id]; ok {
+		return u, nil
+	}
+	return directory.User{}, &directory.Error{Op: "get user " + id + " (survey)", Status: 404, Code: "Request_ResourceNotFound", Err: directory.ErrNotFound}
+}
+
+func (ss surveySource) MemberOf(ctx context.Context, userID string, groupIDs []string, transitive bool) ([]string, error) {
+	var in []string
+	for _, g := range groupIDs {
+		if ss.s.members[transitive][g][userID] {
+			in = append(in, g)
+		}
+	}
+	return in, nil
+}
+
+func (ss surveySource) DirectReports(ctx context.Context, id string) ([]string, error) {
+	return nil, nil // follow-ups are not needed: the full pass visits every user
+}
+
+// dryTarget answers a target's reads from a survey and turns its writes into
+// no-ops: Plan can never write to a target.
+type dryTarget struct {
+	ts *targetSurvey
+}
+
+func (d dryTarget) Invite(ctx context.Context, inv Invitation) (directory.User, error) {
+	return directory.User{Attrs: directory.Attributes{"displayName": inv.DisplayName, "mail": inv.Email, "userType": inv.UserType}}, nil
+}
+
+func (d dryTarget) GetUser(ctx context.Context, id string, attrs []string) (directory.User, error) {
+	if u, ok := d.ts.users[id]; ok {
+		return u, nil
+	}
+	return directory.User{}, &directory.Error{Op: "get user " + id + " (survey)", Status: 404, Code: "Request_ResourceNotFound", Err: directory.ErrNotFound}
+}
+
+func (d dryTarget) FindUsers(ctx context.Context, conds []Cond, attrs []string) ([]directory.User, error) {
+	seen := map[string]bool{}
+	var out []directory.User
+	for _, c := range conds {
+		var ids []string
+		switch c.Attr {
+		case "mail", "otherMails":
+			ids = d.ts.byMail[strings.ToLower(c.Value)]
+		default:
+			ids = d.ts.byAnchor[strings.ToLower(c.Value)]
+		}
+		for _, id := range ids {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, d.ts.users[id])
+			}
+		}
+	}
+	return out, nil
+}
+
+func (d dryTarget) ListUsers(ctx context.Context, attrs []string, fn func([]directory.User) error) error {
+	return errors.New("dry run: ListUsers is not available")
+}
+func (dryTarget) UpdateUser(context.Context, string, directory.Attributes) error { return nil }
+func (dryTarget) DeleteUser(context.Context, string) error                       { return nil }
+func (dryTarget) RestoreUser(context.Context, string) error                      { return nil }
+func (dryTarget) SetManager(context.Context, string, string) error               { return nil }
+func (dryTarget) GetDeletedUser(ctx context.Context, id string, attrs []string) (directory.User, error) {
+	return directory.User{ID: id, Deleted: true}, nil
+}
+
+// overlayStore reads links from a survey and everything else from the real
+// store, and keeps every write in memory: a dry run changes nothing, yet sees
+// its own earlier decisions (so the deletion guard counts as it would).
+type overlayStore struct {
+	store.Store
+	mu       sync.Mutex
+	links    map[string]map[string]store.Link
+	status   map[string]store.TargetStatus
+	deletion map[string]store.Deletion
+}
+
+func newOverlay(real store.Store, s *survey) *overlayStore {
+	o := &overlayStore{Store: real, links: map[string]map[string]store.Link{},
+		status: map[string]store.TargetStatus{}, deletion: map[string]store.Deletion{}}
+	for name, ts := range s.targets {
+		o.links[name] = map[string]store.Link{}
+		for id, l := range ts.links {
+			o.links[name][id] = l
+		}
+	}
+	return o
+}
+
+func (o *overlayStore) GetLink(ctx context.Context, target, sourceID string) (store.Link, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if l, ok := o.links[target][sourceID]; ok {
+		return l, nil
+	}
+	return store.Link{}, store.ErrNotFound
+}
+
+func (o *overlayStore) PutLink(ctx context.Context, l store.Link) (store.Link, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.links[l.Target] == nil {
+		o.links[l.Target] = map[string]store.Link{}
+	}
+	o.links[l.Target][l.SourceID] = l
+	return l, nil
+}
+
+func (o *overlayStore) DeleteLink(ctx context.Context, l store.Link) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.links[l.Target], l.SourceID)
+	return nil
+}
+
+func (o *overlayStore) GetStatus(ctx context.Context, target string) (store.TargetStatus, error) {
+	o.mu.Lock()
+	st, ok := o.status[target]
+	o.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	return o.Store.GetStatus(ctx, target)
+}
+
+func (o *overlayStore) PutStatus(ctx context.Context, st store.TargetStatus) (store.TargetStatus, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.status[st.Target] = st
+	return st, nil
+}
+
+func (o *overlayStore) GetDeletion(ctx context.Context, target, sourceID string) (store.Deletion, error) {
+	o.mu.Lock()
+	d, ok := o.deletion[target+"/"+sourceID]
+	o.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	return o.Store.GetDeletion(ctx, target, sourceID)
+}
+
+func (o *overlayStore) PutDeletion(ctx context.Context, d store.Deletion) (store.Deletion, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.deletion[d.Target+"/"+d.SourceID] = d
+	return d, nil
+}
+
+func (o *overlayStore) DeleteDeletion(ctx context.Context, d store.Deletion) error { return nil }
+func (o *overlayStore) AppendEvent(ctx context.Context, ev store.Event) error      { return nil }
+func (o *overlayStore) PutWatermark(ctx context.Context, w store.Watermark) (store.Watermark, error) {
+	return w, errors.New("dry run: watermarks are not written")
+}
+
+// dry returns an engine that decides exactly as e does, against the survey,
+// without writing to any tenant or to the store.
+func (e *Engine) dry(s *survey) *Engine {
+	d := &Engine{
+		source:          surveySource{Source: e.source, s: s},
+		sourceTenant:    e.sourceTenant,
+		store:           newOverlay(e.store, s),
+		log:             e.log,
+		now:             e.now,
+		userAttrs:       e.userAttrs,
+		quarantineAfter: e.quarantineAfter,
+		statusTTL:       e.statusTTL,
+		groups:          map[string]directory.Group{},
+		scopes:          map[string]*scope.Scope{},
+		status:          map[string]cachedStatus{},
+	}
+	e.mu.Lock()
+	maps.Copy(d.groups, e.groups)
+	maps.Copy(d.scopes, e.scopes)
+	e.mu.Unlock()
+	for _, t := range e.targets {
+		ts, ok := s.targets[t.name]
+		if !ok {
+			continue
+		}
+		c := *t
+		c.api = dryTarget{ts: ts}
+		d.targets = append(d.targets, &c)
+	}
+	return d
+}

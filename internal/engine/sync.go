@@ -1,0 +1,417 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/tenantsync/tenantsync/internal/config"
+	"github.com/tenantsync/tenantsync/internal/directory"
+	"github.com/tenantsync/tenantsync/internal/expr"
+	"github.com/tenantsync/tenantsync/internal/mapping"
+	"github.com/tenantsync/tenantsync/internal/store"
+)
+
+// maxRaces bounds how often one sync is redone after losing an optimistic
+// concurrency race on its link.
+const maxRaces = 4
+
+// Sync makes every target right for one source object. For a user, it reads
+// the user's current state and creates, updates, disables, deprovisions or
+// restores the target users; for a group, it works out which users' scope the
+// group's change may have changed and returns them as FollowUps.
+//
+// The returned error says whether to retry: a throttling error carries its
+// delay (directory.RetryAfter), errors wrapping ErrPermanent will fail the
+// same way again, anything else is worth retrying. Per-target outcomes are in
+// the Result either way.
+func (e *Engine) Sync(ctx context.Context, ch Change) (Result, error) {
+	switch ch.Kind {
+	case KindUser:
+		return e.syncUser(ctx, ch, nil, nil)
+	case KindGroup:
+		return e.syncGroup(ctx, ch)
+	}
+	return Result{Change: ch}, fmt.Errorf("sync %s %s: unknown kind: %w", ch.Kind, ch.ID, ErrPermanent)
+}
+
+// source is one source user as read for a sync.
+type source struct {
+	id   string
+	user directory.User
+	// gone is true when the user is neither live nor in deleted items.
+	gone bool
+	// memberOf caches scoping-group membership by nesting mode; nil until read.
+	direct, nested map[string]bool
+}
+
+func (s *source) upn() string {
+	if s.user.Attrs == nil {
+		return ""
+	}
+	return s.user.UPN()
+}
+
+// readSource reads a user's current state: live, soft deleted or gone.
+func (e *Engine) readSource(ctx context.Context, id string) (*source, error) {
+	u, err := e.source.GetUser(ctx, id, e.userAttrs)
+	if err == nil {
+		return &source{id: u.ID, user: u}, nil
+	}
+	if !errors.Is(err, directory.ErrNotFound) {
+		return nil, fmt.Errorf("read source user %s: %w", id, err)
+	}
+	u, err = e.source.GetDeletedUser(ctx, id, e.userAttrs)
+	if err == nil {
+		u.Deleted = true
+		return &source{id: u.ID, user: u}, nil
+	}
+	if errors.Is(err, directory.ErrNotFound) {
+		return &source{id: id, gone: true}, nil
+	}
+	return nil, fmt.Errorf("read deleted source user %s: %w", id, err)
+}
+
+// syncUser syncs one user into every target (or only into only, when set).
+// src may be given when the caller already read the user.
+func (e *Engine) syncUser(ctx context.Context, ch Change, src *source, only *target) (Result, error) {
+	res := Result{Change: ch}
+	if src == nil {
+		var err error
+		src, err = e.readSource(ctx, ch.ID)
+		if err != nil {
+			return res, err
+		}
+	}
+	var errs []error
+	for _, t := range e.targets {
+		if only != nil && t != only {
+			continue
+		}
+		act, err := e.syncTargetRetrying(ctx, t, src, ch, nil)
+		res.Actions = append(res.Actions, act)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if act.Op == OpCreate && t.mappings.HasManager() {
+			// Reports synced before their manager existed in the target
+			// could not have their manager set; now they can.
+			reports, err := e.source.DirectReports(ctx, src.id)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("read direct reports of %s: %w", src.id, err))
+			}
+			for _, r := range reports {
+				res.FollowUps = append(res.FollowUps, Change{Kind: KindUser, ID: r, Cause: "manager", Observed: ch.Observed})
+			}
+		}
+	}
+	return res, joinSyncErrors(errs)
+}
+
+// joinSyncErrors returns the error that decides what the caller does with
+// the change: a throttling error first (retry after its delay), else the
+// errors worth retrying (the others were recorded in the log and on the
+// links already), else all of them marked ErrPermanent. It never lets a
+// permanent failure in one target stop the retry another target needs.
+func joinSyncErrors(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	for _, err := range errs {
+		if _, ok := directory.RetryAfter(err); ok {
+			return err
+		}
+	}
+	var retry []error
+	for _, err := range errs {
+		if !permanent(err) {
+			retry = append(retry, err)
+		}
+	}
+	if len(retry) > 0 {
+		return errors.Join(retry...)
+	}
+	return fmt.Errorf("%w: %w", ErrPermanent, errors.Join(errs...))
+}
+
+// permanent reports whether retrying the same change cannot help.
+func permanent(err error) bool {
+	return errors.Is(err, ErrPermanent) || (errors.Is(err, directory.ErrBadRequest) && !directory.Retryable(err))
+}
+
+func (e *Engine) syncTargetRetrying(ctx context.Context, t *target, src *source, ch Change, rep *Report) (Action, error) {
+	var act Action
+	var err error
+	for range maxRaces {
+		act, err = e.syncTarget(ctx, t, src, ch, rep)
+		if !errors.Is(err, store.ErrConflict) {
+			break
+		}
+		e.log.DebugContext(ctx, "lost a race on a link, syncing again", "target", t.name, "sourceId", src.id)
+	}
+	e.finish(ctx, t, &act, ch, err)
+	return act, err
+}
+
+// finish records the outcome of one decision: the provisioning log, the
+// target's failure counters and quarantine.
+func (e *Engine) finish(ctx context.Context, t *target, act *Action, ch Change, err error) {
+	if err != nil {
+		act.Error = err.Error()
+		if act.Reason == "" {
+			act.Reason = "failed"
+		}
+	}
+	if tr := directory.TraceFrom(ctx); tr != nil && act.RequestIDs == nil {
+		for _, r := range tr.Requests() {
+			if r.RequestID != "" {
+				act.RequestIDs = append(act.RequestIDs, r.RequestID)
+			}
+		}
+	}
+	e.noteOutcome(ctx, t, err)
+	if act.Op == OpNoop && err == nil {
+		return
+	}
+	ev := store.Event{
+		Time:       e.now(),
+		Target:     t.name,
+		SourceID:   act.SourceID,
+		SourceUPN:  act.UserPrincipalName,
+		Action:     string(act.Op),
+		Result:     "ok",
+		Reason:     act.Reason,
+		Changes:    summarize(act.Changes),
+		RequestIDs: act.RequestIDs,
+	}
+	if act.TargetID != nil {
+		ev.TargetID = *act.TargetID
+	}
+	switch {
+	case err != nil:
+		ev.Result, ev.Error = "error", err.Error()
+	case act.Held:
+		ev.Result = "held"
+	case act.Op == OpSkip:
+		ev.Result = "skipped"
+	}
+	if !ch.Observed.IsZero() && err == nil && act.Op != OpSkip {
+		ev.Latency = e.now().Sub(ch.Observed)
+	}
+	if err := e.store.AppendEvent(ctx, ev); err != nil {
+		e.log.WarnContext(ctx, "could not write provisioning event", "target", t.name, "sourceId", act.SourceID, "err", err)
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		level = slog.LevelWarn
+	}
+	e.log.Log(ctx, level, "provisioning", "target", t.name, "sourceId", act.SourceID, "upn", act.UserPrincipalName,
+		"action", act.Op, "reason", act.Reason, "changes", ev.Changes, "requestIds", act.RequestIDs, "err", err)
+}
+
+// summarize renders a diff for the log: "department: Sales → Marketing".
+func summarize(changes mapping.Changes) string {
+	parts := make([]string, 0, len(changes))
+	for _, k := range changes.Keys() {
+		d := changes[k]
+		parts = append(parts, fmt.Sprintf("%s: %s → %s", k, show(d.Old), show(d.New)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func show(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return "∅"
+	case string:
+		if t == "" {
+			return "∅"
+		}
+		return t
+	case []string:
+		return "[" + strings.Join(t, ", ") + "]"
+	}
+	return fmt.Sprint(v)
+}
+
+// syncTarget decides and carries out what one target needs for one user.
+// A store.ErrConflict means another worker changed the link meanwhile: the
+// caller runs it again, and the second run sees the other's work.
+func (e *Engine) syncTarget(ctx context.Context, t *target, src *source, ch Change, rep *Report) (Action, error) {
+	act := Action{Target: t.name, SourceID: src.id, UserPrincipalName: src.upn()}
+	if q, until := e.quarantined(ctx, t); q != "" {
+		act.Op, act.Reason = OpSkip, fmt.Sprintf("target %s is quarantined until %s: %s", t.name, until.Format(time.RFC3339), q)
+		return act, nil
+	}
+	link, hasLink, err := e.getLink(ctx, t.name, src.id)
+	if err != nil {
+		return act, err
+	}
+	if hasLink {
+		act.setTargetID(link.TargetID)
+		rep.step("match", "linked to target user %s (state %s)", link.TargetID, link.State)
+	}
+	in, reason, err := e.inScope(ctx, t, src)
+	if err != nil {
+		return act, err
+	}
+	rep.step("scope", "%s", reason)
+	if in {
+		return e.provision(ctx, t, src, ch, link, hasLink, reason, act, rep)
+	}
+	return e.deprovision(ctx, t, src, link, hasLink, ch.Force, reason, act, rep)
+}
+
+func (e *Engine) getLink(ctx context.Context, target, sourceID string) (store.Link, bool, error) {
+	l, err := e.store.GetLink(ctx, target, sourceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Link{Target: target, SourceID: sourceID}, false, nil
+	}
+	if err != nil {
+		return l, false, fmt.Errorf("read link %s/%s: %w", target, sourceID, err)
+	}
+	return l, true, nil
+}
+
+// inScope evaluates a target's scope for a source user, reading group
+// membership only when the cheaper conditions leave it open.
+func (e *Engine) inScope(ctx context.Context, t *target, src *source) (bool, string, error) {
+	switch {
+	case src.gone:
+		return false, "out of scope: deleted in the source tenant", nil
+	case src.user.Deleted:
+		return false, "out of scope: soft-deleted in the source tenant", nil
+	}
+	sc, err := e.scopeFor(ctx, t)
+	if err != nil {
+		return false, "", err
+	}
+	groups, err := e.memberOf(ctx, t, src)
+	if err != nil {
+		return false, "", err
+	}
+	d := sc.Evaluate(src.user, groups)
+	return d.InScope, d.Reason, nil
+}
+
+// memberOf returns which of the target's scoping groups the user is in,
+// asking the source once per nesting mode for all targets' groups together.
+func (e *Engine) memberOf(ctx context.Context, t *target, src *source) ([]string, error) {
+	if len(t.cfg.Scope.Groups) == 0 {
+		return nil, nil
+	}
+	cache := &src.direct
+	if t.cfg.Scope.Nested {
+		cache = &src.nested
+	}
+	if *cache == nil {
+		var all []string
+		for _, o := range e.targets {
+			if o.cfg.Scope.Nested != t.cfg.Scope.Nested {
+				continue
+			}
+			ids, err := e.groupIDs(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, ids...)
+		}
+		in, err := e.source.MemberOf(ctx, src.id, dedupe(all), t.cfg.Scope.Nested)
+		if err != nil {
+			return nil, fmt.Errorf("read group membership of %s: %w", src.id, err)
+		}
+		*cache = map[string]bool{}
+		for _, g := range in {
+			(*cache)[g] = true
+		}
+	}
+	ids, err := e.groupIDs(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, g := range ids {
+		if (*cache)[g] {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	out := s[:0:0]
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// desired is what a target user should look like for a source user.
+type desired struct {
+	attrs directory.Attributes // mapped attributes incl. anchor and userType
+	// manager is the source manager's id ("" for none); managerApplies is
+	// false when the manager mapping does not apply to this operation.
+	manager        string
+	managerApplies bool
+	address        string   // invitation address
+	redacted       []string // attributes whose values must not be shown
+}
+
+func (e *Engine) desiredFor(ctx context.Context, t *target, src *source, op mapping.Op) (desired, error) {
+	anchor := e.anchorValue(src.id)
+	res, err := t.mappings.Map(src.user, op, mapping.Options{
+		Now: e.now,
+		// SelectUniqueValue: a value is taken when a target user other than
+		// this user's own carries it.
+		Exists: func(attr, value string) (bool, error) {
+			users, err := t.api.FindUsers(ctx, []Cond{{Attr: attr, Value: value}}, []string{t.anchorAttr})
+			if err != nil {
+				return false, err
+			}
+			for _, u := range users {
+				if a, _ := u.Attrs.String(t.anchorAttr); a != anchor {
+					return true, nil
+				}
+			}
+			return false, nil
+		},
+	})
+	if err != nil {
+		if directory.Retryable(err) {
+			return desired{}, fmt.Errorf("map attributes of %s for %s: %w", src.id, t.name, err)
+		}
+		return desired{}, fmt.Errorf("map attributes of %s for %s: %w: %w", src.id, t.name, err, ErrPermanent)
+	}
+	attrs := res.Attrs
+	if attrs == nil {
+		attrs = directory.Attributes{}
+	}
+	attrs[t.anchorAttr] = anchor
+	attrs["userType"] = string(userType(t.cfg))
+	addr, err := t.inviteAddress.Eval(&expr.Env{Attrs: src.user.Attrs, Now: e.now})
+	if err != nil && !errors.Is(err, expr.ErrIgnoreFlow) {
+		return desired{}, fmt.Errorf("evaluate inviteAddress of %s for %s: %w: %w", src.id, t.name, err, ErrPermanent)
+	}
+	s, _ := addr.(string)
+	return desired{
+		attrs:          attrs,
+		manager:        res.Manager,
+		managerApplies: res.ManagerApplies,
+		address:        strings.TrimSpace(s),
+		redacted:       res.Redacted,
+	}, nil
+}
+
+func userType(t config.Target) config.UserType {
+	if t.UserType == "" {
+		return config.Member
+	}
+	return t.UserType
+}
