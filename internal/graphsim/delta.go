@@ -176,12 +176,19 @@ func usersDelta(s *Server, rq *request) *response {
 	if resp != nil {
 		return resp
 	}
-	sel, gerr := parseSelect(tok.Select, userPropIndex, defaultUserSelect, false)
+	props, withManager := splitDeltaManager(tok.Select)
+	sel, gerr := parseSelect(props, userPropIndex, defaultUserSelect, false)
 	if gerr != nil {
 		return errorResponse(gerr)
 	}
 	if !hasProp(sel.props, pID) {
 		sel.props = append(sel.props, pID) // delta always returns id
+	}
+	if withManager {
+		// $select=manager tracks the relationship, reported as
+		// manager@delta (learn.microsoft.com/graph/delta-query-overview).
+		sel.expandManager = true
+		sel.mask |= maskManager
 	}
 	ids, gerr := deltaIDFilter(tok.Filter, userResource)
 	if gerr != nil {
@@ -287,9 +294,37 @@ func appendDeltaUser(b []byte, u *user, sel *selection) []byte {
 		b = appendKey(b, &first, def.name)
 		b = appendAny(b, u.v[p])
 	}
+	if sel.expandManager && u.manager != "" {
+		b = appendKey(b, &first, "manager@delta")
+		b = append(b, `[{"@odata.type":"#microsoft.graph.user","id":`...)
+		b = appendJSONString(b, u.manager)
+		b = append(b, "}]"...)
+	}
 	b = appendKey(b, &first, "id")
 	b = appendJSONString(b, u.id)
 	return append(b, '}')
+}
+
+// splitDeltaManager takes the manager relationship out of a users delta
+// $select, which may name it besides properties; a $select of manager
+// alone returns only id and manager@delta.
+func splitDeltaManager(sel string) (string, bool) {
+	if strings.TrimSpace(sel) == "" {
+		return sel, false
+	}
+	var keep []string
+	found := false
+	for _, name := range strings.Split(sel, ",") {
+		if strings.EqualFold(strings.TrimSpace(name), "manager") {
+			found = true
+			continue
+		}
+		keep = append(keep, name)
+	}
+	if found && len(keep) == 0 {
+		return "id", true
+	}
+	return strings.Join(keep, ","), found
 }
 
 // appendRemoved writes an object reported as removed.

@@ -501,8 +501,8 @@ func (t *tenant) setManager(key, managerID string) *graphError {
 	return nil
 }
 
-// maskManager is the change mask bit for a manager change; no $select
-// includes it, so manager changes surface in notifications only.
+// maskManager is the change mask bit for a manager change; a users delta
+// with $select=manager tracks it (reported as manager@delta).
 const maskManager = 1 << 63
 
 // createGroup adds a group from a POST /groups body.
