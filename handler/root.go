@@ -3,9 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tenantsync/tenantsync/internal/settings"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -24,7 +25,7 @@ Functions host as a custom handler.`,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if os.Getenv("FUNCTIONS_CUSTOMHANDLER_PORT") == "" {
+			if _, ok := processEnv().Lookup(settings.CustomHandlerPort); !ok {
 				return errors.New("no subcommand given and FUNCTIONS_CUSTOMHANDLER_PORT is not set; see handler --help")
 			}
 			return serveFunctionsHost(cmd)
@@ -33,6 +34,8 @@ Functions host as a custom handler.`,
 	root.AddCommand(
 		newVersionCmd(),
 		newSimCmd(),
+		newLocalCmd(),
+		newDemoCmd(),
 	)
 	return root
 }
@@ -47,10 +50,4 @@ func newVersionCmd() *cobra.Command {
 			return err
 		},
 	}
-}
-
-// serveFunctionsHost is replaced by the custom-handler server once the event
-// pipeline lands.
-func serveFunctionsHost(cmd *cobra.Command) error {
-	return errors.New("the Functions custom handler is not built yet")
 }

@@ -1,0 +1,111 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/tenantsync/tenantsync/internal/pipeline"
+	"github.com/tenantsync/tenantsync/internal/queue"
+	"github.com/tenantsync/tenantsync/internal/statuspage"
+	"github.com/tenantsync/tenantsync/internal/subscriptions"
+	"github.com/tenantsync/tenantsync/internal/webhook"
+)
+
+// RuntimeOptions configure the functions around an App.
+type RuntimeOptions struct {
+	// Queue carries change messages: Service Bus in Azure, the embedded
+	// queue in local runs.
+	Queue queue.Enqueuer
+	// NotificationURL and LifecycleURL are where Graph delivers change and
+	// lifecycle notifications; URLs, when set, is asked at every
+	// subscription run instead (Azure: the URLs carry a function key read at
+	// run time). With neither, change notifications are off.
+	NotificationURL, LifecycleURL string
+	URLs                          func(ctx context.Context) (notification, lifecycle string, err error)
+	// Counters adds queue counters to the status page; optional.
+	Counters func() map[string]int64
+}
+
+// Runtime is the four functions over an App, ready to be served by the
+// Functions host or the local runner.
+type Runtime struct {
+	Pipeline      *pipeline.Pipeline
+	Webhook       *webhook.Handler
+	Status        http.Handler
+	Subscriptions *subscriptions.Manager // nil when notifications are off
+}
+
+// Runtime assembles the webhook, the subscription manager, the pipeline and
+// the status page.
+func (a *App) Runtime(opts RuntimeOptions) (*Runtime, error) {
+	rt := &Runtime{}
+	if opts.NotificationURL != "" || opts.URLs != nil {
+		m, err := subscriptions.New(subscriptions.Options{
+			Graph:           a.Source,
+			Store:           a.Store,
+			Tenant:          a.Config.Source.Tenant,
+			NotificationURL: opts.NotificationURL,
+			LifecycleURL:    opts.LifecycleURL,
+			URLs:            opts.URLs,
+			Logger:          a.Logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("subscription manager: %w", err)
+		}
+		rt.Subscriptions = m
+	}
+	var ensure func(context.Context) error
+	var lifecycle webhook.Lifecycle
+	if rt.Subscriptions != nil {
+		ensure = func(ctx context.Context) error {
+			_, err := rt.Subscriptions.Ensure(ctx)
+			return err
+		}
+		lifecycle = rt.Subscriptions
+	}
+	var err error
+	rt.Pipeline, err = pipeline.New(pipeline.Options{
+		Engine:        a.Engine,
+		Queue:         opts.Queue,
+		Subscriptions: ensure,
+		Logger:        a.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rt.Webhook, err = webhook.New(webhook.Options{
+		Store:     a.Store,
+		Queue:     opts.Queue,
+		Lifecycle: lifecycle,
+		Logger:    a.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	counters := func() map[string]int64 {
+		c := rt.Pipeline.Counters()
+		w := rt.Webhook.Counters()
+		c["notificationsReceived"] = w.Received
+		c["notificationsEnqueued"] = w.Enqueued
+		c["notificationsDropped"] = w.Dropped()
+		c["notificationsDroppedClientState"] = w.DroppedClientState
+		if opts.Counters != nil {
+			for k, v := range opts.Counters() {
+				c[k] = v
+			}
+		}
+		return c
+	}
+	rt.Status, err = statuspage.New(statuspage.Options{
+		Store:        a.Store,
+		SourceTenant: a.Config.Source.Tenant,
+		Targets:      a.Engine.Targets(),
+		Counters:     counters,
+		Logger:       a.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("status page: %w", err)
+	}
+	return rt, nil
+}

@@ -1,0 +1,251 @@
+// Package pipeline is the logic of tenantsync's four functions —
+// GraphWebhook, ProcessChange, Reconcile and SubscriptionManager — apart
+// from how they are invoked. The Azure Functions custom handler (Register)
+// and the local runner (package local) call the same methods, so the
+// system behaves the same in both.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/tenantsync/tenantsync/internal/changes"
+	"github.com/tenantsync/tenantsync/internal/directory"
+	"github.com/tenantsync/tenantsync/internal/engine"
+	"github.com/tenantsync/tenantsync/internal/queue"
+)
+
+// Engine is what the pipeline needs of *engine.Engine.
+type Engine interface {
+	Sync(ctx context.Context, ch engine.Change) (engine.Result, error)
+	Reconcile(ctx context.Context, opts engine.ReconcileOptions) (engine.ReconcileResult, error)
+}
+
+// Options configure a Pipeline.
+type Options struct {
+	Engine Engine
+	Queue  queue.Enqueuer
+	// Subscriptions keeps the Graph subscriptions alive (a
+	// subscriptions.Manager's Ensure). It may be nil when no notification
+	// URL is reachable (local runs against real tenants without a public
+	// URL): the reconcile timer is then the only source of changes.
+	Subscriptions func(ctx context.Context) error
+	Logger        *slog.Logger
+	Now           func() time.Time
+	// FullEvery is the period of the full reconcile pass; 0 means 24 h.
+	FullEvery time.Duration
+	// ThrottleDelay is the delay used when Graph throttles without saying
+	// for how long; 0 means 30 s.
+	ThrottleDelay time.Duration
+	// Backoff is the first delay after a transient failure, doubling with
+	// each attempt up to MaxAttempts; 0 means 5 s and 7 attempts (about
+	// 10 minutes in all). After that the message goes back to the queue,
+	// which retries it and finally dead-letters it.
+	Backoff     time.Duration
+	MaxAttempts int
+}
+
+// Pipeline runs the functions. It is safe for concurrent use.
+type Pipeline struct {
+	engine        Engine
+	queue         queue.Enqueuer
+	subs          func(ctx context.Context) error
+	log           *slog.Logger
+	now           func() time.Time
+	fullEvery     time.Duration
+	throttleDelay time.Duration
+	backoff       time.Duration
+	maxAttempts   int
+
+	processed, retried, scheduled, deadLettered, followUps, reconciles atomic.Int64
+}
+
+// New returns a Pipeline.
+func New(opts Options) (*Pipeline, error) {
+	if opts.Engine == nil || opts.Queue == nil {
+		return nil, errors.New("pipeline: Engine and Queue are required")
+	}
+	p := &Pipeline{
+		engine:        opts.Engine,
+		queue:         opts.Queue,
+		subs:          opts.Subscriptions,
+		log:           opts.Logger,
+		now:           opts.Now,
+		fullEvery:     opts.FullEvery,
+		throttleDelay: opts.ThrottleDelay,
+		backoff:       opts.Backoff,
+		maxAttempts:   opts.MaxAttempts,
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.throttleDelay <= 0 {
+		p.throttleDelay = 30 * time.Second
+	}
+	if p.backoff <= 0 {
+		p.backoff = 5 * time.Second
+	}
+	if p.maxAttempts <= 0 {
+		p.maxAttempts = 7
+	}
+	return p, nil
+}
+
+// ProcessChange handles one change message (the ProcessChange function). It
+// returns nil when the message is done with (synced, or re-scheduled after
+// throttling), an error wrapping queue.ErrDeadLetter when it can never
+// succeed, and any other error to have it delivered again.
+func (p *Pipeline) ProcessChange(ctx context.Context, d queue.Delivery) error {
+	ch, err := changes.Decode(d.Body)
+	if err != nil {
+		p.deadLettered.Add(1)
+		p.log.ErrorContext(ctx, "undecodable change message", "messageId", d.ID, "err", err)
+		return &queue.DeadLetterError{Reason: "InvalidChangeMessage", Description: err.Error()}
+	}
+	log := p.log.With("kind", ch.Kind, "sourceId", ch.ID, "messageId", d.ID, "deliveryCount", d.DeliveryCount)
+	res, err := p.engine.Sync(ctx, ch)
+	if len(res.FollowUps) > 0 {
+		// Enqueue follow-ups even when a target failed: they are about
+		// other users, and duplicates are harmless.
+		msgs, merr := changes.Messages(res.FollowUps)
+		if merr == nil {
+			merr = p.queue.Enqueue(ctx, msgs...)
+		}
+		if merr != nil {
+			p.retried.Add(1)
+			return fmt.Errorf("enqueue %d follow-up changes of %s %s: %w", len(res.FollowUps), ch.Kind, ch.ID, merr)
+		}
+		p.followUps.Add(int64(len(res.FollowUps)))
+		log.InfoContext(ctx, "group or manager change fanned out", "followUps", len(res.FollowUps))
+	}
+	if err == nil {
+		p.processed.Add(1)
+		return nil
+	}
+	if wait, ok := directory.RetryAfter(err); ok {
+		if wait <= 0 {
+			wait = p.throttleDelay
+		}
+		at := p.now().Add(wait)
+		msg, merr := changes.Message(ch)
+		if merr == nil {
+			merr = p.queue.Schedule(ctx, at, msg)
+		}
+		if merr != nil {
+			p.retried.Add(1)
+			return fmt.Errorf("re-schedule throttled change of %s: %w (throttled: %w)", ch.ID, merr, err)
+		}
+		p.scheduled.Add(1)
+		log.WarnContext(ctx, "throttled by Graph: change re-scheduled", "retryAt", at, "err", err)
+		return nil
+	}
+	if errors.Is(err, engine.ErrPermanent) {
+		p.deadLettered.Add(1)
+		log.ErrorContext(ctx, "change cannot succeed: dead-lettering it", "err", err)
+		return &queue.DeadLetterError{Reason: "PermanentFailure", Description: err.Error()}
+	}
+	// A transient failure (Graph 5xx, a timeout): try again later rather
+	// than at once, which is what abandoning would do, so that a short
+	// outage does not burn through the delivery count in milliseconds.
+	attempt := attemptOf(d) + 1
+	if attempt > p.maxAttempts {
+		p.retried.Add(1)
+		log.WarnContext(ctx, "change failed again after backing off; handing it back to the queue", "attempt", attempt, "err", err)
+		return fmt.Errorf("sync %s %s (attempt %d): %w", ch.Kind, ch.ID, attempt, err)
+	}
+	wait := p.backoff << (attempt - 1)
+	msg, merr := changes.Message(ch)
+	if merr == nil {
+		msg.Properties = map[string]any{PropertyAttempt: attempt}
+		merr = p.queue.Schedule(ctx, p.now().Add(wait), msg)
+	}
+	if merr != nil {
+		p.retried.Add(1)
+		return fmt.Errorf("re-schedule failed change of %s: %w (failure: %w)", ch.ID, merr, err)
+	}
+	p.scheduled.Add(1)
+	log.WarnContext(ctx, "change failed; trying again later", "attempt", attempt, "retryIn", wait, "err", err)
+	return nil
+}
+
+// PropertyAttempt is the message property that counts how often a change
+// was re-scheduled after a transient failure.
+const PropertyAttempt = "tenantsyncAttempt"
+
+// attemptOf reads PropertyAttempt, which comes back as an int, an int64 or
+// a json.Number depending on the queue.
+func attemptOf(d queue.Delivery) int {
+	switch v := d.Properties[PropertyAttempt].(type) {
+	case int:
+		return v
+	case int64:
+		return int(v)
+	case float64:
+		return int(v)
+	case json.Number:
+		n, _ := v.Int64()
+		return int(n)
+	case string:
+		n, _ := strconv.Atoi(v)
+		return n
+	}
+	return 0
+}
+
+// Reconcile runs the Reconcile function: it puts a change message on the
+// queue for everything the delta (or a full pass) finds.
+func (p *Pipeline) Reconcile(ctx context.Context, full bool) (engine.ReconcileResult, error) {
+	start := p.now()
+	res, err := p.engine.Reconcile(ctx, engine.ReconcileOptions{
+		Full:      full,
+		FullEvery: p.fullEvery,
+		Emit: func(ctx context.Context, cs []engine.Change) error {
+			msgs, err := changes.Messages(cs)
+			if err != nil {
+				return err
+			}
+			return p.queue.Enqueue(ctx, msgs...)
+		},
+	})
+	p.reconciles.Add(1)
+	if err != nil {
+		return res, fmt.Errorf("reconcile: %w", err)
+	}
+	p.log.InfoContext(ctx, "reconciled", "full", res.Full, "why", res.Why, "changes", res.Changes,
+		"planned", res.Planned, "took", p.now().Sub(start))
+	return res, nil
+}
+
+// ManageSubscriptions runs the SubscriptionManager function.
+func (p *Pipeline) ManageSubscriptions(ctx context.Context) error {
+	if p.subs == nil {
+		p.log.InfoContext(ctx, "no notification URL: change notifications are off, reconcile alone keeps targets in step")
+		return nil
+	}
+	if err := p.subs(ctx); err != nil {
+		return fmt.Errorf("manage subscriptions: %w", err)
+	}
+	return nil
+}
+
+// Counters returns what the pipeline did since it started, for the status
+// page and logs.
+func (p *Pipeline) Counters() map[string]int64 {
+	return map[string]int64{
+		"changesProcessed":    p.processed.Load(),
+		"changesRetried":      p.retried.Load(),
+		"changesRescheduled":  p.scheduled.Load(),
+		"changesDeadLettered": p.deadLettered.Load(),
+		"followUpsEnqueued":   p.followUps.Load(),
+		"reconciles":          p.reconciles.Load(),
+	}
+}
