@@ -524,7 +524,7 @@ func (h *Handler) Wait() { h.lcWG.Wait() }
 
 // counters are the Handler's live counters.
 type counters struct {
-	requests, received, enqueued                        atomic.Int64
+	requests, received, enqueued                         atomic.Int64
 	droppedUnknown, droppedClientState, droppedMalformed atomic.Int64
 	validations, validationsRefused, rejected, failures  atomic.Int64
 	lifecycle, lifecycleDone, lifecycleFailures          atomic.Int64
