@@ -4,23 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strings"
 
 	"github.com/tenantsync/tenantsync/internal/customhandler"
 	"github.com/tenantsync/tenantsync/internal/functionkey"
 	"github.com/tenantsync/tenantsync/internal/pipeline"
 	"github.com/tenantsync/tenantsync/internal/queue/servicebus"
 	"github.com/tenantsync/tenantsync/internal/settings"
+	"github.com/tenantsync/tenantsync/internal/subscriptions"
 )
 
 // DefaultQueueName is the Service Bus queue when ServiceBusQueueName is unset.
 const DefaultQueueName = "changes"
-
-// Function names of the HTTP functions Graph calls, as in functions/.
-const (
-	functionWebhook   = "GraphWebhook"
-	functionLifecycle = "GraphLifecycle"
-)
 
 // OpenServiceBus connects to the Service Bus queue the settings name: by
 // namespace with the managed identity, or by connection string. ok is false
@@ -74,28 +68,25 @@ func (a *App) ServeFunctions(ctx context.Context, port string) error {
 }
 
 // notificationURLs returns how the subscription manager learns the URLs
-// Graph must call: TENANTSYNC_WEBHOOK_URL, with the function key read from
+// Graph must call: TENANTSYNC_WEBHOOK_URL, with the function keys read from
 // Azure Resource Manager at run time when TENANTSYNC_FUNCTION_APP_ID is set
-// (the key never sits in a setting). Nil means notifications are off.
+// (the keys never sit in a setting). Nil means notifications are off.
 func (a *App) notificationURLs() (func(context.Context) (string, string, error), error) {
-	base := a.Env.Get(settings.WebhookURL)
-	if base == "" {
+	webhook := a.Env.Get(settings.WebhookURL)
+	if webhook == "" {
 		a.Logger.Warn("TENANTSYNC_WEBHOOK_URL is not set: change notifications are off; the reconcile timer alone keeps targets in step")
 		return nil, nil
 	}
-	webhook, err := url.Parse(base)
-	if err != nil || webhook.Scheme != "https" || webhook.Host == "" {
-		return nil, fmt.Errorf("%s %q: want an https URL", settings.WebhookURL, base)
+	if u, err := url.Parse(webhook); err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("%s %q: want an https URL", settings.WebhookURL, webhook)
 	}
-	lifecycle := *webhook
-	dir, ok := strings.CutSuffix(webhook.Path, "/"+functionWebhook)
-	if !ok {
-		return nil, fmt.Errorf("%s %q: want the URL of the %s function (…/api/%s)", settings.WebhookURL, base, functionWebhook, functionWebhook)
+	lifecycle, err := subscriptions.LifecycleURL(webhook)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", settings.WebhookURL, err)
 	}
-	lifecycle.Path = dir + "/" + functionLifecycle
 	appID := a.Env.Get(settings.FunctionAppID)
 	if appID == "" {
-		return func(context.Context) (string, string, error) { return webhook.String(), lifecycle.String(), nil }, nil
+		return func(context.Context) (string, string, error) { return webhook, lifecycle, nil }, nil
 	}
 	cred, err := AzureCredential(a.Env)
 	if err != nil {
@@ -106,21 +97,6 @@ func (a *App) notificationURLs() (func(context.Context) (string, string, error),
 		return nil, err
 	}
 	return func(ctx context.Context) (string, string, error) {
-		wk, err := keys.Key(ctx, appID, functionWebhook)
-		if err != nil {
-			return "", "", err
-		}
-		lk, err := keys.Key(ctx, appID, functionLifecycle)
-		if err != nil {
-			return "", "", err
-		}
-		return withCode(*webhook, wk), withCode(lifecycle, lk), nil
+		return keys.NotificationURLs(ctx, appID, webhook, lifecycle)
 	}, nil
-}
-
-func withCode(u url.URL, key string) string {
-	q := u.Query()
-	q.Set("code", key)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
