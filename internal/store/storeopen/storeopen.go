@@ -23,15 +23,10 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
+	"github.com/tenantsync/tenantsync/internal/settings"
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/boltstore"
 	"github.com/tenantsync/tenantsync/internal/store/tablestore"
-)
-
-// Names of the settings, as environment variables or app settings.
-const (
-	SettingTables = "TENANTSYNC_TABLES"
-	SettingState  = "TENANTSYNC_STATE"
 )
 
 // DefaultStatePath is the embedded store's file when TENANTSYNC_STATE is unset.
@@ -50,8 +45,8 @@ type Settings struct {
 // SettingsFrom reads the settings through lookup, typically os.Getenv.
 func SettingsFrom(lookup func(string) string) Settings {
 	return Settings{
-		Tables: strings.TrimSpace(lookup(SettingTables)),
-		State:  strings.TrimSpace(lookup(SettingState)),
+		Tables: strings.TrimSpace(lookup(settings.Tables)),
+		State:  strings.TrimSpace(lookup(settings.State)),
 	}
 }
 
@@ -151,7 +146,7 @@ func Open(ctx context.Context, s Settings, opts Options) (store.Store, error) {
 	case TableConnectionString:
 		if !strings.Contains(s.Tables, "=") {
 			// Do not echo the value: it might be a key pasted in the wrong place.
-			return nil, errors.New(SettingTables + " is neither an http(s) endpoint URL nor a connection string (Key=Value;…)")
+			return nil, errors.New(settings.Tables + " is neither an http(s) endpoint URL nor a connection string (Key=Value;…)")
 		}
 		st, err := tablestore.Open(ctx, tablestore.Options{ConnectionString: s.Tables, TablePrefix: opts.TablePrefix, Logger: opts.Logger})
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/tenantsync/tenantsync/internal/settings"
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/boltstore"
 	"github.com/tenantsync/tenantsync/internal/store/storeopen"
@@ -24,8 +25,8 @@ func TestMain(m *testing.M) { os.Exit(tables.Run(m)) }
 
 func TestSettingsFrom(t *testing.T) {
 	env := map[string]string{
-		storeopen.SettingTables: "  https://acct.table.core.windows.net  ",
-		storeopen.SettingState:  "/var/lib/tenantsync/state.db",
+		settings.Tables: "  https://acct.table.core.windows.net  ",
+		settings.State:  "/var/lib/tenantsync/state.db",
 	}
 	got := storeopen.SettingsFrom(func(k string) string { return env[k] })
 	want := storeopen.Settings{Tables: "https://acct.table.core.windows.net", State: "/var/lib/tenantsync/state.db"}
@@ -131,7 +132,7 @@ func TestOpenEndpointUsesTheCredential(t *testing.T) {
 func TestOpenRejectsGarbage(t *testing.T) {
 	const garbage = "c2VjcmV0a2V5c2VjcmV0a2V5"
 	_, err := storeopen.Open(t.Context(), storeopen.Settings{Tables: garbage}, storeopen.Options{})
-	if err == nil || !strings.Contains(err.Error(), storeopen.SettingTables) {
+	if err == nil || !strings.Contains(err.Error(), settings.Tables) {
 		t.Fatalf("Open(%q): %v", garbage, err)
 	}
 	if strings.Contains(err.Error(), garbage) {
