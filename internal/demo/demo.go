@@ -45,7 +45,10 @@ type Options struct {
 	StateDir string
 	// Timeout bounds the wait for each step of the story (default 30 s).
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// Played, when set, is called once the story is over, while everything
+	// is still up.
+	Played func(Result)
+	Logger *slog.Logger
 }
 
 // Result is what a demo run measured.
@@ -174,6 +177,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	fmt.Fprintf(opts.Out, "Graph requests: %d to Fabrikam, %d to Contoso.\n",
 		res.Requests[graphsim.DemoSourceDomain], res.Requests[graphsim.DemoTargetDomain])
 
+	if opts.Played != nil {
+		opts.Played(res)
+	}
 	if opts.KeepRunning {
 		fmt.Fprintf(opts.Out, `
 Everything stays up until Ctrl-C:

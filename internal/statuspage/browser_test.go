@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,36 +19,13 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
-// Environment variables the browser test reads.
-const (
-	// envChromium is the path of the Chromium binary; unset, the test looks
-	// for chromium on PATH and then /usr/bin/chromium.
-	envChromium = "TENANTSYNC_CHROMIUM"
-	// envScreenshots is a directory to keep the page's screenshot in; unset,
-	// it goes to the test's temporary directory.
-	envScreenshots = "TENANTSYNC_SCREENSHOTS"
-)
-
-// chromiumPath finds Chromium or fails the test saying how to install it.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv(envChromium); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	t.Fatalf("Chromium is not installed, and the status page's browser test needs it: run `make chromium` " +
-		"(apt-get install -y chromium), or set " + envChromium + " to a Chromium binary")
-	return ""
-}
+// envScreenshots is a directory to keep the page's screenshot in; unset, it
+// goes to the test's temporary directory.
+const envScreenshots = "TENANTSYNC_SCREENSHOTS"
 
 // browser records what a page did that a person would notice.
 type browser struct {
@@ -95,20 +71,9 @@ func (b *browser) reset() {
 	b.mu.Unlock()
 }
 
-// eval evaluates a JavaScript expression in the page.
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
-}
-
 // TestBrowser loads the status page in headless Chromium, under the path
 // prefix and with the function key as in Azure, and checks what a person sees.
 func TestBrowser(t *testing.T) {
-	exe := chromiumPath(t)
 	h := seedHandler(t)
 
 	mux := http.NewServeMux()
@@ -122,29 +87,10 @@ func TestBrowser(t *testing.T) {
 	srv := httptest.NewServer(mux) // loopback
 	defer srv.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the tests run as root
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
+	bctx := testenv.Browser(t, 90*time.Second)
 	var b browser
 	if err := b.listen(bctx); err != nil {
-		t.Fatalf("start Chromium (%s): %v", exe, err)
+		t.Fatalf("listen to Chromium: %v", err)
 	}
 
 	// The control first: a script that opens a dialog is noticed.
@@ -163,54 +109,54 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counts := eval[map[string]string](t, bctx, `Object.fromEntries([...document.querySelectorAll('tr[data-target="contoso"] td[data-state]')].map(td => [td.dataset.state, td.innerText.trim()]))`)
+	counts := testenv.Eval[map[string]string](t, bctx, `Object.fromEntries([...document.querySelectorAll('tr[data-target="contoso"] td[data-state]')].map(td => [td.dataset.state, td.innerText.trim()]))`)
 	checks := []struct {
 		what      string
 		got, want any
 	}{
 		{"title", title, "Fabrikam → partners"},
-		{"target names", eval[string](t, bctx, `[...document.querySelectorAll('table.targets td.name')].map(td => td.innerText).join(",")`), "contoso,northwind"},
+		{"target names", testenv.Eval[string](t, bctx, `[...document.querySelectorAll('table.targets td.name')].map(td => td.innerText).join(",")`), "contoso,northwind"},
 		{"active", counts["active"], "7"},
 		{"disabled", counts["disabled"], "2"},
 		{"deleted", counts["deleted"], "1"},
 		{"staged", counts["staged"], "1"},
 		{"quarantined", counts["quarantined"], "1"},
 		{"total", counts["total"], "12"},
-		{"northwind total", eval[string](t, bctx, `document.querySelector('tr[data-target="northwind"] td[data-state="total"]').innerText`), "3"},
-		{"quarantine banners", eval[int](t, bctx, `document.querySelectorAll('.banner.quarantine').length`), 1},
-		{"quarantine banner background (the stylesheet applied)", eval[string](t, bctx, `getComputedStyle(document.querySelector('.banner.quarantine')).backgroundColor`), "rgb(253, 235, 234)"},
-		{"chart points", eval[int](t, bctx, `document.querySelectorAll('svg.chart circle.pt').length`), 2 * seedChartBuckets},
-		{"p50 points", eval[int](t, bctx, `document.querySelectorAll('svg.chart circle.pt.p50').length`), seedChartBuckets},
-		{"hostile diff shown as text", eval[string](t, bctx, `document.querySelector('tr.event[data-source-id="src-ev-001"] td.changes .change').innerText`), "displayName: → " + hostileScript},
-		{"hostile UPN shown as text", eval[string](t, bctx, `document.querySelector('tr.event[data-source-id="src-ev-001"] .upn').innerText`), hostileUPN},
-		{"script elements", eval[int](t, bctx, `document.scripts.length`), 0},
-		{"image elements", eval[int](t, bctx, `document.images.length`), 0},
-		{"event rows", eval[int](t, bctx, `document.querySelectorAll('tr.event').length`), 50},
+		{"northwind total", testenv.Eval[string](t, bctx, `document.querySelector('tr[data-target="northwind"] td[data-state="total"]').innerText`), "3"},
+		{"quarantine banners", testenv.Eval[int](t, bctx, `document.querySelectorAll('.banner.quarantine').length`), 1},
+		{"quarantine banner background (the stylesheet applied)", testenv.Eval[string](t, bctx, `getComputedStyle(document.querySelector('.banner.quarantine')).backgroundColor`), "rgb(253, 235, 234)"},
+		{"chart points", testenv.Eval[int](t, bctx, `document.querySelectorAll('svg.chart circle.pt').length`), 2 * seedChartBuckets},
+		{"p50 points", testenv.Eval[int](t, bctx, `document.querySelectorAll('svg.chart circle.pt.p50').length`), seedChartBuckets},
+		{"hostile diff shown as text", testenv.Eval[string](t, bctx, `document.querySelector('tr.event[data-source-id="src-ev-001"] td.changes .change').innerText`), "displayName: → " + hostileScript},
+		{"hostile UPN shown as text", testenv.Eval[string](t, bctx, `document.querySelector('tr.event[data-source-id="src-ev-001"] .upn').innerText`), hostileUPN},
+		{"script elements", testenv.Eval[int](t, bctx, `document.scripts.length`), 0},
+		{"image elements", testenv.Eval[int](t, bctx, `document.images.length`), 0},
+		{"event rows", testenv.Eval[int](t, bctx, `document.querySelectorAll('tr.event').length`), 50},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
 		}
 	}
-	banner := eval[string](t, bctx, `document.querySelector('.banner.quarantine').innerText`)
+	banner := testenv.Eval[string](t, bctx, `document.querySelector('.banner.quarantine').innerText`)
 	for _, want := range []string{"Target contoso is quarantined", quarantineWhy, "in 25 min"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("quarantine banner %q lacks %q", banner, want)
 		}
 	}
-	known := eval[string](t, bctx, `document.querySelector('tr.event[data-source-id="src-ev-000"]').innerText`)
+	known := testenv.Eval[string](t, bctx, `document.querySelector('tr.event[data-source-id="src-ev-000"]').innerText`)
 	for _, want := range []string{knownUPN, "department: Sales → Marketing\njobTitle: → Lead", knownRequest, "update", "ok", "400 ms"} {
 		if !strings.Contains(known, want) {
 			t.Errorf("known event row %q lacks %q", known, want)
 		}
 	}
-	if w := eval[float64](t, bctx, `document.querySelector('svg.chart').getBoundingClientRect().width`); w < 600 {
+	if w := testenv.Eval[float64](t, bctx, `document.querySelector('svg.chart').getBoundingClientRect().width`); w < 600 {
 		t.Errorf("chart is %.0f px wide: squeezed", w)
 	}
-	if w := eval[float64](t, bctx, `document.documentElement.scrollWidth`); w > 1400 {
+	if w := testenv.Eval[float64](t, bctx, `document.documentElement.scrollWidth`); w > 1400 {
 		t.Errorf("page is %.0f px wide in a 1400 px window: it scrolls sideways", w)
 	}
-	if over := eval[[]string](t, bctx, `[...document.querySelectorAll('.card')].filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.querySelector('h2').innerText)`); len(over) > 0 {
+	if over := testenv.Eval[[]string](t, bctx, `[...document.querySelectorAll('.card')].filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.querySelector('h2').innerText)`); len(over) > 0 {
 		t.Errorf("content spills out of the cards %q", over)
 	}
 	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
@@ -233,7 +179,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil || u.Path != "/api/status" || u.Query().Get("code") != key || u.Query().Get("page") == "" {
 		t.Errorf("older events at %q: want /api/status with the key and a page", loc)
 	}
-	if n := eval[int](t, bctx, `document.querySelectorAll('tr.event').length`); n != 50 {
+	if n := testenv.Eval[int](t, bctx, `document.querySelectorAll('tr.event').length`); n != 50 {
 		t.Errorf("older page has %d events, want 50", n)
 	}
 
