@@ -283,17 +283,7 @@ func hasProp(props []int, p int) bool {
 func appendDeltaUser(b []byte, u *user, sel *selection) []byte {
 	b = append(b, '{')
 	first := true
-	for _, p := range sel.props {
-		if p == pID {
-			continue
-		}
-		def := &userProps[p]
-		if u.v[p] == nil || def.hidden {
-			continue
-		}
-		b = appendKey(b, &first, def.name)
-		b = appendAny(b, u.v[p])
-	}
+	b = appendSetProps(b, &first, u.v[:], userProps[:], sel)
 	if sel.expandManager && u.manager != "" {
 		b = appendKey(b, &first, "manager@delta")
 		b = append(b, `[{"@odata.type":"#microsoft.graph.user","id":`...)
@@ -303,6 +293,20 @@ func appendDeltaUser(b []byte, u *user, sel *selection) []byte {
 	b = appendKey(b, &first, "id")
 	b = appendJSONString(b, u.id)
 	return append(b, '}')
+}
+
+// appendSetProps writes the selected properties that have a value, except
+// id and write-only ones, into a JSON object b has opened, as a delta page
+// shows an object; first says whether the object is still empty.
+func appendSetProps(b []byte, first *bool, v []any, defs []propDef, sel *selection) []byte {
+	for _, p := range sel.props {
+		if p == pID || v[p] == nil || defs[p].hidden {
+			continue
+		}
+		b = appendKey(b, first, defs[p].name)
+		b = appendAny(b, v[p])
+	}
+	return b
 }
 
 // splitDeltaManager takes the manager relationship out of a users delta
@@ -486,16 +490,9 @@ func groupsDelta(s *Server, rq *request) *response {
 					md = append(md, memberDelta{id: m.id, kind: m.kind})
 				}
 			}
-			part := md
-			if len(part) > links {
-				part = part[:links]
-			}
-			page.item()
-			page.b = appendDeltaGroup(page.b, g, sel, part)
-			links -= len(part)
-			if len(part) < len(md) {
+			if written := writeDeltaGroup(page, g, sel, md, &links); written < len(md) {
 				n := *tok
-				n.Cursor, n.MOffset = g.id, moff+len(part)
+				n.Cursor, n.MOffset = g.id, moff+written
 				next = &n
 				break
 			}
@@ -527,16 +524,9 @@ func groupsDelta(s *Server, rq *request) *response {
 				continue
 			}
 			md := c.members[min(moff, len(c.members)):]
-			part := md
-			if len(part) > links {
-				part = part[:links]
-			}
-			page.item()
-			page.b = appendDeltaGroup(page.b, g, sel, part)
-			links -= len(part)
-			if len(part) < len(md) {
+			if written := writeDeltaGroup(page, g, sel, md, &links); written < len(md) {
 				n := *tok
-				n.Offset, n.MOffset = i, moff+len(part)
+				n.Offset, n.MOffset = i, moff+written
 				next = &n
 				break
 			}
@@ -551,21 +541,24 @@ func groupsDelta(s *Server, rq *request) *response {
 	return finishDelta(rq, page, tok, next, applied, size)
 }
 
+// writeDeltaGroup adds g to a delta page with as many of its membership
+// changes md as the page's remaining member links allow, and takes them
+// from links. It returns how many it wrote: fewer than len(md) means the
+// group continues on the next page.
+func writeDeltaGroup(page *listPage, g *group, sel *selection, md []memberDelta, links *int) int {
+	part := md[:min(len(md), *links)]
+	page.item()
+	page.b = appendDeltaGroup(page.b, g, sel, part)
+	*links -= len(part)
+	return len(part)
+}
+
 // appendDeltaGroup writes a group in a delta page with a slice of its
 // membership changes.
 func appendDeltaGroup(b []byte, g *group, sel *selection, members []memberDelta) []byte {
 	b = append(b, '{')
 	first := true
-	for _, p := range sel.props {
-		if p == pID {
-			continue
-		}
-		if g.v[p] == nil {
-			continue
-		}
-		b = appendKey(b, &first, groupProps[p].name)
-		b = appendAny(b, g.v[p])
-	}
+	b = appendSetProps(b, &first, g.v[:], groupProps[:], sel)
 	b = appendKey(b, &first, "id")
 	b = appendJSONString(b, g.id)
 	if len(members) > 0 {

@@ -306,6 +306,14 @@ func errorResponse(e *graphError) *response { return &response{status: e.status,
 
 func noContent() *response { return &response{status: http.StatusNoContent} }
 
+// noContentOr answers 204, or the error if there is one.
+func noContentOr(gerr *graphError) *response {
+	if gerr != nil {
+		return errorResponse(gerr)
+	}
+	return noContent()
+}
+
 const jsonContentType = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 
 // ServeHTTP serves the admin API under /_sim/ and each tenant's Graph under

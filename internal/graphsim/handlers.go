@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // decodeObject decodes a JSON object body.
@@ -49,6 +50,30 @@ func parseSkipToken(tok string, kind byte) (string, bool) {
 		return "", false
 	}
 	return string(b[2:]), true
+}
+
+// offsetPage reads $top and the skip token of a list paged by offset (a
+// list the simulator computes per request): the offset to start at.
+func (r *request) offsetPage() (off, top int, gerr *graphError) {
+	top, gerr = r.top()
+	if gerr != nil {
+		return 0, 0, gerr
+	}
+	offStr, ok := parseSkipToken(r.param("skiptoken"), 'o')
+	if !ok {
+		return 0, 0, errBadSkipToken()
+	}
+	off, _ = strconv.Atoi(offStr)
+	return off, top, nil
+}
+
+// offsetNextLink is the nextLink of a page of a list paged by offset that
+// ends at end, of n items: "" on the last page.
+func (r *request) offsetNextLink(end, n int) string {
+	if end >= n {
+		return ""
+	}
+	return r.nextLink(skipToken('o', strconv.Itoa(end)))
 }
 
 func errBadSkipToken() *graphError {
@@ -167,14 +192,6 @@ func listUsers(s *Server, rq *request) *response {
 	if sel.expandManager && rq.advanced() {
 		return errorResponse(errUnsupportedQuery("$expand is not supported with advanced queries."))
 	}
-	top, gerr := rq.top()
-	if gerr != nil {
-		return errorResponse(gerr)
-	}
-	after, ok := parseSkipToken(rq.param("skiptoken"), 'u')
-	if !ok {
-		return errorResponse(errBadSkipToken())
-	}
 	t := rq.t
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -186,31 +203,50 @@ func listUsers(s *Server, rq *request) *response {
 			scan = c
 		}
 	}
+	return pageByID(rq, 'u', rq.context("users"+selectSuffix(rq)), scan, match, func(b []byte, u *user) []byte {
+		return t.appendUser(b, u, sel, false)
+	})
+}
+
+// pageByID answers a list of objects sorted by id (live users or groups),
+// paged by a skip token of the given kind that holds the last id returned:
+// up to $top of the objects that match, counted when the request asks for
+// @odata.count, and a nextLink while more match. The caller holds t.mu for
+// reading.
+func pageByID[T identified](rq *request, kind byte, ctx string, objs []T, match func(T) bool, write func([]byte, T) []byte) *response {
+	top, gerr := rq.top()
+	if gerr != nil {
+		return errorResponse(gerr)
+	}
+	after, ok := parseSkipToken(rq.param("skiptoken"), kind)
+	if !ok {
+		return errorResponse(errBadSkipToken())
+	}
 	count := -1
 	if wantCount(rq) {
 		count = 0
-		for _, u := range scan {
-			if match(u) {
+		for _, o := range objs {
+			if match(o) {
 				count++
 			}
 		}
 	}
-	page := newListPage(rq.context("users"+selectSuffix(rq)), count)
-	i := sort.Search(len(scan), func(i int) bool { return scan[i].id > after })
+	page := newListPage(ctx, count)
+	i := sort.Search(len(objs), func(i int) bool { return objs[i].objectID() > after })
 	last := ""
-	for ; i < len(scan) && page.n < top; i++ {
-		u := scan[i]
-		if !match(u) {
+	for ; i < len(objs) && page.n < top; i++ {
+		o := objs[i]
+		if !match(o) {
 			continue
 		}
 		page.item()
-		page.b = t.appendUser(page.b, u, sel, false)
-		last = u.id
+		page.b = write(page.b, o)
+		last = o.objectID()
 	}
 	next := ""
-	for ; i < len(scan); i++ {
-		if match(scan[i]) {
-			next = rq.nextLink(skipToken('u', last))
+	for ; i < len(objs); i++ {
+		if match(objs[i]) {
+			next = rq.nextLink(skipToken(kind, last))
 			break
 		}
 	}
@@ -235,37 +271,41 @@ func getUser(s *Server, rq *request) *response {
 }
 
 func createUser(s *Server, rq *request) *response {
-	props, gerr := decodeObject(rq)
-	if gerr != nil {
-		return errorResponse(gerr)
-	}
-	t := rq.t
-	u, gerr := t.createUser(props, rq.now)
-	if gerr != nil {
-		return errorResponse(gerr)
-	}
-	t.mu.RLock()
-	obj := t.appendUser(nil, u, defaultUserSelection, false)
-	t.mu.RUnlock()
-	return jsonResponse(http.StatusCreated, withContext(rq.context("users/$entity"), obj))
+	return createObject(rq, "users/$entity", rq.t.createUser, func(u *user) []byte {
+		return rq.t.appendUser(nil, u, defaultUserSelection, false)
+	})
 }
 
-func patchUser(s *Server, rq *request) *response {
+// createObject answers a POST that creates a user or group from its body
+// with 201 and the new object's default properties.
+func createObject[T any](rq *request, ctx string, create func(map[string]any, time.Time) (T, *graphError), write func(T) []byte) *response {
 	props, gerr := decodeObject(rq)
 	if gerr != nil {
 		return errorResponse(gerr)
 	}
-	if gerr := rq.t.patchUser(rq.segs[1], props); gerr != nil {
+	obj, gerr := create(props, rq.now)
+	if gerr != nil {
 		return errorResponse(gerr)
 	}
-	return noContent()
+	rq.t.mu.RLock()
+	b := write(obj)
+	rq.t.mu.RUnlock()
+	return jsonResponse(http.StatusCreated, withContext(rq.context(ctx), b))
+}
+
+func patchUser(s *Server, rq *request) *response { return patchObject(rq, rq.t.patchUser) }
+
+// patchObject answers a PATCH of the user or group rq.segs[1] with 204.
+func patchObject(rq *request, patch func(key string, props map[string]any) *graphError) *response {
+	props, gerr := decodeObject(rq)
+	if gerr != nil {
+		return errorResponse(gerr)
+	}
+	return noContentOr(patch(rq.segs[1], props))
 }
 
 func deleteUser(s *Server, rq *request) *response {
-	if gerr := rq.t.deleteUser(rq.segs[1], rq.now); gerr != nil {
-		return errorResponse(gerr)
-	}
-	return noContent()
+	return noContentOr(rq.t.deleteUser(rq.segs[1], rq.now))
 }
 
 func getManager(s *Server, rq *request) *response {
@@ -306,17 +346,11 @@ func putManager(s *Server, rq *request) *response {
 	if gerr != nil {
 		return errorResponse(gerr)
 	}
-	if gerr := rq.t.setManager(rq.segs[1], id); gerr != nil {
-		return errorResponse(gerr)
-	}
-	return noContent()
+	return noContentOr(rq.t.setManager(rq.segs[1], id))
 }
 
 func deleteManager(s *Server, rq *request) *response {
-	if gerr := rq.t.setManager(rq.segs[1], ""); gerr != nil {
-		return errorResponse(gerr)
-	}
-	return noContent()
+	return noContentOr(rq.t.setManager(rq.segs[1], ""))
 }
 
 // dirSelection is a $select over a directoryObject collection that may
@@ -353,15 +387,10 @@ func parseDirSelect(rq *request) (dirSelection, *graphError) {
 
 // dirPage pages a computed list of directory objects with an offset token.
 func dirPage(rq *request, ctx string, items []member, sel dirSelection, f *filter) *response {
-	top, gerr := rq.top()
+	off, top, gerr := rq.offsetPage()
 	if gerr != nil {
 		return errorResponse(gerr)
 	}
-	offStr, ok := parseSkipToken(rq.param("skiptoken"), 'o')
-	if !ok {
-		return errorResponse(errBadSkipToken())
-	}
-	off, _ := strconv.Atoi(offStr)
 	t := rq.t
 	match := func(m member) bool {
 		if f == nil {
@@ -394,11 +423,7 @@ func dirPage(rq *request, ctx string, items []member, sel dirSelection, f *filte
 			page.b = t.appendUser(page.b, t.users[m.id], sel.user, true)
 		}
 	}
-	next := ""
-	if end < len(filtered) {
-		next = rq.nextLink(skipToken('o', strconv.Itoa(end)))
-	}
-	return jsonResponse(http.StatusOK, page.finish(next))
+	return jsonResponse(http.StatusOK, page.finish(rq.offsetNextLink(end, len(filtered))))
 }
 
 func directReports(s *Server, rq *request) *response {
@@ -512,47 +537,13 @@ func listGroups(s *Server, rq *request) *response {
 	if gerr != nil {
 		return errorResponse(gerr)
 	}
-	top, gerr := rq.top()
-	if gerr != nil {
-		return errorResponse(gerr)
-	}
-	after, ok := parseSkipToken(rq.param("skiptoken"), 'g')
-	if !ok {
-		return errorResponse(errBadSkipToken())
-	}
 	t := rq.t
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	match := func(g *group) bool { return f == nil || f.root.eval(groupGetter(g), nil) }
-	count := -1
-	if wantCount(rq) {
-		count = 0
-		for _, g := range t.groupOrder {
-			if match(g) {
-				count++
-			}
-		}
-	}
-	page := newListPage(rq.context("groups"+selectSuffix(rq)), count)
-	i := sort.Search(len(t.groupOrder), func(i int) bool { return t.groupOrder[i].id > after })
-	last := ""
-	for ; i < len(t.groupOrder) && page.n < top; i++ {
-		g := t.groupOrder[i]
-		if !match(g) {
-			continue
-		}
-		page.item()
-		page.b = t.appendGroup(page.b, g, sel, false)
-		last = g.id
-	}
-	next := ""
-	for ; i < len(t.groupOrder); i++ {
-		if match(t.groupOrder[i]) {
-			next = rq.nextLink(skipToken('g', last))
-			break
-		}
-	}
-	return jsonResponse(http.StatusOK, page.finish(next))
+	return pageByID(rq, 'g', rq.context("groups"+selectSuffix(rq)), t.groupOrder, match, func(b []byte, g *group) []byte {
+		return t.appendGroup(b, g, sel, false)
+	})
 }
 
 func getGroup(s *Server, rq *request) *response {
@@ -572,37 +563,15 @@ func getGroup(s *Server, rq *request) *response {
 }
 
 func createGroup(s *Server, rq *request) *response {
-	props, gerr := decodeObject(rq)
-	if gerr != nil {
-		return errorResponse(gerr)
-	}
-	t := rq.t
-	g, gerr := t.createGroup(props, rq.now)
-	if gerr != nil {
-		return errorResponse(gerr)
-	}
-	t.mu.RLock()
-	obj := t.appendGroup(nil, g, defaultGroupSelection, false)
-	t.mu.RUnlock()
-	return jsonResponse(http.StatusCreated, withContext(rq.context("groups/$entity"), obj))
+	return createObject(rq, "groups/$entity", rq.t.createGroup, func(g *group) []byte {
+		return rq.t.appendGroup(nil, g, defaultGroupSelection, false)
+	})
 }
 
-func patchGroup(s *Server, rq *request) *response {
-	props, gerr := decodeObject(rq)
-	if gerr != nil {
-		return errorResponse(gerr)
-	}
-	if gerr := rq.t.patchGroup(rq.segs[1], props); gerr != nil {
-		return errorResponse(gerr)
-	}
-	return noContent()
-}
+func patchGroup(s *Server, rq *request) *response { return patchObject(rq, rq.t.patchGroup) }
 
 func deleteGroup(s *Server, rq *request) *response {
-	if gerr := rq.t.deleteGroup(rq.segs[1], rq.now); gerr != nil {
-		return errorResponse(gerr)
-	}
-	return noContent()
+	return noContentOr(rq.t.deleteGroup(rq.segs[1], rq.now))
 }
 
 func listMembers(s *Server, rq *request) *response {
@@ -663,10 +632,7 @@ func addMember(s *Server, rq *request) *response {
 	if gerr != nil {
 		return errorResponse(gerr)
 	}
-	if gerr := rq.t.addMember(rq.segs[1], id); gerr != nil {
-		return errorResponse(gerr)
-	}
-	return noContent()
+	return noContentOr(rq.t.addMember(rq.segs[1], id))
 }
 
 // removeMember serves DELETE /groups/{id}/members/{id}/$ref and
@@ -680,10 +646,7 @@ func removeMember(s *Server, rq *request) *response {
 		}
 		memberID = lastSegment(ref)
 	}
-	if gerr := rq.t.removeMember(rq.segs[1], memberID); gerr != nil {
-		return errorResponse(gerr)
-	}
-	return noContent()
+	return noContentOr(rq.t.removeMember(rq.segs[1], memberID))
 }
 
 // deletedSelection is the selection for deleted users: the default set plus
@@ -702,15 +665,10 @@ func listDeleted(s *Server, rq *request) *response {
 	}
 	t := rq.t
 	t.maybeExpire(rq.now)
-	top, gerr := rq.top()
+	off, top, gerr := rq.offsetPage()
 	if gerr != nil {
 		return errorResponse(gerr)
 	}
-	offStr, ok := parseSkipToken(rq.param("skiptoken"), 'o')
-	if !ok {
-		return errorResponse(errBadSkipToken())
-	}
-	off, _ := strconv.Atoi(offStr)
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	page := newListPage(rq.context("directory/deletedItems/"+cast), -1)
@@ -748,11 +706,7 @@ func listDeleted(s *Server, rq *request) *response {
 			page.b = t.appendGroup(page.b, t.deletedGroups[id], sel, true)
 		}
 	}
-	next := ""
-	if end < len(ids) {
-		next = rq.nextLink(skipToken('o', strconv.Itoa(end)))
-	}
-	return jsonResponse(http.StatusOK, page.finish(next))
+	return jsonResponse(http.StatusOK, page.finish(rq.offsetNextLink(end, len(ids))))
 }
 
 func getDeleted(s *Server, rq *request) *response {
@@ -800,10 +754,7 @@ func restoreDeleted(s *Server, rq *request) *response {
 func deleteDeleted(s *Server, rq *request) *response {
 	t := rq.t
 	t.maybeExpire(rq.now)
-	if gerr := t.purge(rq.segs[2]); gerr != nil {
-		return errorResponse(gerr)
-	}
-	return noContent()
+	return noContentOr(t.purge(rq.segs[2]))
 }
 
 // invitationBody is the request body of POST /invitations.

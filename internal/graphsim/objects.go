@@ -40,6 +40,8 @@ func (u *user) str(p int) string {
 
 func (u *user) upn() string { return u.str(pUserPrincipalName) }
 
+func (u *user) objectID() string { return u.id }
+
 // member is one direct member of a group.
 type member struct {
 	id   string
@@ -58,6 +60,14 @@ type group struct {
 func (g *group) str(p int) string {
 	s, _ := g.v[p].(string)
 	return s
+}
+
+func (g *group) objectID() string { return g.id }
+
+// identified is a user or a group: what the tenant keeps sorted by id.
+type identified interface {
+	comparable
+	objectID() string
 }
 
 func (g *group) hasMember(id string) bool {
@@ -457,26 +467,7 @@ func (t *tenant) appendUser(b []byte, u *user, sel *selection, odataType bool) [
 		b = appendKey(b, &first, "@odata.type")
 		b = append(b, `"#microsoft.graph.user"`...)
 	}
-	for _, p := range sel.props {
-		if p == pID {
-			b = appendKey(b, &first, "id")
-			b = appendJSONString(b, u.id)
-			continue
-		}
-		def := &userProps[p]
-		b = appendKey(b, &first, def.name)
-		switch {
-		case def.hidden:
-			b = append(b, "null"...)
-		case def.kind == kStrings && u.v[p] == nil:
-			b = append(b, "[]"...)
-		case def.kind == kExt:
-			e, _ := u.v[p].(*extAttrs)
-			b = appendExtAttrs(b, e)
-		default:
-			b = appendAny(b, u.v[p])
-		}
-	}
+	b = appendProps(b, &first, u.id, u.v[:], userProps[:], sel)
 	if sel.expandManager && u.manager != "" {
 		if m := t.users[u.manager]; m != nil {
 			ms := sel.managerSel
@@ -498,21 +489,36 @@ func (t *tenant) appendGroup(b []byte, g *group, sel *selection, odataType bool)
 		b = appendKey(b, &first, "@odata.type")
 		b = append(b, `"#microsoft.graph.group"`...)
 	}
+	b = appendProps(b, &first, g.id, g.v[:], groupProps[:], sel)
+	return append(b, '}')
+}
+
+// appendProps writes the selected properties of the user or group with id
+// and values v (described by defs) into a JSON object b has opened; first
+// says whether the object is still empty. An unset collection is [], a
+// write-only property null.
+func appendProps(b []byte, first *bool, id string, v []any, defs []propDef, sel *selection) []byte {
 	for _, p := range sel.props {
 		if p == pID {
-			b = appendKey(b, &first, "id")
-			b = appendJSONString(b, g.id)
+			b = appendKey(b, first, "id")
+			b = appendJSONString(b, id)
 			continue
 		}
-		def := &groupProps[p]
-		b = appendKey(b, &first, def.name)
-		if def.kind == kStrings && g.v[p] == nil {
+		def := &defs[p]
+		b = appendKey(b, first, def.name)
+		switch {
+		case def.hidden:
+			b = append(b, "null"...)
+		case def.kind == kStrings && v[p] == nil:
 			b = append(b, "[]"...)
-			continue
+		case def.kind == kExt:
+			e, _ := v[p].(*extAttrs)
+			b = appendExtAttrs(b, e)
+		default:
+			b = appendAny(b, v[p])
 		}
-		b = appendAny(b, g.v[p])
 	}
-	return append(b, '}')
+	return b
 }
 
 var (

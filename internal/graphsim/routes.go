@@ -50,6 +50,7 @@ const (
 	routeDeleteSubscription
 	routeReauthorizeSubscription
 	routeOrganization
+	routeAuthorizationPolicy
 	numRoutes
 )
 
@@ -105,6 +106,7 @@ var routes = [numRoutes]routeDef{
 	routeDeleteSubscription:       {name: "DELETE /subscriptions/{id}", write: true, base: 1},
 	routeReauthorizeSubscription:  {name: "POST /subscriptions/{id}/reauthorize", write: true, base: 1},
 	routeOrganization:             {name: "GET /organization", base: 1},
+	routeAuthorizationPolicy:      {name: "GET /policies/authorizationPolicy", base: 1},
 }
 
 // cost is the request's resource units under the identity and access
@@ -242,6 +244,10 @@ func route(rq *request) (routeID, handlerFunc, *graphError) {
 	case "organization":
 		if len(segs) == 1 {
 			return pick(m, alt{http.MethodGet, routeOrganization, getOrganization})
+		}
+	case "policies":
+		if len(segs) == 2 && segs[1] == "authorizationPolicy" {
+			return pick(m, alt{http.MethodGet, routeAuthorizationPolicy, getAuthorizationPolicy})
 		}
 	case "me":
 		return 0, nil, newError(http.StatusBadRequest, "BadRequest",

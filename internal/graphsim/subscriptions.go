@@ -707,18 +707,24 @@ func (s *Server) Subscriptions() map[string][]SubscriptionSeed {
 }
 
 func (t *tenant) subscriptionSeeds() []SubscriptionSeed {
-	t.subsMu.Lock()
-	ids := sortedKeys(t.subs)
-	subs := make([]*subscription, len(ids))
-	for i, id := range ids {
-		subs[i] = t.subs[id]
-	}
-	t.subsMu.Unlock()
+	subs := t.sortedSubscriptions()
 	out := make([]SubscriptionSeed, 0, len(subs))
 	for _, sub := range subs {
 		out = append(out, sub.seed())
 	}
 	return out
+}
+
+// sortedSubscriptions returns the tenant's subscriptions in id order.
+func (t *tenant) sortedSubscriptions() []*subscription {
+	t.subsMu.Lock()
+	defer t.subsMu.Unlock()
+	ids := sortedKeys(t.subs)
+	subs := make([]*subscription, len(ids))
+	for i, id := range ids {
+		subs[i] = t.subs[id]
+	}
+	return subs
 }
 
 func (s *Server) findSubscription(id string) *subscription {
@@ -737,15 +743,8 @@ func errSubscriptionNotFound(id string) *graphError {
 func listSubscriptions(s *Server, rq *request) *response {
 	t := rq.t
 	t.expireSubscriptions(rq.now)
-	t.subsMu.Lock()
-	ids := sortedKeys(t.subs)
-	subs := make([]*subscription, len(ids))
-	for i, id := range ids {
-		subs[i] = t.subs[id]
-	}
-	t.subsMu.Unlock()
 	page := newListPage(rq.context("subscriptions"), -1)
-	for _, sub := range subs {
+	for _, sub := range t.sortedSubscriptions() {
 		page.item()
 		page.b = sub.appendJSON(page.b, s)
 	}

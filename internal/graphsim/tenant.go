@@ -2,6 +2,7 @@ package graphsim
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -147,10 +148,7 @@ func (t *tenant) indexUser(u *user) {
 	if upn := u.upn(); upn != "" {
 		t.byUPN[strings.ToLower(upn)] = u
 	}
-	i := sort.Search(len(t.userOrder), func(i int) bool { return t.userOrder[i].id >= u.id })
-	t.userOrder = append(t.userOrder, nil)
-	copy(t.userOrder[i+1:], t.userOrder[i:])
-	t.userOrder[i] = u
+	t.userOrder = insertByID(t.userOrder, u)
 	if u.manager != "" {
 		t.addReport(u.manager, u.id)
 	}
@@ -164,12 +162,7 @@ func (t *tenant) unindexUser(u *user) {
 	if upn := u.upn(); upn != "" && t.byUPN[strings.ToLower(upn)] == u {
 		delete(t.byUPN, strings.ToLower(upn))
 	}
-	i := sort.Search(len(t.userOrder), func(i int) bool { return t.userOrder[i].id >= u.id })
-	if i < len(t.userOrder) && t.userOrder[i] == u {
-		copy(t.userOrder[i:], t.userOrder[i+1:])
-		t.userOrder[len(t.userOrder)-1] = nil
-		t.userOrder = t.userOrder[:len(t.userOrder)-1]
-	}
+	t.userOrder = removeByID(t.userOrder, u)
 	if u.manager != "" {
 		t.removeReport(u.manager, u.id)
 	}
@@ -197,20 +190,34 @@ func (t *tenant) removeReport(manager, id string) {
 
 func (t *tenant) indexGroup(g *group) {
 	t.groups[g.id] = g
-	i := sort.Search(len(t.groupOrder), func(i int) bool { return t.groupOrder[i].id >= g.id })
-	t.groupOrder = append(t.groupOrder, nil)
-	copy(t.groupOrder[i+1:], t.groupOrder[i:])
-	t.groupOrder[i] = g
+	t.groupOrder = insertByID(t.groupOrder, g)
 }
 
 func (t *tenant) unindexGroup(g *group) {
 	delete(t.groups, g.id)
-	i := sort.Search(len(t.groupOrder), func(i int) bool { return t.groupOrder[i].id >= g.id })
-	if i < len(t.groupOrder) && t.groupOrder[i] == g {
-		copy(t.groupOrder[i:], t.groupOrder[i+1:])
-		t.groupOrder[len(t.groupOrder)-1] = nil
-		t.groupOrder = t.groupOrder[:len(t.groupOrder)-1]
+	t.groupOrder = removeByID(t.groupOrder, g)
+}
+
+// searchID returns the position of o in objs, sorted by id, or where it
+// would be; found says whether that position holds an object with o's id.
+func searchID[T identified](objs []T, o T) (int, bool) {
+	return slices.BinarySearchFunc(objs, o.objectID(), func(x T, id string) int {
+		return strings.Compare(x.objectID(), id)
+	})
+}
+
+// insertByID inserts o into objs, keeping them sorted by id.
+func insertByID[T identified](objs []T, o T) []T {
+	i, _ := searchID(objs, o)
+	return slices.Insert(objs, i, o)
+}
+
+// removeByID removes o from objs, sorted by id, if it is there.
+func removeByID[T identified](objs []T, o T) []T {
+	if i, found := searchID(objs, o); found && objs[i] == o {
+		return slices.Delete(objs, i, i+1)
 	}
+	return objs
 }
 
 // checkUPN validates a new userPrincipalName for u; the caller holds t.mu.
@@ -322,15 +329,9 @@ func (t *tenant) deleteUser(key string, now time.Time) *graphError {
 	t.deletedUsers[u.id] = u
 	t.record(change{kind: objUser, op: opSoftDelete, id: u.id})
 	evs := []event{{kind: objUser, id: u.id, changeType: "updated"}}
-	u.deletedFrom = nil
-	for _, g := range t.groupOrder {
-		if g.removeMember(u.id) {
-			u.deletedFrom = append(u.deletedFrom, g.id)
-			t.record(change{kind: objGroup, op: opMemberRemove, id: g.id, member: u.id, memberKind: objUser})
-			evs = append(evs, event{kind: objGroup, id: g.id, changeType: "updated",
-				members: []memberDelta{{id: u.id, kind: objUser, removed: true}}})
-		}
-	}
+	var groupEvs []event
+	u.deletedFrom, groupEvs = t.leaveGroups(member{id: u.id, kind: objUser})
+	evs = append(evs, groupEvs...)
 	t.scheduleExpiry(now.Add(t.srv.opts.DeletedItemRetention))
 	t.mu.Unlock()
 	t.publish(evs...)
@@ -360,10 +361,9 @@ func (t *tenant) restore(id string) (kind objKind, gerr *graphError) {
 		t.record(change{kind: objUser, op: opRestore, id: u.id})
 		evs = append(evs, event{kind: objUser, id: u.id, changeType: "updated"})
 		for _, gid := range u.deletedFrom {
-			if g := t.groups[gid]; g != nil && g.addMember(member{id: u.id, kind: objUser}) {
-				t.record(change{kind: objGroup, op: opMemberAdd, id: g.id, member: u.id, memberKind: objUser})
-				evs = append(evs, event{kind: objGroup, id: g.id, changeType: "updated",
-					members: []memberDelta{{id: u.id, kind: objUser}}})
+			m := member{id: u.id, kind: objUser}
+			if g := t.groups[gid]; g != nil && g.addMember(m) {
+				evs = append(evs, t.recordMembership(g.id, m, false))
 			}
 		}
 		u.deletedFrom = nil
@@ -536,7 +536,8 @@ func (t *tenant) createGroup(props map[string]any, now time.Time) (*group, *grap
 	t.indexGroup(g)
 	t.record(change{kind: objGroup, op: opCreate, id: g.id})
 	for _, m := range g.members {
-		t.record(change{kind: objGroup, op: opMemberAdd, id: g.id, member: m.id, memberKind: m.kind})
+		// The group's own event below tells subscribers.
+		t.recordMembership(g.id, m, false)
 	}
 	t.mu.Unlock()
 	t.publish(event{kind: objGroup, id: g.id, changeType: "updated"})
@@ -589,14 +590,7 @@ func (t *tenant) deleteGroup(id string, now time.Time) *graphError {
 		return errNotFound(id)
 	}
 	t.unindexGroup(g)
-	evs := []event{}
-	for _, p := range t.groupOrder {
-		if p.removeMember(id) {
-			t.record(change{kind: objGroup, op: opMemberRemove, id: p.id, member: id, memberKind: objGroup})
-			evs = append(evs, event{kind: objGroup, id: p.id, changeType: "updated",
-				members: []memberDelta{{id: id, kind: objGroup, removed: true}}})
-		}
-	}
+	_, evs := t.leaveGroups(member{id: id, kind: objGroup})
 	if g.isUnified() {
 		g.deleted = now
 		g.v[gDeletedDateTime] = graphTime(now)
@@ -615,35 +609,38 @@ func (t *tenant) deleteGroup(id string, now time.Time) *graphError {
 
 // addMember adds a user or group to a group.
 func (t *tenant) addMember(groupID, memberID string) *graphError {
-	groupID, memberID = strings.ToLower(groupID), strings.ToLower(memberID)
-	t.mu.Lock()
-	g := t.groups[groupID]
-	if g == nil {
-		t.mu.Unlock()
-		return errNotFound(groupID)
-	}
-	k, ok := t.objectKind(memberID)
-	if !ok {
-		t.mu.Unlock()
-		return errNotFound(memberID)
-	}
-	if memberID == groupID {
-		t.mu.Unlock()
-		return errBadRequest("A group cannot be a member of itself.")
-	}
-	if !g.addMember(member{id: memberID, kind: k}) {
-		t.mu.Unlock()
-		return errBadRequest("One or more added object references already exist for the following modified properties: 'members'.")
-	}
-	t.record(change{kind: objGroup, op: opMemberAdd, id: groupID, member: memberID, memberKind: k})
-	t.mu.Unlock()
-	t.publish(event{kind: objGroup, id: groupID, changeType: "updated",
-		members: []memberDelta{{id: memberID, kind: k}}})
-	return nil
+	return t.changeMembers(groupID, memberID, false, func(g *group, id string) (objKind, *graphError) {
+		k, ok := t.objectKind(id)
+		if !ok {
+			return 0, errNotFound(id)
+		}
+		if id == g.id {
+			return 0, errBadRequest("A group cannot be a member of itself.")
+		}
+		if !g.addMember(member{id: id, kind: k}) {
+			return 0, errBadRequest("One or more added object references already exist for the following modified properties: 'members'.")
+		}
+		return k, nil
+	})
 }
 
 // removeMember removes a direct member from a group.
 func (t *tenant) removeMember(groupID, memberID string) *graphError {
+	return t.changeMembers(groupID, memberID, true, func(g *group, id string) (objKind, *graphError) {
+		i, ok := g.index[id]
+		if !ok {
+			return 0, errNotFound(id)
+		}
+		k := g.members[i].kind
+		g.removeMember(id)
+		return k, nil
+	})
+}
+
+// changeMembers runs apply, which adds memberID to the group groupID or
+// (removed) takes it out and returns the member's kind, under t.mu; if it
+// succeeds, the change is logged and published.
+func (t *tenant) changeMembers(groupID, memberID string, removed bool, apply func(g *group, memberID string) (objKind, *graphError)) *graphError {
 	groupID, memberID = strings.ToLower(groupID), strings.ToLower(memberID)
 	t.mu.Lock()
 	g := t.groups[groupID]
@@ -651,18 +648,41 @@ func (t *tenant) removeMember(groupID, memberID string) *graphError {
 		t.mu.Unlock()
 		return errNotFound(groupID)
 	}
-	i, ok := g.index[memberID]
-	if !ok {
+	k, gerr := apply(g, memberID)
+	if gerr != nil {
 		t.mu.Unlock()
-		return errNotFound(memberID)
+		return gerr
 	}
-	k := g.members[i].kind
-	g.removeMember(memberID)
-	t.record(change{kind: objGroup, op: opMemberRemove, id: groupID, member: memberID, memberKind: k})
+	ev := t.recordMembership(groupID, member{id: memberID, kind: k}, removed)
 	t.mu.Unlock()
-	t.publish(event{kind: objGroup, id: groupID, changeType: "updated",
-		members: []memberDelta{{id: memberID, kind: k, removed: true}}})
+	t.publish(ev)
 	return nil
+}
+
+// recordMembership logs that m joined the group groupID, or left it
+// (removed), and returns the event that tells subscribers; the caller holds
+// t.mu.
+func (t *tenant) recordMembership(groupID string, m member, removed bool) event {
+	op := opMemberAdd
+	if removed {
+		op = opMemberRemove
+	}
+	t.record(change{kind: objGroup, op: op, id: groupID, member: m.id, memberKind: m.kind})
+	return event{kind: objGroup, id: groupID, changeType: "updated",
+		members: []memberDelta{{id: m.id, kind: m.kind, removed: removed}}}
+}
+
+// leaveGroups takes m out of every live group it is a direct member of,
+// logging each removal, and returns those groups' ids and the events to
+// publish; the caller holds t.mu.
+func (t *tenant) leaveGroups(m member) (groupIDs []string, evs []event) {
+	for _, g := range t.groupOrder {
+		if g.removeMember(m.id) {
+			groupIDs = append(groupIDs, g.id)
+			evs = append(evs, t.recordMembership(g.id, m, true))
+		}
+	}
+	return groupIDs, evs
 }
 
 // parentsOf returns the live groups that have id as a direct member; the

@@ -98,6 +98,9 @@ const (
 	LinkDeleted     LinkState = "deleted"     // soft deleted in the target
 	LinkStaged      LinkState = "staged"      // deprovision held by the deletion guard
 	LinkQuarantined LinkState = "quarantined" // repeated failures for this user
+	// LinkInviting records an invitation about to be sent, before the target
+	// id is known: Attributes["mail"] is the invited address.
+	LinkInviting LinkState = "inviting"
 )
 
 // Link ties a source user to the target user tenantsync created or adopted for it.

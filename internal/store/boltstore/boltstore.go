@@ -29,6 +29,7 @@ import (
 
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/internal/entity"
+	"github.com/tenantsync/tenantsync/internal/store/internal/records"
 )
 
 // BucketPrefix starts the name of every bucket this package owns.
@@ -55,8 +56,14 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Store is the embedded store. It is safe for concurrent use.
+// Store is the embedded store. It is safe for concurrent use. It implements
+// all of store.Store: the single-record methods (watermarks, subscriptions,
+// deletions, status, AppendEvent), which go doc does not list, are written
+// once for both stores in internal/records and embedded.
 type Store struct {
+	// recordMethods are the single-record methods of store.Store, over rows.
+	recordMethods
+
 	db   *bbolt.DB
 	path string
 	temp bool
@@ -67,6 +74,10 @@ type Store struct {
 }
 
 var _ store.Store = (*Store)(nil)
+
+// recordMethods is embedded under an unexported name, so that Store has the
+// methods but no exported field.
+type recordMethods = records.Methods
 
 // Open opens (creating if needed) the store in the file at path, creating
 // its directory too. The file is readable by its owner only: it holds the
@@ -106,7 +117,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		log = slog.Default()
 	}
 	log.Debug("state store opened", "path", path)
-	return &Store{db: db, path: path, log: log}, nil
+	return &Store{recordMethods: records.New(rows{db}), db: db, path: path, log: log}, nil
 }
 
 // OpenTemp opens a store in a new temporary file that Close removes: the
@@ -165,30 +176,27 @@ func splitKey(b []byte) entity.Key {
 	return entity.Key{PK: pk, RK: rk}
 }
 
-// row is an entity read from a bucket.
-type row struct {
-	e    entity.Entity
-	etag string
-}
-
-// getRow reads the entity at k; ok is false if there is none.
-func getRow(b *bbolt.Bucket, k entity.Key) (row, bool, error) {
+// getRow reads the entity at k with its ETag; ok is false if there is none.
+func getRow(b *bbolt.Bucket, k entity.Key) (entity.Parsed, bool, error) {
 	v := b.Get(dbKey(k))
 	if v == nil {
-		return row{}, false, nil
+		return entity.Parsed{}, false, nil
 	}
-	r, err := decodeRow(v)
-	return r, true, err
+	p, err := decodeRow(k, v)
+	return p, true, err
 }
 
-func decodeRow(v []byte) (row, error) {
+// decodeRow reads the entity stored at k, moving its ETag property to the
+// ETag field.
+func decodeRow(k entity.Key, v []byte) (entity.Parsed, error) {
 	p, err := entity.Parse(v)
 	if err != nil {
-		return row{}, err
+		return entity.Parsed{}, err
 	}
-	etag := p.Entity.String(etagProperty)
+	p.Key = k
+	p.ETag = p.Entity.String(etagProperty)
 	delete(p.Entity, etagProperty)
-	return row{e: p.Entity, etag: etag}, nil
+	return p, nil
 }
 
 // putRow writes e at k with a new ETag and returns it. The caller has
@@ -211,27 +219,34 @@ func putRow(b *bbolt.Bucket, k entity.Key, e entity.Entity) (string, error) {
 	return etag, b.Put(dbKey(k), v)
 }
 
-// get reads one record.
-func (s *Store) get(ctx context.Context, table string, k entity.Key) (row, error) {
+// rows is the store's records.Backend: each operation one bbolt
+// transaction, which makes the conditional ones atomic.
+type rows struct {
+	db *bbolt.DB
+}
+
+var _ records.Backend = rows{}
+
+// Get implements records.Backend.
+func (r rows) Get(ctx context.Context, table string, k entity.Key) (entity.Parsed, error) {
 	if err := ctx.Err(); err != nil {
-		return row{}, err
+		return entity.Parsed{}, err
 	}
-	var r row
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	var p entity.Parsed
+	err := r.db.View(func(tx *bbolt.Tx) error {
 		var ok bool
 		var err error
-		r, ok, err = getRow(tx.Bucket(bucket(table)), k)
+		p, ok, err = getRow(tx.Bucket(bucket(table)), k)
 		if err == nil && !ok {
 			err = store.ErrNotFound
 		}
 		return err
 	})
-	return r, err
+	return p, err
 }
 
-// put writes one record conditionally on etag: "" creates it, anything else
-// replaces it if its ETag is still etag.
-func (s *Store) put(ctx context.Context, table string, k entity.Key, e entity.Entity, etag string) (string, error) {
+// Put implements records.Backend.
+func (r rows) Put(ctx context.Context, table string, k entity.Key, e entity.Entity, etag string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -239,13 +254,13 @@ func (s *Store) put(ctx context.Context, table string, k entity.Key, e entity.En
 		return "", err
 	}
 	var newETag string
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := r.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucket(table))
 		cur, ok, err := getRow(b, k)
 		if err != nil {
 			return err
 		}
-		if err := condition(ok, cur.etag, etag); err != nil {
+		if err := condition(ok, cur.ETag, etag); err != nil {
 			return err
 		}
 		newETag, err = putRow(b, k, e)
@@ -268,12 +283,12 @@ func condition(exists bool, current, etag string) error {
 	return nil
 }
 
-// del removes one record if its ETag is still etag ("" removes it anyway).
-func (s *Store) del(ctx context.Context, table string, k entity.Key, etag string) error {
+// Delete implements records.Backend.
+func (r rows) Delete(ctx context.Context, table string, k entity.Key, etag string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return r.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucket(table))
 		cur, ok, err := getRow(b, k)
 		if err != nil {
@@ -282,28 +297,27 @@ func (s *Store) del(ctx context.Context, table string, k entity.Key, etag string
 		if !ok {
 			return store.ErrNotFound
 		}
-		if etag != "" && cur.etag != etag {
+		if etag != "" && cur.ETag != etag {
 			return fmt.Errorf("changed since read: %w", store.ErrConflict)
 		}
 		return b.Delete(dbKey(k))
 	})
 }
 
-// scan calls fn for every record of a partition in row key order, within
-// one read transaction; fn must not write to the store.
-func (s *Store) scan(ctx context.Context, table, pk string, fn func(k entity.Key, r row) error) error {
+// Scan implements records.Backend, within one read transaction.
+func (r rows) Scan(ctx context.Context, table, pk string, fn func(entity.Parsed) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	prefix := []byte(pk + ":")
-	return s.db.View(func(tx *bbolt.Tx) error {
+	return r.db.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucket(table)).Cursor()
 		for k, v := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, v = c.Next() {
-			r, err := decodeRow(v)
+			p, err := decodeRow(splitKey(k), v)
 			if err != nil {
 				return fmt.Errorf("read %s: %w", k, err)
 			}
-			if err := fn(splitKey(k), r); err != nil {
+			if err := fn(p); err != nil {
 				return err
 			}
 		}

@@ -12,70 +12,26 @@ import (
 	"github.com/tenantsync/tenantsync/internal/store/internal/entity"
 )
 
-// GetWatermark implements store.Store.
-func (s *Store) GetWatermark(ctx context.Context, tenant, resource string) (store.Watermark, error) {
-	k, err := entity.WatermarkKey(tenant, resource)
-	if err != nil {
-		return store.Watermark{}, fmt.Errorf("get watermark %q %q: %w", tenant, resource, err)
-	}
-	r, err := s.get(ctx, entity.TableWatermarks, k)
-	if err != nil {
-		return store.Watermark{}, fmt.Errorf("get watermark %q %q: %w", tenant, resource, err)
-	}
-	w, err := entity.ToWatermark(r.e)
-	if err != nil {
-		return store.Watermark{}, fmt.Errorf("get watermark %q %q: %w", tenant, resource, err)
-	}
-	w.Tenant, w.Resource, w.ETag = tenant, resource, r.etag
-	return w, nil
-}
-
-// PutWatermark implements store.Store.
-func (s *Store) PutWatermark(ctx context.Context, w store.Watermark) (store.Watermark, error) {
-	k, err := entity.WatermarkKey(w.Tenant, w.Resource)
-	if err != nil {
-		return store.Watermark{}, fmt.Errorf("put watermark %q %q: %w", w.Tenant, w.Resource, err)
-	}
-	etag, err := s.put(ctx, entity.TableWatermarks, k, entity.FromWatermark(w), w.ETag)
-	if err != nil {
-		return store.Watermark{}, fmt.Errorf("put watermark %q %q: %w", w.Tenant, w.Resource, err)
-	}
-	w.ETag = etag
-	return w, nil
-}
-
-// DeleteWatermark implements store.Store.
-func (s *Store) DeleteWatermark(ctx context.Context, tenant, resource string) error {
-	k, err := entity.WatermarkKey(tenant, resource)
-	if err == nil {
-		err = s.del(ctx, entity.TableWatermarks, k, "")
-	}
-	if err != nil {
-		return fmt.Errorf("delete watermark %q %q: %w", tenant, resource, err)
-	}
-	return nil
-}
-
 // GetLink implements store.Store.
 func (s *Store) GetLink(ctx context.Context, target, sourceID string) (store.Link, error) {
 	k, err := entity.LinkKey(target, sourceID)
 	if err != nil {
 		return store.Link{}, fmt.Errorf("get link %q %q: %w", target, sourceID, err)
 	}
-	r, err := s.get(ctx, entity.TableLinks, k)
+	p, err := rows{s.db}.Get(ctx, entity.TableLinks, k)
 	if err != nil {
 		return store.Link{}, fmt.Errorf("get link %q %q: %w", target, sourceID, err)
 	}
-	l, err := linkFromRow(target, sourceID, r)
+	l, err := linkFromRow(target, sourceID, p)
 	if err != nil {
 		return store.Link{}, fmt.Errorf("get link %q %q: %w", target, sourceID, err)
 	}
 	return l, nil
 }
 
-func linkFromRow(target, sourceID string, r row) (store.Link, error) {
-	l, err := entity.ToLink(r.e)
-	l.Target, l.SourceID, l.ETag = target, sourceID, r.etag
+func linkFromRow(target, sourceID string, p entity.Parsed) (store.Link, error) {
+	l, err := entity.ToLink(p.Entity)
+	l.Target, l.SourceID, l.ETag = target, sourceID, p.ETag
 	return l, err
 }
 
@@ -159,10 +115,10 @@ func (s *Store) PutLink(ctx context.Context, l store.Link) (store.Link, error) {
 		if err != nil {
 			return err
 		}
-		if err := condition(ok, cur.etag, l.ETag); err != nil {
+		if err := condition(ok, cur.ETag, l.ETag); err != nil {
 			return err
 		}
-		if oldID := cur.e.String("TargetID"); ok && oldID != "" && oldID != l.TargetID {
+		if oldID := cur.Entity.String("TargetID"); ok && oldID != "" && oldID != l.TargetID {
 			old, err := entity.IndexKey(l.Target, oldID, l.SourceID)
 			if err != nil {
 				return err
@@ -205,10 +161,10 @@ func (s *Store) DeleteLink(ctx context.Context, l store.Link) error {
 		if !ok {
 			return store.ErrNotFound
 		}
-		if l.ETag != "" && cur.etag != l.ETag {
+		if l.ETag != "" && cur.ETag != l.ETag {
 			return fmt.Errorf("changed since read: %w", store.ErrConflict)
 		}
-		if oldID := cur.e.String("TargetID"); oldID != "" {
+		if oldID := cur.Entity.String("TargetID"); oldID != "" {
 			old, err := entity.IndexKey(l.Target, oldID, l.SourceID)
 			if err != nil {
 				return err
@@ -250,15 +206,16 @@ func (s *Store) ListLinks(ctx context.Context, target string, fn func(store.Link
 					next = bytes.Clone(k)
 					return nil
 				}
-				sourceID, err := entity.LinkSource(splitKey(k).RK)
+				key := splitKey(k)
+				sourceID, err := entity.LinkSource(key.RK)
 				if err != nil {
 					return err
 				}
-				r, err := decodeRow(v)
+				p, err := decodeRow(key, v)
 				if err != nil {
 					return err
 				}
-				l, err := linkFromRow(target, sourceID, r)
+				l, err := linkFromRow(target, sourceID, p)
 				if err != nil {
 					return err
 				}
@@ -281,172 +238,6 @@ func (s *Store) ListLinks(ctx context.Context, target string, fn func(store.Link
 	}
 }
 
-// GetSubscription implements store.Store.
-func (s *Store) GetSubscription(ctx context.Context, id string) (store.Subscription, error) {
-	k, err := entity.SubscriptionKey(id)
-	if err != nil {
-		return store.Subscription{}, fmt.Errorf("get subscription %q: %w", id, err)
-	}
-	r, err := s.get(ctx, entity.TableSubscriptions, k)
-	if err != nil {
-		return store.Subscription{}, fmt.Errorf("get subscription %q: %w", id, err)
-	}
-	sub, err := entity.ToSubscription(r.e)
-	if err != nil {
-		return store.Subscription{}, fmt.Errorf("get subscription %q: %w", id, err)
-	}
-	sub.ID, sub.ETag = id, r.etag
-	return sub, nil
-}
-
-// PutSubscription implements store.Store.
-func (s *Store) PutSubscription(ctx context.Context, sub store.Subscription) (store.Subscription, error) {
-	k, err := entity.SubscriptionKey(sub.ID)
-	if err != nil {
-		return store.Subscription{}, fmt.Errorf("put subscription %q: %w", sub.ID, err)
-	}
-	etag, err := s.put(ctx, entity.TableSubscriptions, k, entity.FromSubscription(sub), sub.ETag)
-	if err != nil {
-		return store.Subscription{}, fmt.Errorf("put subscription %q: %w", sub.ID, err)
-	}
-	sub.ETag = etag
-	return sub, nil
-}
-
-// DeleteSubscription implements store.Store.
-func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
-	k, err := entity.SubscriptionKey(id)
-	if err == nil {
-		err = s.del(ctx, entity.TableSubscriptions, k, "")
-	}
-	if err != nil {
-		return fmt.Errorf("delete subscription %q: %w", id, err)
-	}
-	return nil
-}
-
-// ListSubscriptions implements store.Store.
-func (s *Store) ListSubscriptions(ctx context.Context) ([]store.Subscription, error) {
-	var subs []store.Subscription
-	err := s.scan(ctx, entity.TableSubscriptions, entity.SubscriptionsPartition(), func(k entity.Key, r row) error {
-		sub, err := entity.ToSubscription(r.e)
-		if err != nil {
-			return err
-		}
-		if sub.ID, err = entity.DecodeKey(k.RK); err != nil {
-			return err
-		}
-		sub.ETag = r.etag
-		subs = append(subs, sub)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list subscriptions: %w", err)
-	}
-	return subs, nil
-}
-
-// GetDeletion implements store.Store.
-func (s *Store) GetDeletion(ctx context.Context, target, sourceID string) (store.Deletion, error) {
-	k, err := entity.DeletionKey(target, sourceID)
-	if err != nil {
-		return store.Deletion{}, fmt.Errorf("get deletion %q %q: %w", target, sourceID, err)
-	}
-	r, err := s.get(ctx, entity.TableDeletions, k)
-	if err != nil {
-		return store.Deletion{}, fmt.Errorf("get deletion %q %q: %w", target, sourceID, err)
-	}
-	d, err := entity.ToDeletion(r.e)
-	if err != nil {
-		return store.Deletion{}, fmt.Errorf("get deletion %q %q: %w", target, sourceID, err)
-	}
-	d.Target, d.SourceID, d.ETag = target, sourceID, r.etag
-	return d, nil
-}
-
-// PutDeletion implements store.Store.
-func (s *Store) PutDeletion(ctx context.Context, d store.Deletion) (store.Deletion, error) {
-	k, err := entity.DeletionKey(d.Target, d.SourceID)
-	if err != nil {
-		return store.Deletion{}, fmt.Errorf("put deletion %q %q: %w", d.Target, d.SourceID, err)
-	}
-	etag, err := s.put(ctx, entity.TableDeletions, k, entity.FromDeletion(d), d.ETag)
-	if err != nil {
-		return store.Deletion{}, fmt.Errorf("put deletion %q %q: %w", d.Target, d.SourceID, err)
-	}
-	d.ETag = etag
-	return d, nil
-}
-
-// DeleteDeletion implements store.Store.
-func (s *Store) DeleteDeletion(ctx context.Context, d store.Deletion) error {
-	k, err := entity.DeletionKey(d.Target, d.SourceID)
-	if err == nil {
-		err = s.del(ctx, entity.TableDeletions, k, d.ETag)
-	}
-	if err != nil {
-		return fmt.Errorf("delete deletion %q %q: %w", d.Target, d.SourceID, err)
-	}
-	return nil
-}
-
-// ListDeletions implements store.Store.
-func (s *Store) ListDeletions(ctx context.Context, target string) ([]store.Deletion, error) {
-	pk, err := entity.EncodeKey(target)
-	if err != nil {
-		return nil, fmt.Errorf("list deletions %q: %w", target, err)
-	}
-	var ds []store.Deletion
-	err = s.scan(ctx, entity.TableDeletions, pk, func(k entity.Key, r row) error {
-		d, err := entity.ToDeletion(r.e)
-		if err != nil {
-			return err
-		}
-		if d.SourceID, err = entity.DecodeKey(k.RK); err != nil {
-			return err
-		}
-		d.Target, d.ETag = target, r.etag
-		ds = append(ds, d)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list deletions %q: %w", target, err)
-	}
-	return ds, nil
-}
-
-// AppendEvent implements store.Store. An event without a time is stamped
-// with the current time.
-func (s *Store) AppendEvent(ctx context.Context, ev store.Event) error {
-	wrap := func(err error) error { return fmt.Errorf("append event %q %q: %w", ev.Target, ev.SourceID, err) }
-	if err := ctx.Err(); err != nil {
-		return wrap(err)
-	}
-	if ev.Time.IsZero() {
-		ev.Time = time.Now()
-	}
-	ev.Time = entity.Time(ev.Time)
-	k, err := entity.EventKey(ev.Target, ev.Time)
-	if err != nil {
-		return wrap(err)
-	}
-	e, err := entity.FromEvent(ev)
-	if err != nil {
-		return wrap(err)
-	}
-	if err := e.Check(k); err != nil {
-		return wrap(err)
-	}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
-		_, err := putRow(tx.Bucket(bucket(entity.TableEvents)), k, e)
-		return err
-	})
-	if err != nil {
-		return wrap(err)
-	}
-	return nil
-}
-
 // ListEvents implements store.Store.
 func (s *Store) ListEvents(ctx context.Context, target string, opts store.ListEventsOptions) (store.EventPage, error) {
 	wrap := func(err error) error { return fmt.Errorf("list events %q: %w", target, err) }
@@ -457,7 +248,7 @@ func (s *Store) ListEvents(ctx context.Context, target string, opts store.ListEv
 	if err != nil {
 		return store.EventPage{}, wrap(err)
 	}
-	limit := pageSize(opts.Limit)
+	limit := entity.PageSize(opts.Limit)
 	after := ""
 	if opts.Page != "" {
 		if after, err = entity.ParsePageToken(opts.Page); err != nil {
@@ -478,17 +269,17 @@ func (s *Store) ListEvents(ctx context.Context, target string, opts store.ListEv
 				page.Next = entity.PageToken(last)
 				return nil
 			}
-			r, err := decodeRow(v)
+			p, err := decodeRow(splitKey(k), v)
 			if err != nil {
 				return err
 			}
-			ev, err := entity.ToEvent(r.e)
+			ev, err := entity.ToEvent(p.Entity)
 			if err != nil {
 				return err
 			}
 			ev.Target = target
 			page.Events = append(page.Events, ev)
-			last = splitKey(k).RK
+			last = p.Key.RK
 		}
 		return nil
 	})
@@ -496,16 +287,6 @@ func (s *Store) ListEvents(ctx context.Context, target string, opts store.ListEv
 		return store.EventPage{}, wrap(err)
 	}
 	return page, nil
-}
-
-func pageSize(limit int) int {
-	switch {
-	case limit <= 0:
-		return entity.DefaultEventPage
-	case limit > entity.MaxEventPage:
-		return entity.MaxEventPage
-	}
-	return limit
 }
 
 // PruneEvents implements store.Store.
@@ -542,41 +323,4 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int, error) 
 		s.log.Debug("events pruned", "count", n, "before", before)
 	}
 	return n, nil
-}
-
-// GetStatus implements store.Store.
-func (s *Store) GetStatus(ctx context.Context, target string) (store.TargetStatus, error) {
-	k, err := entity.StatusKey(target)
-	if err != nil {
-		return store.TargetStatus{}, fmt.Errorf("get status %q: %w", target, err)
-	}
-	r, err := s.get(ctx, entity.TableStatus, k)
-	if err != nil {
-		return store.TargetStatus{}, fmt.Errorf("get status %q: %w", target, err)
-	}
-	st, err := entity.ToStatus(r.e)
-	if err != nil {
-		return store.TargetStatus{}, fmt.Errorf("get status %q: %w", target, err)
-	}
-	st.Target, st.ETag = target, r.etag
-	return st, nil
-}
-
-// PutStatus implements store.Store.
-func (s *Store) PutStatus(ctx context.Context, st store.TargetStatus) (store.TargetStatus, error) {
-	wrap := func(err error) error { return fmt.Errorf("put status %q: %w", st.Target, err) }
-	k, err := entity.StatusKey(st.Target)
-	if err != nil {
-		return store.TargetStatus{}, wrap(err)
-	}
-	e, err := entity.FromStatus(st)
-	if err != nil {
-		return store.TargetStatus{}, wrap(err)
-	}
-	etag, err := s.put(ctx, entity.TableStatus, k, e, st.ETag)
-	if err != nil {
-		return store.TargetStatus{}, wrap(err)
-	}
-	st.ETag = etag
-	return st, nil
 }

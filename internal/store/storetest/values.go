@@ -470,6 +470,7 @@ func testSubscriptionSecret(t *testing.T, s store.Store) {
 	}
 	for name, out := range map[string]string{
 		"%v": fmt.Sprintf("%v", got), "%+v": fmt.Sprintf("%+v", got), "%#v": fmt.Sprintf("%#v", got),
+		//lint:ignore S1025 the test checks what each verb prints, %s included
 		"%s": fmt.Sprintf("%s", &got), "json": string(js), "slog slice": buf.String(),
 	} {
 		if strings.Contains(out, secret) {

@@ -44,7 +44,7 @@ type currentLink struct {
 }
 
 func (s *Store) readLink(ctx context.Context, k entity.Key) (currentLink, error) {
-	p, err := s.get(ctx, entity.TableLinks, k)
+	p, err := s.tables.Get(ctx, entity.TableLinks, k)
 	if errors.Is(err, store.ErrNotFound) {
 		return currentLink{}, nil
 	}
@@ -65,7 +65,7 @@ func (s *Store) GetLink(ctx context.Context, target, sourceID string) (store.Lin
 	if err != nil {
 		return store.Link{}, fmt.Errorf("get link %q %q: %w", target, sourceID, err)
 	}
-	p, err := s.get(ctx, entity.TableLinks, k)
+	p, err := s.tables.Get(ctx, entity.TableLinks, k)
 	if err != nil {
 		return store.Link{}, fmt.Errorf("get link %q %q: %w", target, sourceID, err)
 	}
@@ -94,7 +94,7 @@ func (s *Store) GetLinkByTargetID(ctx context.Context, target, targetID string) 
 		return store.Link{}, wrap(err)
 	}
 	var sources []string
-	err = s.query(ctx, entity.TableLinks, partitionFilter(pk, lo, hi), to.Ptr("RowKey"), func(p entity.Parsed) error {
+	err = s.tables.query(ctx, entity.TableLinks, partitionFilter(pk, lo, hi), to.Ptr("RowKey"), func(p entity.Parsed) error {
 		id, err := entity.IndexSource(p.Key.RK)
 		if err != nil {
 			return err
@@ -282,7 +282,7 @@ func (s *Store) ListLinks(ctx context.Context, target string, fn func(store.Link
 	}
 	lo, hi := entity.LinkRange()
 	var fnErr error
-	err = s.query(ctx, entity.TableLinks, partitionFilter(pk, lo, hi), nil, func(p entity.Parsed) error {
+	err = s.tables.query(ctx, entity.TableLinks, partitionFilter(pk, lo, hi), nil, func(p entity.Parsed) error {
 		sourceID, err := entity.LinkSource(p.Key.RK)
 		if err != nil {
 			return err

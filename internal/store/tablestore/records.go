@@ -13,11 +13,18 @@ import (
 
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/internal/entity"
+	"github.com/tenantsync/tenantsync/internal/store/internal/records"
 )
 
-// get reads one entity and its service ETag.
-func (s *Store) get(ctx context.Context, table string, k entity.Key) (entity.Parsed, error) {
-	resp, err := s.tables[table].GetEntity(ctx, k.PK, k.RK, nil)
+// tableClients are the store's tables by name (without the prefix). They
+// are its records.Backend, whose ETags are the service's.
+type tableClients map[string]*aztables.Client
+
+var _ records.Backend = tableClients{}
+
+// Get implements records.Backend.
+func (c tableClients) Get(ctx context.Context, table string, k entity.Key) (entity.Parsed, error) {
+	resp, err := c[table].GetEntity(ctx, k.PK, k.RK, nil)
 	if err != nil {
 		return entity.Parsed{}, mapError(err, store.ErrNotFound)
 	}
@@ -29,9 +36,8 @@ func (s *Store) get(ctx context.Context, table string, k entity.Key) (entity.Par
 	return p, nil
 }
 
-// put writes one entity conditionally on etag: "" adds it, anything else
-// replaces it if its service ETag is still etag. It returns the new ETag.
-func (s *Store) put(ctx context.Context, table string, k entity.Key, e entity.Entity, etag string) (string, error) {
+// Put implements records.Backend.
+func (c tableClients) Put(ctx context.Context, table string, k entity.Key, e entity.Entity, etag string) (string, error) {
 	if err := e.Check(k); err != nil {
 		return "", err
 	}
@@ -40,7 +46,7 @@ func (s *Store) put(ctx context.Context, table string, k entity.Key, e entity.En
 		return "", err
 	}
 	if etag == "" {
-		resp, err := s.tables[table].AddEntity(ctx, body, &aztables.AddEntityOptions{Format: to.Ptr(aztables.MetadataFormatNone)})
+		resp, err := c[table].AddEntity(ctx, body, &aztables.AddEntityOptions{Format: to.Ptr(aztables.MetadataFormatNone)})
 		if err != nil {
 			return "", mapError(err, store.ErrNotFound)
 		}
@@ -50,7 +56,7 @@ func (s *Store) put(ctx context.Context, table string, k entity.Key, e entity.En
 		// Not an ETag the service gave: it cannot match the record.
 		return "", fmt.Errorf("ETag %q is not this store's: %w", etag, store.ErrConflict)
 	}
-	resp, err := s.tables[table].UpdateEntity(ctx, body, &aztables.UpdateEntityOptions{
+	resp, err := c[table].UpdateEntity(ctx, body, &aztables.UpdateEntityOptions{
 		IfMatch:    to.Ptr(azcore.ETag(etag)),
 		UpdateMode: aztables.UpdateModeReplace,
 	})
@@ -67,9 +73,8 @@ func serviceETag(etag string) bool {
 	return strings.HasPrefix(etag, `W/"`) && strings.HasSuffix(etag, `"`)
 }
 
-// del removes one entity if its service ETag is still etag ("" removes it
-// anyway).
-func (s *Store) del(ctx context.Context, table string, k entity.Key, etag string) error {
+// Delete implements records.Backend.
+func (c tableClients) Delete(ctx context.Context, table string, k entity.Key, etag string) error {
 	var opts *aztables.DeleteEntityOptions
 	if etag != "" && !serviceETag(etag) {
 		return fmt.Errorf("ETag %q is not this store's: %w", etag, store.ErrConflict)
@@ -77,7 +82,7 @@ func (s *Store) del(ctx context.Context, table string, k entity.Key, etag string
 	if etag != "" {
 		opts = &aztables.DeleteEntityOptions{IfMatch: to.Ptr(azcore.ETag(etag))}
 	}
-	if _, err := s.tables[table].DeleteEntity(ctx, k.PK, k.RK, opts); err != nil {
+	if _, err := c[table].DeleteEntity(ctx, k.PK, k.RK, opts); err != nil {
 		return mapError(err, store.ErrNotFound)
 	}
 	return nil
@@ -85,8 +90,8 @@ func (s *Store) del(ctx context.Context, table string, k entity.Key, etag string
 
 // query calls fn for every entity the filter selects, page by page (the
 // service returns at most 1,000 per page). fn runs between requests.
-func (s *Store) query(ctx context.Context, table, filter string, sel *string, fn func(entity.Parsed) error) error {
-	pager := s.tables[table].NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Select: sel})
+func (c tableClients) query(ctx context.Context, table, filter string, sel *string, fn func(entity.Parsed) error) error {
+	pager := c[table].NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Select: sel})
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
@@ -105,6 +110,11 @@ func (s *Store) query(ctx context.Context, table, filter string, sel *string, fn
 	return nil
 }
 
+// Scan implements records.Backend. fn runs between requests.
+func (c tableClients) Scan(ctx context.Context, table, pk string, fn func(entity.Parsed) error) error {
+	return c.query(ctx, table, partitionFilter(pk, "", ""), nil, fn)
+}
+
 // partitionFilter selects one partition, optionally a row key range
 // [lo, hi). Encoded keys hold no quote, so they need no escaping.
 func partitionFilter(pk, lo, hi string) string {
@@ -118,250 +128,6 @@ func partitionFilter(pk, lo, hi string) string {
 	return f
 }
 
-// GetWatermark implements store.Store.
-func (s *Store) GetWatermark(ctx context.Context, tenant, resource string) (store.Watermark, error) {
-	k, err := entity.WatermarkKey(tenant, resource)
-	if err != nil {
-		return store.Watermark{}, fmt.Errorf("get watermark %q %q: %w", tenant, resource, err)
-	}
-	p, err := s.get(ctx, entity.TableWatermarks, k)
-	if err != nil {
-		return store.Watermark{}, fmt.Errorf("get watermark %q %q: %w", tenant, resource, err)
-	}
-	w, err := entity.ToWatermark(p.Entity)
-	if err != nil {
-		return store.Watermark{}, fmt.Errorf("get watermark %q %q: %w", tenant, resource, err)
-	}
-	w.Tenant, w.Resource, w.ETag = tenant, resource, p.ETag
-	return w, nil
-}
-
-// PutWatermark implements store.Store.
-func (s *Store) PutWatermark(ctx context.Context, w store.Watermark) (store.Watermark, error) {
-	k, err := entity.WatermarkKey(w.Tenant, w.Resource)
-	if err != nil {
-		return store.Watermark{}, fmt.Errorf("put watermark %q %q: %w", w.Tenant, w.Resource, err)
-	}
-	etag, err := s.put(ctx, entity.TableWatermarks, k, entity.FromWatermark(w), w.ETag)
-	if err != nil {
-		return store.Watermark{}, fmt.Errorf("put watermark %q %q: %w", w.Tenant, w.Resource, err)
-	}
-	w.ETag = etag
-	return w, nil
-}
-
-// DeleteWatermark implements store.Store.
-func (s *Store) DeleteWatermark(ctx context.Context, tenant, resource string) error {
-	k, err := entity.WatermarkKey(tenant, resource)
-	if err == nil {
-		err = s.del(ctx, entity.TableWatermarks, k, "")
-	}
-	if err != nil {
-		return fmt.Errorf("delete watermark %q %q: %w", tenant, resource, err)
-	}
-	return nil
-}
-
-// GetSubscription implements store.Store.
-func (s *Store) GetSubscription(ctx context.Context, id string) (store.Subscription, error) {
-	k, err := entity.SubscriptionKey(id)
-	if err != nil {
-		return store.Subscription{}, fmt.Errorf("get subscription %q: %w", id, err)
-	}
-	p, err := s.get(ctx, entity.TableSubscriptions, k)
-	if err != nil {
-		return store.Subscription{}, fmt.Errorf("get subscription %q: %w", id, err)
-	}
-	sub, err := entity.ToSubscription(p.Entity)
-	if err != nil {
-		return store.Subscription{}, fmt.Errorf("get subscription %q: %w", id, err)
-	}
-	sub.ID, sub.ETag = id, p.ETag
-	return sub, nil
-}
-
-// PutSubscription implements store.Store.
-func (s *Store) PutSubscription(ctx context.Context, sub store.Subscription) (store.Subscription, error) {
-	k, err := entity.SubscriptionKey(sub.ID)
-	if err != nil {
-		return store.Subscription{}, fmt.Errorf("put subscription %q: %w", sub.ID, err)
-	}
-	etag, err := s.put(ctx, entity.TableSubscriptions, k, entity.FromSubscription(sub), sub.ETag)
-	if err != nil {
-		return store.Subscription{}, fmt.Errorf("put subscription %q: %w", sub.ID, err)
-	}
-	sub.ETag = etag
-	return sub, nil
-}
-
-// DeleteSubscription implements store.Store.
-func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
-	k, err := entity.SubscriptionKey(id)
-	if err == nil {
-		err = s.del(ctx, entity.TableSubscriptions, k, "")
-	}
-	if err != nil {
-		return fmt.Errorf("delete subscription %q: %w", id, err)
-	}
-	return nil
-}
-
-// ListSubscriptions implements store.Store.
-func (s *Store) ListSubscriptions(ctx context.Context) ([]store.Subscription, error) {
-	var subs []store.Subscription
-	err := s.query(ctx, entity.TableSubscriptions, partitionFilter(entity.SubscriptionsPartition(), "", ""), nil, func(p entity.Parsed) error {
-		sub, err := entity.ToSubscription(p.Entity)
-		if err != nil {
-			return err
-		}
-		if sub.ID, err = entity.DecodeKey(p.Key.RK); err != nil {
-			return err
-		}
-		sub.ETag = p.ETag
-		subs = append(subs, sub)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list subscriptions: %w", err)
-	}
-	return subs, nil
-}
-
-// GetDeletion implements store.Store.
-func (s *Store) GetDeletion(ctx context.Context, target, sourceID string) (store.Deletion, error) {
-	k, err := entity.DeletionKey(target, sourceID)
-	if err != nil {
-		return store.Deletion{}, fmt.Errorf("get deletion %q %q: %w", target, sourceID, err)
-	}
-	p, err := s.get(ctx, entity.TableDeletions, k)
-	if err != nil {
-		return store.Deletion{}, fmt.Errorf("get deletion %q %q: %w", target, sourceID, err)
-	}
-	d, err := entity.ToDeletion(p.Entity)
-	if err != nil {
-		return store.Deletion{}, fmt.Errorf("get deletion %q %q: %w", target, sourceID, err)
-	}
-	d.Target, d.SourceID, d.ETag = target, sourceID, p.ETag
-	return d, nil
-}
-
-// PutDeletion implements store.Store.
-func (s *Store) PutDeletion(ctx context.Context, d store.Deletion) (store.Deletion, error) {
-	k, err := entity.DeletionKey(d.Target, d.SourceID)
-	if err != nil {
-		return store.Deletion{}, fmt.Errorf("put deletion %q %q: %w", d.Target, d.SourceID, err)
-	}
-	etag, err := s.put(ctx, entity.TableDeletions, k, entity.FromDeletion(d), d.ETag)
-	if err != nil {
-		return store.Deletion{}, fmt.Errorf("put deletion %q %q: %w", d.Target, d.SourceID, err)
-	}
-	d.ETag = etag
-	return d, nil
-}
-
-// DeleteDeletion implements store.Store.
-func (s *Store) DeleteDeletion(ctx context.Context, d store.Deletion) error {
-	k, err := entity.DeletionKey(d.Target, d.SourceID)
-	if err == nil {
-		err = s.del(ctx, entity.TableDeletions, k, d.ETag)
-	}
-	if err != nil {
-		return fmt.Errorf("delete deletion %q %q: %w", d.Target, d.SourceID, err)
-	}
-	return nil
-}
-
-// ListDeletions implements store.Store.
-func (s *Store) ListDeletions(ctx context.Context, target string) ([]store.Deletion, error) {
-	pk, err := entity.EncodeKey(target)
-	if err != nil {
-		return nil, fmt.Errorf("list deletions %q: %w", target, err)
-	}
-	var ds []store.Deletion
-	err = s.query(ctx, entity.TableDeletions, partitionFilter(pk, "", ""), nil, func(p entity.Parsed) error {
-		d, err := entity.ToDeletion(p.Entity)
-		if err != nil {
-			return err
-		}
-		if d.SourceID, err = entity.DecodeKey(p.Key.RK); err != nil {
-			return err
-		}
-		d.Target, d.ETag = target, p.ETag
-		ds = append(ds, d)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list deletions %q: %w", target, err)
-	}
-	return ds, nil
-}
-
-// GetStatus implements store.Store.
-func (s *Store) GetStatus(ctx context.Context, target string) (store.TargetStatus, error) {
-	k, err := entity.StatusKey(target)
-	if err != nil {
-		return store.TargetStatus{}, fmt.Errorf("get status %q: %w", target, err)
-	}
-	p, err := s.get(ctx, entity.TableStatus, k)
-	if err != nil {
-		return store.TargetStatus{}, fmt.Errorf("get status %q: %w", target, err)
-	}
-	st, err := entity.ToStatus(p.Entity)
-	if err != nil {
-		return store.TargetStatus{}, fmt.Errorf("get status %q: %w", target, err)
-	}
-	st.Target, st.ETag = target, p.ETag
-	return st, nil
-}
-
-// PutStatus implements store.Store.
-func (s *Store) PutStatus(ctx context.Context, st store.TargetStatus) (store.TargetStatus, error) {
-	wrap := func(err error) error { return fmt.Errorf("put status %q: %w", st.Target, err) }
-	k, err := entity.StatusKey(st.Target)
-	if err != nil {
-		return store.TargetStatus{}, wrap(err)
-	}
-	e, err := entity.FromStatus(st)
-	if err != nil {
-		return store.TargetStatus{}, wrap(err)
-	}
-	etag, err := s.put(ctx, entity.TableStatus, k, e, st.ETag)
-	if err != nil {
-		return store.TargetStatus{}, wrap(err)
-	}
-	st.ETag = etag
-	return st, nil
-}
-
-// AppendEvent implements store.Store. An event without a time is stamped
-// with the current time.
-func (s *Store) AppendEvent(ctx context.Context, ev store.Event) error {
-	wrap := func(err error) error { return fmt.Errorf("append event %q %q: %w", ev.Target, ev.SourceID, err) }
-	if ev.Time.IsZero() {
-		ev.Time = time.Now()
-	}
-	ev.Time = entity.Time(ev.Time)
-	e, err := entity.FromEvent(ev)
-	if err != nil {
-		return wrap(err)
-	}
-	// The row key ends in 64 random bits; a collision, however unlikely,
-	// only needs another key.
-	for attempt := 0; ; attempt++ {
-		k, err := entity.EventKey(ev.Target, ev.Time)
-		if err != nil {
-			return wrap(err)
-		}
-		_, err = s.put(ctx, entity.TableEvents, k, e, "")
-		if err == nil {
-			return nil
-		}
-		if attempt == 2 || !isConflict(err) {
-			return wrap(err)
-		}
-	}
-}
-
 // ListEvents implements store.Store.
 func (s *Store) ListEvents(ctx context.Context, target string, opts store.ListEventsOptions) (store.EventPage, error) {
 	wrap := func(err error) error { return fmt.Errorf("list events %q: %w", target, err) }
@@ -369,7 +135,7 @@ func (s *Store) ListEvents(ctx context.Context, target string, opts store.ListEv
 	if err != nil {
 		return store.EventPage{}, wrap(err)
 	}
-	limit := pageSize(opts.Limit)
+	limit := entity.PageSize(opts.Limit)
 	filter := partitionFilter(pk, "", "")
 	if opts.Page != "" {
 		after, err := entity.ParsePageToken(opts.Page)
@@ -413,16 +179,6 @@ func (s *Store) ListEvents(ctx context.Context, target string, opts store.ListEv
 		page.Next = entity.PageToken(keys[limit-1])
 	}
 	return page, nil
-}
-
-func pageSize(limit int) int {
-	switch {
-	case limit <= 0:
-		return entity.DefaultEventPage
-	case limit > entity.MaxEventPage:
-		return entity.MaxEventPage
-	}
-	return limit
 }
 
 // maxBatch is the most operations an entity-group transaction may hold.

@@ -32,6 +32,7 @@ import (
 
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/internal/entity"
+	"github.com/tenantsync/tenantsync/internal/store/internal/records"
 )
 
 // DefaultTablePrefix starts every table name unless Options say otherwise.
@@ -58,13 +59,24 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Store is the Table Storage store. It is safe for concurrent use.
+// Store is the Table Storage store. It is safe for concurrent use. It
+// implements all of store.Store: the single-record methods (watermarks,
+// subscriptions, deletions, status, AppendEvent), which go doc does not
+// list, are written once for both stores in internal/records and embedded.
 type Store struct {
-	tables map[string]*aztables.Client
+	// recordMethods are the single-record methods of store.Store, over
+	// tables.
+	recordMethods
+
+	tables tableClients
 	log    *slog.Logger
 }
 
 var _ store.Store = (*Store)(nil)
+
+// recordMethods is embedded under an unexported name, so that Store has the
+// methods but no exported field.
+type recordMethods = records.Methods
 
 var prefixPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,49}$`)
 
@@ -91,7 +103,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Store{tables: make(map[string]*aztables.Client, len(entity.Tables)), log: log}
+	tables := make(tableClients, len(entity.Tables))
+	s := &Store{recordMethods: records.New(tables), tables: tables, log: log}
 	for _, t := range entity.Tables {
 		name := prefix + t
 		_, err := svc.CreateTable(ctx, name, nil)

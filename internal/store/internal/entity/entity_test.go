@@ -155,6 +155,22 @@ func TestEventsOlderThan(t *testing.T) {
 	}
 }
 
+func TestPageSize(t *testing.T) {
+	tests := []struct{ limit, want int }{
+		{-1, DefaultEventPage},
+		{0, DefaultEventPage},
+		{1, 1},
+		{MaxEventPage - 1, MaxEventPage - 1},
+		{MaxEventPage, MaxEventPage},
+		{MaxEventPage + 1, MaxEventPage},
+	}
+	for _, tt := range tests {
+		if got := PageSize(tt.limit); got != tt.want {
+			t.Errorf("PageSize(%d) = %d, want %d", tt.limit, got, tt.want)
+		}
+	}
+}
+
 func TestCheck(t *testing.T) {
 	key := Key{"p", "r"}
 	tests := []struct {

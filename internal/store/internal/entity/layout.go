@@ -221,3 +221,15 @@ const DefaultEventPage = 50
 
 // MaxEventPage bounds a page of ListEvents.
 const MaxEventPage = 1000
+
+// PageSize returns the size of a page of ListEvents for the limit asked:
+// DefaultEventPage for none, at most MaxEventPage.
+func PageSize(limit int) int {
+	switch {
+	case limit <= 0:
+		return DefaultEventPage
+	case limit > MaxEventPage:
+		return MaxEventPage
+	}
+	return limit
+}
