@@ -90,6 +90,9 @@ type Options struct {
 	// MaxResponseBytes bounds one response body. Default
 	// DefaultMaxResponseBytes.
 	MaxResponseBytes int64
+	// WritePacing paces the writes to the tenant under Graph's write
+	// quota; the zero value paces with the defaults (see WritePacing).
+	WritePacing WritePacing
 	// Logger receives a debug record per request (method, path, status,
 	// request id, duration) and a warning per retry; never a token.
 	// Default: discard.
@@ -177,8 +180,9 @@ func (c *Client) BaseURL() string { return c.baseURL }
 
 // newHTTPClient builds the SDK's middleware pipeline in a fixed order, with
 // the retry handler only when retries are wanted (the SDK's own default
-// pipeline always retries, at least 3 times) and the trace middleware last,
-// next to the wire, so that it sees every attempt.
+// pipeline always retries, at least 3 times), the write pacer inside it (so
+// that retries are paced too) and the trace middleware last, next to the
+// wire, so that it sees every attempt and no write the pacer held back.
 func newHTTPClient(opts Options, log *slog.Logger) *http.Client {
 	clientOpts := msgraph.GetDefaultClientOptions()
 	mw := []khttp.Middleware{
@@ -201,8 +205,11 @@ func newHTTPClient(opts Options, log *slog.Logger) *http.Client {
 		khttp.NewCompressionHandler(),
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),
-		&traceHandler{log: log, maxBody: opts.MaxResponseBytes},
 	)
+	if !opts.WritePacing.Off {
+		mw = append(mw, &pacerHandler{p: newPacer(opts.WritePacing)})
+	}
+	mw = append(mw, &traceHandler{log: log, maxBody: opts.MaxResponseBytes})
 	var parent http.RoundTripper
 	timeout := 100 * time.Second
 	var jar http.CookieJar

@@ -32,6 +32,14 @@ func mapError(op string, err error, ex *exchange) error {
 		retryAfter = ex.retryAfter
 	}
 
+	var paced *pacedError
+	if errors.As(err, &paced) {
+		// Never sent: the tenant's write quota is used up for longer than
+		// the caller may wait.
+		e.Status, e.Code, e.RequestID = http.StatusTooManyRequests, "WriteQuotaPaced", ""
+		e.Message, e.RetryAfter = paced.Error(), paced.wait
+		return e
+	}
 	var odata *odataerrors.ODataError
 	var api *abs.ApiError
 	var authFailed *azidentity.AuthenticationFailedError
