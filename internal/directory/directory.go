@@ -8,7 +8,9 @@ package directory
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -90,6 +92,29 @@ func IsEmpty(v any) bool {
 		return len(t) == 0
 	}
 	return false
+}
+
+// Format renders an attribute value for people, as plans, reports and logs
+// show it: ∅ for nothing, lists in brackets.
+func Format(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return "∅"
+	case string:
+		if t == "" {
+			return "∅"
+		}
+		return t
+	case []string:
+		return "[" + strings.Join(t, ", ") + "]"
+	case []any:
+		parts := make([]string, len(t))
+		for i, e := range t {
+			parts[i] = fmt.Sprint(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return fmt.Sprint(v)
 }
 
 // User is a user object as read from a tenant.

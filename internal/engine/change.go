@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -27,7 +28,11 @@ type Change struct {
 	// "full", "group", "ondemand", "approve".
 	Cause string `json:"cause,omitempty"`
 	// Force makes the engine compare against the target user as it is now
-	// rather than against what it last wrote (used when the target drifted).
+	// rather than against what it last wrote, and repeat the follow-ups of
+	// the sync. It is set when the target drifted, and for the retry of a
+	// change that failed or was delivered again after a crash: the failure
+	// or the crash may have come between a target write and its link write,
+	// or before the follow-ups were sent.
 	Force bool `json:"force,omitempty"`
 }
 
@@ -59,6 +64,12 @@ type Action struct {
 	RequestIDs []string `json:"requestIds,omitempty"`
 	Error      string   `json:"error,omitempty"`
 	Target     string   `json:"-"`
+
+	// linked is true when the sync ended with an active link to a target
+	// user; activated when that link was not active before (created,
+	// adopted, restored, enabled again): the user's direct reports may now
+	// have their manager set.
+	linked, activated bool
 }
 
 func (a *Action) setTargetID(id string) {
@@ -76,6 +87,13 @@ type Result struct {
 	// FollowUps are user changes a group change implies, for the caller to
 	// process (the event pipeline enqueues them).
 	FollowUps []Change
+	// Commit, when not nil, records what the FollowUps were read up to (a
+	// group change reads the source's groups delta and moves its
+	// watermark). Call it once the follow-ups are safe, enqueued: a crash
+	// before it only makes the next group change or reconcile read the
+	// same delta again, where moving the watermark first would lose the
+	// follow-ups until the daily full pass.
+	Commit func(context.Context) error `json:"-"`
 }
 
 var (

@@ -21,6 +21,25 @@ const stagedLifetime = 7 * 24 * time.Hour
 // a source user that left scope or was deleted, through the deletion guard.
 func (e *Engine) deprovision(ctx context.Context, t *target, src *source, link store.Link, hasLink, force bool, scopeReason string, act Action, rep *Report) (Action, error) {
 	act.Reason = scopeReason
+	if addr := invitedAddress(link); hasLink && addr != "" {
+		// A crash came between an invitation and its link: the invited user
+		// is found by the address, as it carries no anchor yet.
+		found, _, err := e.match(ctx, t, src.id, addr, "", []string{t.anchorAttr, "accountEnabled"})
+		if err != nil && !errors.Is(err, ErrPermanent) {
+			return act, err
+		}
+		if found == nil {
+			// The invitation was never sent: forget it.
+			if err := e.store.DeleteLink(ctx, link); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return act, fmt.Errorf("drop link %s/%s: %w", t.name, src.id, err)
+			}
+			act.Op, act.Reason = OpSkip, scopeReason+"; an interrupted invitation created no target user"
+			return act, nil
+		}
+		link.TargetID, link.State, link.Attributes = found.ID, store.LinkActive, found.Attrs
+		act.setTargetID(link.TargetID)
+		rep.step("match", "found target user %s of an interrupted invitation to %s", link.TargetID, addr)
+	}
 	if (!hasLink || link.TargetID == "") && force {
 		// A full pass found a target user with this user's anchor but no
 		// link (a crash between invitation and link): deprovision it too.
@@ -42,11 +61,24 @@ func (e *Engine) deprovision(ctx context.Context, t *target, src *source, link s
 		return act, nil
 	}
 	action := deprovisionAction(t.cfg)
+	already := link.State == store.LinkDeleted || action == config.DeprovisionDisable && link.State == store.LinkDisabled
+	if already && force {
+		// A crash may have come between a restore (or an enable) and its
+		// link write: believe the target, not the link.
+		live, enabled, err := e.targetState(ctx, t, link.TargetID)
+		if err != nil {
+			return act, err
+		}
+		if link.State == store.LinkDeleted && live || link.State == store.LinkDisabled && enabled {
+			rep.step("match", "target user %s is live (enabled: %t) although its link says %s", link.TargetID, enabled, link.State)
+			already = false
+		}
+	}
 	switch {
-	case link.State == store.LinkDeleted:
+	case already && link.State == store.LinkDeleted:
 		act.Op, act.Reason = OpNoop, scopeReason+"; already deprovisioned (deleted)"
 		return act, nil
-	case action == config.DeprovisionDisable && link.State == store.LinkDisabled:
+	case already:
 		act.Op, act.Reason = OpNoop, scopeReason+"; already deprovisioned (disabled)"
 		return act, nil
 	case action == config.DeprovisionNone:
@@ -94,6 +126,20 @@ func (e *Engine) deprovision(ctx context.Context, t *target, src *source, link s
 	return act, nil
 }
 
+// targetState reports whether a target user is live (not deleted) and
+// enabled.
+func (e *Engine) targetState(ctx context.Context, t *target, id string) (live, enabled bool, err error) {
+	u, err := t.api.GetUser(ctx, id, []string{"accountEnabled"})
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		return false, false, nil
+	case err != nil:
+		return false, false, fmt.Errorf("read target user %s: %w", id, err)
+	}
+	enabled, ok := u.Attrs.Bool("accountEnabled")
+	return true, enabled || !ok, nil
+}
+
 func (e *Engine) executeDeprovision(ctx context.Context, t *target, link *store.Link, action config.DeprovisionAction) error {
 	switch action {
 	case config.DeprovisionDelete:
@@ -103,14 +149,22 @@ func (e *Engine) executeDeprovision(ctx context.Context, t *target, link *store.
 		}
 		link.State = store.LinkDeleted
 	case config.DeprovisionDisable:
-		err := t.api.UpdateUser(ctx, link.TargetID, directory.Attributes{"accountEnabled": false})
+		patch := directory.Attributes{"accountEnabled": false}
+		if anchor := e.anchorValue(link.SourceID); !directory.Equal(link.Attributes[t.anchorAttr], anchor) {
+			// The user of an interrupted invitation has no anchor yet; a
+			// disabled user stays in the target and must stay findable.
+			patch[t.anchorAttr] = anchor
+		}
+		err := t.api.UpdateUser(ctx, link.TargetID, patch)
 		if err != nil && !errors.Is(err, directory.ErrNotFound) {
 			return fmt.Errorf("disable target user %s: %w", link.TargetID, err)
 		}
 		if link.Attributes == nil {
 			link.Attributes = map[string]any{}
 		}
-		link.Attributes["accountEnabled"] = false
+		for k, v := range patch {
+			link.Attributes[k] = v
+		}
 		link.Hash = "" // no longer what the mappings want
 		link.State = store.LinkDisabled
 	}

@@ -44,20 +44,31 @@ func (e *Engine) provision(ctx context.Context, t *target, src *source, ch Chang
 
 // update brings a linked target user in line with the source.
 func (e *Engine) update(ctx context.Context, t *target, src *source, ch Change, link store.Link, restored bool, scopeReason string, act Action, rep *Report) (Action, error) {
+	activating := restored || link.State != store.LinkActive
 	want, err := e.desiredFor(ctx, t, src, mapping.Update)
 	if err != nil {
 		return act, err
 	}
 	current := directory.Attributes(link.Attributes)
+	hiddenManager := false
 	if ch.Force {
-		// The target may have drifted from what we wrote: compare with it as it is.
-		tu, err := t.api.GetUser(ctx, link.TargetID, want.attrs.Keys())
+		// The target may have drifted from what we wrote: compare with it as
+		// it is, its manager included.
+		keys := want.attrs.Keys()
+		if t.mappings.HasManager() {
+			keys = append(keys, mapping.ManagerAttribute)
+		}
+		tu, err := t.api.GetUser(ctx, link.TargetID, keys)
 		switch {
 		case errors.Is(err, directory.ErrNotFound):
 			return e.lostTarget(ctx, t, src, link, scopeReason, act, rep)
 		case err != nil:
 			return act, fmt.Errorf("read target user %s: %w", link.TargetID, err)
 		}
+		// Graph shows no manager while the manager is soft deleted, and the
+		// reference comes back with a restore: when a manager was written,
+		// a manager that must go is removed even if none shows.
+		hiddenManager = directory.IsEmpty(tu.Attrs[mapping.ManagerAttribute]) && !directory.IsEmpty(current[mapping.ManagerAttribute])
 		current = mergeAttrs(current, tu.Attrs)
 	}
 	mgr, mgrKnown, err := e.targetManager(ctx, t, want)
@@ -65,7 +76,7 @@ func (e *Engine) update(ctx context.Context, t *target, src *source, ch Change, 
 		return act, err
 	}
 	changes := mapping.Diff(current, want.attrs)
-	mgrChange := mgrKnown && !directory.Equal(current["manager"], mgr)
+	mgrChange := mgrKnown && (!directory.Equal(current["manager"], mgr) || mgr == "" && hiddenManager)
 	act.Changes = changes.Redact(want.redacted)
 	if mgrChange {
 		addChange(&act, "manager", current["manager"], mgr)
@@ -87,6 +98,7 @@ func (e *Engine) update(ctx context.Context, t *target, src *source, ch Change, 
 				return act, err
 			}
 		}
+		act.linked, act.activated = true, activating
 		return act, nil
 	}
 	act.Reason = scopeReason
@@ -100,7 +112,7 @@ func (e *Engine) update(ctx context.Context, t *target, src *source, ch Change, 
 		}
 	}
 	if mgrChange {
-		if err := t.api.SetManager(ctx, link.TargetID, mgr); err != nil {
+		if err := setManager(ctx, t, link.TargetID, mgr); err != nil {
 			return act, e.failLink(ctx, link, fmt.Errorf("set manager of target user %s: %w", link.TargetID, err))
 		}
 	}
@@ -110,8 +122,21 @@ func (e *Engine) update(ctx context.Context, t *target, src *source, ch Change, 
 	}
 	link.Hash, link.State, link.LastError = hash, store.LinkActive, ""
 	link.SourceUPN = src.upn()
-	_, err = e.putLink(ctx, link)
-	return act, err
+	if _, err = e.putLink(ctx, link); err != nil {
+		return act, err
+	}
+	act.linked, act.activated = true, activating
+	return act, nil
+}
+
+// setManager sets a target user's manager, or removes it (managerID ""):
+// removing a manager that is already gone is done.
+func setManager(ctx context.Context, t *target, id, managerID string) error {
+	err := t.api.SetManager(ctx, id, managerID)
+	if managerID == "" && errors.Is(err, directory.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // lostTarget handles a linked target user that no longer exists: someone
@@ -162,7 +187,7 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 		rep.step("match", "no invitation address")
 		return act, nil
 	}
-	found, how, err := e.match(ctx, t, src.id, want)
+	found, how, err := e.match(ctx, t, src.id, want.address, invitedAddress(link), want.attrs.Keys())
 	if err != nil {
 		return act, err
 	}
@@ -181,6 +206,16 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 		act.Reason = scopeReason + "; " + how
 	} else {
 		rep.step("match", "no existing target user: inviting %s", want.address)
+		// Record the invitation before sending it. A crash between the
+		// invitation and the link write leaves this link, from which the
+		// next sync finds the invited user by its address, whether the
+		// source user is still in scope (it is adopted) or not (it is
+		// deprovisioned), even if their address has changed since.
+		link.TargetID, link.State, link.SourceUPN = "", store.LinkInviting, src.upn()
+		link.Attributes = directory.Attributes{"mail": want.address}
+		if link, err = e.putLink(ctx, link); err != nil {
+			return act, err
+		}
 		u, err := t.api.Invite(ctx, Invitation{
 			Email:       want.address,
 			DisplayName: stringAttr(want.attrs, "displayName"),
@@ -207,10 +242,17 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 		}
 	}
 	if mgrKnown && !directory.Equal(current["manager"], mgr) {
-		if err := t.api.SetManager(ctx, link.TargetID, mgr); err != nil {
+		if err := setManager(ctx, t, link.TargetID, mgr); err != nil {
 			return act, fmt.Errorf("set manager of target user %s: %w", link.TargetID, err)
 		}
 		addChange(&act, "manager", current["manager"], mgr)
+	} else if found != nil && mgrKnown && mgr == "" {
+		// An adopted user that shows no manager may still refer to a
+		// soft-deleted one, which comes back when that user is restored:
+		// remove the reference too (setManager takes "none" for done).
+		if err := setManager(ctx, t, link.TargetID, ""); err != nil {
+			return act, fmt.Errorf("remove manager of target user %s: %w", link.TargetID, err)
+		}
 	}
 	rep.step("action", "%s: %s", act.Op, summarize(act.Changes))
 	link.Attributes = mergeAttrs(current, want.attrs)
@@ -224,18 +266,38 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 	if _, err := e.putLink(ctx, link); err != nil {
 		return act, err
 	}
+	act.linked, act.activated = true, true
 	return act, nil
 }
 
-// match looks for the target user of an unlinked source user.
-func (e *Engine) match(ctx context.Context, t *target, sourceID string, want desired) (*directory.User, string, error) {
+// invitedAddress is the address of an invitation a crash interrupted
+// before its link was written, or "".
+func invitedAddress(l store.Link) string {
+	if l.State != store.LinkInviting {
+		return ""
+	}
+	s, _ := directory.Attributes(l.Attributes).String("mail")
+	return s
+}
+
+// match looks for the target user of an unlinked source user: by anchor,
+// then among B2B users by the invitation address, or by invited, the
+// address of an invitation a crash interrupted.
+func (e *Engine) match(ctx context.Context, t *target, sourceID, address, invited string, attrs []string) (*directory.User, string, error) {
 	anchor := e.anchorValue(sourceID)
-	attrs := append(want.attrs.Keys(), "userPrincipalName", "creationType", "userType", "mail", "otherMails", "manager")
-	users, err := t.api.FindUsers(ctx, []Cond{
+	attrs = append(attrs, "userPrincipalName", "creationType", "userType", "mail", "otherMails", "manager")
+	conds := []Cond{
 		{Attr: t.anchorAttr, Value: anchor},
-		{Attr: "mail", Value: want.address},
-		{Attr: "otherMails", Value: want.address},
-	}, dedupe(attrs))
+		{Attr: "mail", Value: address},
+		{Attr: "otherMails", Value: address},
+	}
+	if strings.EqualFold(invited, address) {
+		invited = ""
+	}
+	if invited != "" {
+		conds = append(conds, Cond{Attr: "mail", Value: invited}, Cond{Attr: "otherMails", Value: invited})
+	}
+	users, err := t.api.FindUsers(ctx, conds, dedupe(attrs))
 	if err != nil {
 		return nil, "", fmt.Errorf("find target user of %s in %s: %w", sourceID, t.name, err)
 	}
@@ -248,7 +310,7 @@ func (e *Engine) match(ctx context.Context, t *target, sourceID string, want des
 		case a != "":
 			// Someone else's anchor: another source user (or another
 			// tenantsync) owns it. Never take it over.
-		case hasAddress(u, want.address):
+		case hasAddress(u, address) || invited != "" && hasAddress(u, invited) && isB2B(u):
 			byAddress = append(byAddress, u)
 		}
 	}
@@ -264,12 +326,16 @@ func (e *Engine) match(ctx context.Context, t *target, sourceID string, want des
 	}
 	for _, u := range byAddress {
 		if isB2B(u) || t.cfg.AdoptMembers {
-			return &u, "adopted existing target user " + u.ID + " with address " + want.address, nil
+			addr := address
+			if !hasAddress(u, address) {
+				addr = invited + " (an invitation a crash interrupted)"
+			}
+			return &u, "adopted existing target user " + u.ID + " with address " + addr, nil
 		}
 	}
 	if len(byAddress) > 0 {
 		return nil, "", fmt.Errorf("target %s: %s belongs to an internal member (%s) of the target; set adoptMembers to take it over: %w",
-			t.name, want.address, byAddress[0].ID, ErrPermanent)
+			t.name, address, byAddress[0].ID, ErrPermanent)
 	}
 	return nil, "", nil
 }
@@ -300,9 +366,12 @@ func isB2B(u directory.User) bool {
 }
 
 // targetManager resolves a source manager id to the manager's target user
-// through the links. known is false when the manager is not (yet) in the
-// target, or the mapping does not apply: the user's manager is then left as
-// it is.
+// through the links. known is false when the mapping does not apply: the
+// user's manager is then left as it is. A manager with no active target user
+// (out of the target's scope, deprovisioned, or not synced yet) resolves to
+// none: a target user's manager never names someone who is not their
+// manager in the source, and when the manager's link becomes active, its
+// sync sends the reports again (Result.FollowUps) to set it.
 func (e *Engine) targetManager(ctx context.Context, t *target, want desired) (id string, known bool, err error) {
 	if !want.managerApplies {
 		return "", false, nil
@@ -311,8 +380,11 @@ func (e *Engine) targetManager(ctx context.Context, t *target, want desired) (id
 		return "", true, nil
 	}
 	l, ok, err := e.getLink(ctx, t.name, want.manager)
-	if err != nil || !ok || l.TargetID == "" || l.State != store.LinkActive {
+	if err != nil {
 		return "", false, err
+	}
+	if !ok || l.TargetID == "" || l.State != store.LinkActive {
+		return "", true, nil
 	}
 	return l.TargetID, true, nil
 }

@@ -200,10 +200,21 @@ func (e *Engine) groupChanges(ctx context.Context, link string, emit func(contex
 	}
 	n := 0
 	seen := e.now()
+	// A group taken out of a nested scope, and the users removed from it in
+	// the same window, are only known once the whole delta is read: the
+	// users' removals may come first, while the group no longer counts as
+	// nested (nested is the membership as it is now).
+	unnested := map[string]bool{}            // groups removed from a nested scope group
+	removedFrom := map[string][]string{}     // group → users removed from it, for groups not (or no longer) nested
+	childrenRemoved := map[string][]string{} // group → groups removed from it
 	next, err := e.source.GroupsDelta(ctx, link, func(page []directory.GroupDelta) error {
 		var changes []Change
 		for _, g := range page {
 			id := g.Group.ID
+			if len(nested) > 0 && !direct[id] && !nested[id] {
+				removedFrom[id] = append(removedFrom[id], g.MembersRemoved...)
+				childrenRemoved[id] = append(childrenRemoved[id], g.GroupsRemoved...)
+			}
 			if !direct[id] && !nested[id] {
 				continue
 			}
@@ -216,6 +227,9 @@ func (e *Engine) groupChanges(ctx context.Context, link string, emit func(contex
 			}
 			if !nested[id] {
 				continue
+			}
+			for _, sub := range g.GroupsRemoved {
+				unnested[sub] = true
 			}
 			// A group joining or leaving a nested scope moves all its users.
 			for _, sub := range g.GroupsChanged() {
@@ -238,7 +252,49 @@ func (e *Engine) groupChanges(ctx context.Context, link string, emit func(contex
 	if err != nil {
 		return n, "", fmt.Errorf("groups delta: %w", err)
 	}
+	changes, err := e.formerlyNested(ctx, unnested, removedFrom, childrenRemoved, seen)
+	if err != nil {
+		return n, "", err
+	}
+	if len(changes) > 0 {
+		if err := emit(ctx, changes); err != nil {
+			return n, "", err
+		}
+		n += len(changes)
+	}
 	return n, next, nil
+}
+
+// formerlyNested returns a change for every user who may have left a nested
+// scope with a group taken out of it: the group's users now, those of every
+// group inside it now or removed from it in the same delta window, and the
+// users removed from any of those groups in the window.
+func (e *Engine) formerlyNested(ctx context.Context, unnested map[string]bool, removedFrom, childrenRemoved map[string][]string, seen time.Time) ([]Change, error) {
+	queue := make([]string, 0, len(unnested))
+	for g := range unnested {
+		queue = append(queue, g)
+	}
+	sort.Strings(queue)
+	visited := map[string]bool{}
+	var changes []Change
+	for len(queue) > 0 {
+		g := queue[0]
+		queue = queue[1:]
+		if visited[g] {
+			continue
+		}
+		visited[g] = true
+		m, err := e.source.GroupMembers(ctx, g, true)
+		if err != nil && !errors.Is(err, directory.ErrNotFound) {
+			return nil, fmt.Errorf("list members of group %s, taken out of a nested scope: %w", g, err)
+		}
+		for _, u := range append(m.Users, removedFrom[g]...) {
+			changes = append(changes, Change{Kind: KindUser, ID: u, Cause: "group", Observed: seen})
+		}
+		queue = append(queue, m.Groups...)
+		queue = append(queue, childrenRemoved[g]...)
+	}
+	return dedupeChanges(changes), nil
 }
 
 // scopeGroups returns the groups whose membership matters: the scoping
@@ -314,7 +370,8 @@ func (e *Engine) syncGroup(ctx context.Context, ch Change) (Result, error) {
 		return res, err
 	}
 	w.DeltaLink, w.TakenAt = next, e.now()
-	return res, e.saveWatermark(ctx, w)
+	res.Commit = func(ctx context.Context) error { return e.saveWatermark(ctx, w) }
+	return res, nil
 }
 
 // fullPass surveys everything, decides with the dry engine, and emits a
@@ -331,7 +388,7 @@ func (e *Engine) fullPass(ctx context.Context, emit func(context.Context, []Chan
 		return 0, nil, fmt.Errorf("groups delta (latest): %w", err)
 	}
 	e.expireStaged(ctx)
-	plan, err := e.plan(ctx, e.targets)
+	plan, err := e.plan(ctx, e.targets, false)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -438,10 +495,14 @@ type TargetPlan struct {
 // and what the deletion guard would hold back. It reads both tenants in pages
 // and writes nothing anywhere.
 func (e *Engine) Plan(ctx context.Context) (Plan, error) {
-	return e.plan(ctx, e.targets)
+	return e.plan(ctx, e.targets, true)
 }
 
-func (e *Engine) plan(ctx context.Context, targets []*target) (Plan, error) {
+// plan decides for every user and target with the dry engine. Without
+// details it keeps only what a full pass needs to enqueue (the operation,
+// the user, whether it is held or failed): the attribute diffs and reasons
+// of every user in every target are most of a plan's memory.
+func (e *Engine) plan(ctx context.Context, targets []*target, details bool) (Plan, error) {
 	s, err := e.survey(ctx, targets)
 	if err != nil {
 		return Plan{}, err
@@ -497,6 +558,9 @@ func (e *Engine) plan(ctx context.Context, targets []*target) (Plan, error) {
 			}
 			if act.Op == OpNoop {
 				continue
+			}
+			if !details {
+				act.Changes, act.Reason, act.UserPrincipalName, act.RequestIDs = nil, "", "", nil
 			}
 			if act.Held {
 				tp.Held = append(tp.Held, act)

@@ -205,3 +205,52 @@ func TestExpiredDeltaTokenForcesAFullPass(t *testing.T) {
 		t.Errorf("reconcile with an expired token = %+v", res)
 	}
 }
+
+// A group change reads the shared groups delta. Its watermark may move only
+// after the caller has made the follow-ups safe (Result.Commit): a crash in
+// between must give the same follow-ups again, not lose them.
+func TestGroupChangeMovesTheWatermarkOnlyOnCommit(t *testing.T) {
+	e := newEnv(t)
+	_, cs := e.reconcile(true)
+	e.process(cs)
+	before, err := e.store.GetWatermark(t.Context(), e.cfg.Source.Tenant, "groups")
+	if err != nil || before.DeltaLink == "" {
+		t.Fatalf("groups watermark after the full pass: %+v, %v", before, err)
+	}
+	e.removeMember("erin")
+	group := engine.Change{Kind: engine.KindGroup, ID: e.groupID()}
+
+	first, err := e.eng.Sync(t.Context(), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(ids(first.FollowUps), e.sourceID("erin")) || first.Commit == nil {
+		t.Fatalf("group change: follow-ups %v (commit set: %t), want erin's and a commit", ids(first.FollowUps), first.Commit != nil)
+	}
+	if w, _ := e.store.GetWatermark(t.Context(), e.cfg.Source.Tenant, "groups"); w.DeltaLink != before.DeltaLink {
+		t.Fatalf("the watermark moved before Commit: %q → %q", before.DeltaLink, w.DeltaLink)
+	}
+
+	// The process died before enqueuing: the redelivered change finds the
+	// same users.
+	again, err := e.eng.Sync(t.Context(), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(again.FollowUps), ids(first.FollowUps); !slices.Equal(got, want) {
+		t.Fatalf("redelivered group change: follow-ups %v, want %v", got, want)
+	}
+	if err := again.Commit(t.Context()); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	if w, _ := e.store.GetWatermark(t.Context(), e.cfg.Source.Tenant, "groups"); w.DeltaLink == before.DeltaLink {
+		t.Fatal("the watermark did not move on Commit")
+	}
+	after, err := e.eng.Sync(t.Context(), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(ids(after.FollowUps), e.sourceID("erin")) {
+		t.Errorf("after Commit, the same group change still reports erin: %v", ids(after.FollowUps))
+	}
+}

@@ -96,9 +96,12 @@ func (e *Engine) syncUser(ctx context.Context, ch Change, src *source, only *tar
 		if err != nil {
 			errs = append(errs, err)
 		}
-		if act.Op == OpCreate && t.mappings.HasManager() {
-			// Reports synced before their manager existed in the target
-			// could not have their manager set; now they can.
+		if t.mappings.HasManager() && (act.activated || ch.Force && act.linked) {
+			// Reports synced while their manager had no active target user
+			// could not have their manager set; now they can. A forced
+			// change (delivered again after a crash) may have activated the
+			// link before the crash lost these follow-ups: it sends them
+			// again.
 			reports, err := e.source.DirectReports(ctx, src.id)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("read direct reports of %s: %w", src.id, err))
@@ -217,24 +220,9 @@ func summarize(changes mapping.Changes) string {
 	parts := make([]string, 0, len(changes))
 	for _, k := range changes.Keys() {
 		d := changes[k]
-		parts = append(parts, fmt.Sprintf("%s: %s → %s", k, show(d.Old), show(d.New)))
+		parts = append(parts, fmt.Sprintf("%s: %s → %s", k, directory.Format(d.Old), directory.Format(d.New)))
 	}
 	return strings.Join(parts, "; ")
-}
-
-func show(v any) string {
-	switch t := v.(type) {
-	case nil:
-		return "∅"
-	case string:
-		if t == "" {
-			return "∅"
-		}
-		return t
-	case []string:
-		return "[" + strings.Join(t, ", ") + "]"
-	}
-	return fmt.Sprint(v)
 }
 
 // syncTarget decides and carries out what one target needs for one user.

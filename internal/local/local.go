@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -20,9 +19,9 @@ import (
 
 	"github.com/tenantsync/tenantsync/internal/app"
 	"github.com/tenantsync/tenantsync/internal/pipeline"
-	"github.com/tenantsync/tenantsync/internal/queue"
 	"github.com/tenantsync/tenantsync/internal/queue/embedded"
 	"github.com/tenantsync/tenantsync/internal/store/boltstore"
+	"github.com/tenantsync/tenantsync/internal/subscriptions"
 )
 
 // Defaults, as in Azure.
@@ -139,20 +138,18 @@ func Start(ctx context.Context, opts Options) (*Local, error) {
 	}
 	base := "http://" + ln.Addr().String()
 	l.info = Info{URL: base, StatusURL: base + "/"}
-	rto := app.RuntimeOptions{Queue: q, Counters: func() map[string]int64 { return queueCounters(q.Stats().Counters) }}
+	rto := app.RuntimeOptions{Queue: q, Counters: func() map[string]int64 { return queueCounters(q.Stats()) }}
 	if opts.Notifications {
 		rto.NotificationURL = opts.NotificationURL
 		if rto.NotificationURL == "" {
 			rto.NotificationURL = base + "/api/GraphWebhook"
 		}
-		u, err := url.Parse(rto.NotificationURL)
+		rto.LifecycleURL, err = subscriptions.LifecycleURL(rto.NotificationURL)
 		if err != nil {
 			ln.Close()
 			q.Close()
-			return nil, fmt.Errorf("notification URL %q: %w", rto.NotificationURL, err)
+			return nil, err
 		}
-		u.Path = "/api/GraphLifecycle"
-		rto.LifecycleURL = u.String()
 		l.info.NotificationURL = rto.NotificationURL
 	}
 	rt, err := opts.App.Runtime(rto)
@@ -270,13 +267,22 @@ func (l *Local) Reconcile(ctx context.Context, full bool) error {
 	return err
 }
 
-func queueCounters(c queue.Counters) map[string]int64 {
+// queueCounters are the queue's counters since start and, as gauges, what
+// it holds now: an operator (or the chaos suite) sees from the status page
+// whether work is still pending.
+func queueCounters(st embedded.Stats) map[string]int64 {
+	c := st.Counters
 	return map[string]int64{
 		"queueEnqueued":     c.Enqueued,
 		"queueCompleted":    c.Completed,
 		"queueAbandoned":    c.Abandoned,
 		"queueDeadLettered": c.DeadLettered,
 		"queueScheduled":    c.Scheduled,
+		// Gauges.
+		"queueVisibleMessages":    int64(st.VisibleMessages),
+		"queueScheduledMessages":  int64(st.ScheduledMessages),
+		"queueLockedMessages":     int64(st.Locked),
+		"queueDeadLetterMessages": int64(st.DeadLetterMessages),
 	}
 }
 

@@ -111,6 +111,13 @@ func (p *Pipeline) ProcessChange(ctx context.Context, d queue.Delivery) error {
 		p.log.ErrorContext(ctx, "undecodable change message", "messageId", d.ID, "err", err)
 		return &queue.DeadLetterError{Reason: "InvalidChangeMessage", Description: err.Error()}
 	}
+	if d.DeliveryCount > 1 {
+		// A crash may have come in the middle of this change, between a
+		// target write and its link write: the engine compares with the
+		// targets as they are, and repeats what the crash could have lost.
+		// A re-scheduled retry keeps the flag.
+		ch.Force = true
+	}
 	log := p.log.With("kind", ch.Kind, "sourceId", ch.ID, "messageId", d.ID, "deliveryCount", d.DeliveryCount)
 	res, err := p.engine.Sync(ctx, ch)
 	if len(res.FollowUps) > 0 {
@@ -127,16 +134,27 @@ func (p *Pipeline) ProcessChange(ctx context.Context, d queue.Delivery) error {
 		p.followUps.Add(int64(len(res.FollowUps)))
 		log.InfoContext(ctx, "group or manager change fanned out", "followUps", len(res.FollowUps))
 	}
+	if res.Commit != nil && err == nil {
+		// The follow-ups are enqueued: the group's delta may move on.
+		if cerr := res.Commit(ctx); cerr != nil {
+			err = fmt.Errorf("record the groups watermark after %s %s: %w", ch.Kind, ch.ID, cerr)
+		}
+	}
 	if err == nil {
 		p.processed.Add(1)
 		return nil
 	}
+	// The sync may have failed after a target write it could not record
+	// (a lost answer, a failure in a later step): its retry compares with
+	// the targets as they are, not with the links.
+	retry := ch
+	retry.Force = true
 	if wait, ok := directory.RetryAfter(err); ok {
 		if wait <= 0 {
 			wait = p.throttleDelay
 		}
 		at := p.now().Add(wait)
-		msg, merr := changes.Message(ch)
+		msg, merr := changes.Message(retry)
 		if merr == nil {
 			merr = p.queue.Schedule(ctx, at, msg)
 		}
@@ -163,7 +181,7 @@ func (p *Pipeline) ProcessChange(ctx context.Context, d queue.Delivery) error {
 		return fmt.Errorf("sync %s %s (attempt %d): %w", ch.Kind, ch.ID, attempt, err)
 	}
 	wait := p.backoff << (attempt - 1)
-	msg, merr := changes.Message(ch)
+	msg, merr := changes.Message(retry)
 	if merr == nil {
 		msg.Properties = map[string]any{PropertyAttempt: attempt}
 		merr = p.queue.Schedule(ctx, p.now().Add(wait), msg)

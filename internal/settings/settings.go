@@ -234,6 +234,17 @@ func (e Env) Get(name string) string {
 	return v
 }
 
+// Var reads an environment variable that the configuration names rather
+// than this package, such as a target's auth.secretEnv: its name is the
+// operator's choice, so it cannot be declared in All. An empty value counts
+// as unset, as for settings.
+func (e Env) Var(name string) string {
+	if e.getenv == nil {
+		return ""
+	}
+	return strings.TrimSpace(e.getenv(name))
+}
+
 // MissingInAzure returns the names of the settings an Azure deployment must
 // set that are unset in e, sorted. A setting counts as set when a setting
 // that replaces it is set (ServiceBusConnection stands in for the identity
@@ -275,4 +286,25 @@ func (e Env) Redacted(name string) string {
 		return v + " (default)"
 	}
 	return v
+}
+
+// ChildEnviron returns parent, an environment in os.Environ's form, without
+// anything that would point a tenantsync process at real resources: every
+// setting declared here, anything starting with TENANTSYNC_ or ServiceBus,
+// and the AZURE_* credential variables azidentity reads. The chaos suite and
+// the benchmarks start `handler local` with it and add only what they mean
+// the child to use, so that an operator's shell cannot send a test run to a
+// production store or tenant.
+func ChildEnviron(parent []string) []string {
+	var out []string
+	for _, kv := range parent {
+		name, _, _ := strings.Cut(kv, "=")
+		if _, declared := Find(name); declared ||
+			strings.HasPrefix(name, "TENANTSYNC_") || strings.HasPrefix(name, "ServiceBus") ||
+			strings.HasPrefix(name, "AZURE_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package settings_test
 import (
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -199,6 +200,46 @@ func TestRedacted(t *testing.T) {
 			}
 			if strings.Contains(got, "topsecret") {
 				t.Errorf("Redacted(%q) leaks the secret", tt.setting)
+			}
+		})
+	}
+}
+
+func TestVarReadsNamesFromTheConfig(t *testing.T) {
+	env := settings.FromMap(map[string]string{"CONTOSO_SECRET": " s3cret ", settings.AzureClientID: "id"})
+	tests := []struct{ name, want string }{
+		{"CONTOSO_SECRET", "s3cret"},
+		{"UNSET_VARIABLE", ""},
+		{settings.AzureClientID, "id"},
+	}
+	for _, tt := range tests {
+		if got := env.Var(tt.name); got != tt.want {
+			t.Errorf("Var(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if got := (settings.Env{}).Var("CONTOSO_SECRET"); got != "" {
+		t.Errorf("zero Env: Var = %q", got)
+	}
+}
+
+func TestChildEnviron(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"nothing to drop", []string{"PATH=/bin", "HOME=/root"}, []string{"PATH=/bin", "HOME=/root"}},
+		{"declared settings", []string{"PATH=/bin", settings.Tables + "=https://x.table.core.windows.net", settings.ReconcileSchedule + "=* * * * * *",
+			settings.CustomHandlerPort + "=1", settings.QueueName + "=changes"}, []string{"PATH=/bin"}},
+		{"prefixes", []string{"TENANTSYNC_SOMETHING_NEW=1", "ServiceBusConnection__tenantId=t", "HOME=/root"}, []string{"HOME=/root"}},
+		{"azure credentials", []string{"AZURE_CLIENT_SECRET=s", "AZURE_TENANT_ID=t", "AZURE_FEDERATED_TOKEN_FILE=/f", "LANG=C"}, []string{"LANG=C"}},
+		{"names only match whole", []string{"MY_TENANTSYNC_TABLES=x", "XAZURE_CLIENT_ID=y"}, []string{"MY_TENANTSYNC_TABLES=x", "XAZURE_CLIENT_ID=y"}},
+		{"empty", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := settings.ChildEnviron(tt.in); !slices.Equal(got, tt.want) {
+				t.Errorf("ChildEnviron(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
 	}

@@ -1,0 +1,242 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tenantsync/tenantsync/internal/config"
+	"github.com/tenantsync/tenantsync/internal/directory"
+	"github.com/tenantsync/tenantsync/internal/engine"
+	"github.com/tenantsync/tenantsync/internal/graphsim"
+	"github.com/tenantsync/tenantsync/internal/store"
+)
+
+// errCrash stands for the process dying: transient, so that the engine
+// writes nothing more, as a dead process would not.
+var errCrash = fmt.Errorf("the process died here: %w", directory.ErrTransient)
+
+// crashingTarget dies in the middle of one kind of write (op: "invite",
+// "restore", "update" or "manager"): after the target applied it (sent) or before (not
+// sent), the engine never hears the answer.
+type crashingTarget struct {
+	engine.Target
+	op   string
+	sent bool
+}
+
+func (c crashingTarget) Invite(ctx context.Context, inv engine.Invitation) (directory.User, error) {
+	if c.op != "invite" {
+		return c.Target.Invite(ctx, inv)
+	}
+	if c.sent {
+		if _, err := c.Target.Invite(ctx, inv); err != nil {
+			return directory.User{}, err
+		}
+	}
+	return directory.User{}, errCrash
+}
+
+func (c crashingTarget) RestoreUser(ctx context.Context, id string) error {
+	if c.op != "restore" {
+		return c.Target.RestoreUser(ctx, id)
+	}
+	if c.sent {
+		if err := c.Target.RestoreUser(ctx, id); err != nil {
+			return err
+		}
+	}
+	return errCrash
+}
+
+func (c crashingTarget) SetManager(ctx context.Context, id, managerID string) error {
+	if c.op != "manager" {
+		return c.Target.SetManager(ctx, id, managerID)
+	}
+	if c.sent {
+		if err := c.Target.SetManager(ctx, id, managerID); err != nil {
+			return err
+		}
+	}
+	return errCrash
+}
+
+func (c crashingTarget) UpdateUser(ctx context.Context, id string, attrs directory.Attributes) error {
+	if c.op != "update" {
+		return c.Target.UpdateUser(ctx, id, attrs)
+	}
+	if c.sent {
+		if err := c.Target.UpdateUser(ctx, id, attrs); err != nil {
+			return err
+		}
+	}
+	return errCrash
+}
+
+// liveTargets returns the live target users whose mail or otherMails is addr.
+func (e *env) liveTargets(addr string) []map[string]any {
+	e.t.Helper()
+	var page struct{ Value []map[string]any }
+	e.graphCall(dstDomain, "GET", "/users?$select=id,mail,accountEnabled,onPremisesExtensionAttributes&$filter=otherMails/any(m:m+eq+'"+addr+"')", nil, &page)
+	return page.Value
+}
+
+// Found by the chaos suite: a crash between an invitation and its link
+// write left the invited user behind, never deprovisioned, when the source
+// user left the scope before the retry; and invited a second time when
+// their address changed before the retry.
+func TestCrashBetweenInvitationAndLinkThenScopeOrAddressChange(t *testing.T) {
+	tests := []struct {
+		name string
+		sent bool
+		// then changes the source before the retry, and checks the target
+		// after it.
+		then  func(e *env)
+		check func(t *testing.T, e *env, act engine.Action)
+	}{
+		{"user left the scope", true, func(e *env) { e.removeMember("alice") }, func(t *testing.T, e *env, act engine.Action) {
+			if act.Op != engine.OpDeprovision {
+				t.Errorf("retry: %s (%s), want deprovision", act.Op, act.Reason)
+			}
+			if live := e.liveTargets("alice@" + srcDomain); len(live) != 0 {
+				t.Errorf("live target users for alice after she left the scope: %v", live)
+			}
+		}},
+		{"address renamed", true, func(e *env) {
+			e.patchSource("alice", map[string]any{"mail": "alice.archer@" + srcDomain})
+		}, func(t *testing.T, e *env, act engine.Action) {
+			if act.Op != engine.OpUpdate || !contains(act.Reason, "adopted") {
+				t.Errorf("retry: %s (%s), want the invited user adopted", act.Op, act.Reason)
+			}
+			if live := e.liveTargets("alice@" + srcDomain); len(live) != 1 || live[0]["mail"] != "alice.archer@"+srcDomain {
+				t.Errorf("target users invited for alice: %v, want one, with the new mail", live)
+			}
+			if l := e.link("alice"); l.State != store.LinkActive || l.TargetID == "" {
+				t.Errorf("link after the retry: %+v", l)
+			}
+		}},
+		{"user left the scope of a target that disables", true, func(e *env) { e.removeMember("alice") }, func(t *testing.T, e *env, act engine.Action) {
+			live := e.liveTargets("alice@" + srcDomain)
+			if act.Op != engine.OpDisable || len(live) != 1 || live[0]["accountEnabled"] != false {
+				t.Fatalf("retry: %s (%s), target users %v; want the invited user disabled", act.Op, act.Reason, live)
+			}
+			ext, _ := live[0]["onPremisesExtensionAttributes"].(map[string]any)
+			if a, _ := ext["extensionAttribute15"].(string); !contains(a, e.sourceID("alice")) {
+				t.Errorf("the disabled user of an interrupted invitation has no anchor: %v", live[0])
+			}
+		}},
+		{"invitation never sent, user left the scope", false, func(e *env) { e.removeMember("alice") }, func(t *testing.T, e *env, act engine.Action) {
+			if act.Op != engine.OpSkip {
+				t.Errorf("retry: %s (%s), want skip", act.Op, act.Reason)
+			}
+			if _, err := e.store.GetLink(e.t.Context(), "contoso", e.sourceID("alice")); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("the link of an invitation never sent is still there: %v", err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(_ *graphsim.Seed, c *config.Config) {
+				if strings.Contains(tt.name, "disables") {
+					c.Targets[0].Deprovision.Action = config.DeprovisionDisable
+				}
+			})
+			crashing := e.engine(crashingTarget{Target: e.dst, op: "invite", sent: tt.sent})
+			if _, err := crashing.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice")}); !errors.Is(err, errCrash) {
+				t.Fatalf("crashed sync: %v", err)
+			}
+			tt.then(e)
+			tt.check(t, e, only(t, e.sync("alice")))
+		})
+	}
+}
+
+// Found by the chaos suite: a crash between a restore (or any other target
+// write) and its link write left the link saying what was no longer true,
+// and the next sync believed it: a restored user stayed live out of scope.
+// A redelivered change (the queue delivers it again after a crash) is
+// compared with the target as it is.
+func TestRedeliveryAfterACrashBetweenTargetWriteAndLink(t *testing.T) {
+	tests := []struct {
+		name    string
+		disable bool // deprovision action disable instead of delete
+		// before brings alice to the state the crashed sync starts from.
+		before func(e *env)
+		op     string // the write the crash interrupts
+		who    string // the user whose sync crashes and is delivered again
+		// after changes the source between the crash and the redelivery.
+		after func(e *env)
+		check func(t *testing.T, e *env)
+	}{
+		{"restored, then out of scope again", false, func(e *env) {
+			e.removeMember("alice")
+			e.sync("alice")
+			e.addMember(e.sourceID("alice"))
+		}, "restore", "alice", func(e *env) { e.removeMember("alice") }, func(t *testing.T, e *env) {
+			if live := e.liveTargets("alice@" + srcDomain); len(live) != 0 {
+				t.Errorf("alice is out of scope but her target user is live: %v", live)
+			}
+		}},
+		{"restored while disabled in the source, then out of scope again", false, func(e *env) {
+			e.removeMember("alice")
+			e.sync("alice")
+			e.patchSource("alice", map[string]any{"accountEnabled": false})
+			e.addMember(e.sourceID("alice"))
+		}, "update", "alice", func(e *env) { e.removeMember("alice") }, func(t *testing.T, e *env) {
+			if live := e.liveTargets("alice@" + srcDomain); len(live) != 0 {
+				t.Errorf("alice is out of scope but her (disabled) target user is live: %v", live)
+			}
+		}},
+		{"enabled again, then out of scope again", true, func(e *env) {
+			e.removeMember("alice")
+			e.sync("alice")
+			e.addMember(e.sourceID("alice"))
+		}, "update", "alice", func(e *env) { e.removeMember("alice") }, func(t *testing.T, e *env) {
+			if u := e.targetUser("alice@" + srcDomain); u["accountEnabled"] != false {
+				t.Errorf("alice is out of scope but her target user is enabled: %v", u)
+			}
+		}},
+		{"manager removed, then the manager back in scope", false, func(e *env) {
+			e.sync("bob")
+			e.removeMember("alice")
+			e.sync("alice")
+		}, "manager", "bob", func(e *env) {
+			e.addMember(e.sourceID("alice"))
+			e.sync("alice")
+		}, func(t *testing.T, e *env) {
+			bob := e.link("bob")
+			if got, want := e.targetManager(bob.TargetID), e.link("alice").TargetID; got != want {
+				t.Errorf("bob's target manager = %q, want alice's %s", got, want)
+			}
+		}},
+		{"attribute written, then changed back in the source", false, func(e *env) {
+			e.patchSource("alice", map[string]any{"department": "Marketing"})
+		}, "update", "alice", func(e *env) { e.patchSource("alice", map[string]any{"department": "Sales"}) }, func(t *testing.T, e *env) {
+			if u := e.targetUser("alice@" + srcDomain); u["department"] != "Sales" {
+				t.Errorf("target department = %v, want Sales as in the source", u["department"])
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(_ *graphsim.Seed, c *config.Config) {
+				if tt.disable {
+					c.Targets[0].Deprovision.Action = config.DeprovisionDisable
+				}
+			})
+			e.sync("alice")
+			tt.before(e)
+			crashing := e.engine(crashingTarget{Target: e.dst, op: tt.op, sent: true})
+			if _, err := crashing.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID(tt.who)}); !errors.Is(err, errCrash) {
+				t.Fatalf("crashed sync: %v", err)
+			}
+			tt.after(e)
+			if _, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID(tt.who), Force: true}); err != nil {
+				t.Fatalf("redelivered sync: %v", err)
+			}
+			tt.check(t, e)
+		})
+	}
+}
