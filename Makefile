@@ -4,6 +4,8 @@
 #   make build    the handler binary for this machine, in bin/
 #   make lint     staticcheck
 #   make package  dist/ for Azure Functions (Linux amd64 custom handler)
+#   make bench    benchmarks against the throttled simulator (docs/performance.md)
+#   make chaos    the long convergence and chaos run (docs/reliability.md)
 
 GO        ?= go
 TOOLS     := $(CURDIR)/.tools
@@ -83,3 +85,27 @@ package:
 	done
 	@if [ -f tenantsync.yaml ]; then cp tenantsync.yaml "$(DIST)/tenantsync.yaml"; fi
 	@echo "staged $(DIST)/"
+
+# The convergence and chaos suite (docs/reliability.md): CHAOS_OPS workload
+# operations against `handler local` with faults and crashes, then the
+# oracle. CHAOS_SEED replays a run (0 picks one); CHAOS_ARGS adds flags
+# (bin/handler chaos --help). A short run is part of make test.
+CHAOS_OPS  ?= 20000
+CHAOS_SEED ?= 0
+CHAOS_ARGS ?=
+
+.PHONY: chaos
+chaos: build
+	bin/handler chaos --ops $(CHAOS_OPS) --seed $(CHAOS_SEED) $(CHAOS_ARGS)
+
+# Benchmarks (docs/performance.md): BENCH_USERS source users, the
+# simulator's throttling at Graph's limits refilled BENCH_THROTTLE times as
+# fast. Built as `make package` builds (stripped), for this machine. Prints
+# a table and writes .bench/results.json.
+BENCH_USERS    ?= 10000
+BENCH_THROTTLE ?= x2
+
+.PHONY: bench
+bench:
+	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/handler-bench ./handler
+	bin/handler-bench bench --users $(BENCH_USERS) --throttle $(BENCH_THROTTLE) --dir .bench
