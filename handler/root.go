@@ -6,13 +6,18 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantsync/tenantsync/internal/app"
 	"github.com/tenantsync/tenantsync/internal/settings"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func newRootCmd() *cobra.Command {
+func newRootCmd() *cobra.Command { return newRootCmdWithEnv(processEnv()) }
+
+// newRootCmdWithEnv builds the command tree; the operator commands read
+// their settings from env (tests pass their own).
+func newRootCmdWithEnv(env settings.Env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "handler",
 		Short: "tenantsync keeps users of one Entra ID tenant in step as B2B users in others",
@@ -31,12 +36,16 @@ Functions host as a custom handler.`,
 			return serveFunctionsHost(cmd)
 		},
 	}
+	root.PersistentFlags().String("config", "", "config file (default: $"+settings.Config+", else "+app.DefaultConfigPath+")")
 	root.AddCommand(
 		newVersionCmd(),
 		newSimCmd(),
 		newLocalCmd(),
 		newDemoCmd(),
+		newBenchCmd(),
+		newChaosCmd(),
 	)
+	root.AddCommand(operatorCmds(env)...)
 	return root
 }
 

@@ -8,37 +8,20 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startSim runs "handler sim args..." until the returned stop is called.
-func startSim(t *testing.T, args ...string) (out *syncBuffer, baseURLs []string, stop func() error) {
+func startSim(t *testing.T, args ...string) (out *testenv.Buffer, baseURLs []string, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := newRootCmd()
-	out = &syncBuffer{}
+	out = &testenv.Buffer{}
 	cmd.SetOut(out)
-	cmd.SetErr(&syncBuffer{})
+	cmd.SetErr(&testenv.Buffer{})
 	cmd.SetArgs(append([]string{"sim", "--listen", "127.0.0.1:0"}, args...))
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()

@@ -149,7 +149,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 }
 
 func (a *App) client(ctx context.Context, what string, t config.Tenant, opts Options) (*graph.Client, error) {
-	cred, err := graph.NewCredential(t, graph.CredentialOptions{Getenv: opts.Env.Get})
+	cred, err := graph.NewCredential(t, graph.CredentialOptions{Getenv: opts.Env.Var})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}

@@ -20,7 +20,6 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -145,7 +144,7 @@ type Azurite struct {
 	cmd     *exec.Cmd
 	port    int
 	workDir string
-	output  *syncBuffer
+	output  *Buffer
 	done    chan struct{}
 	waitErr error
 	// certPool trusts the certificate of an OAuth (HTTPS) Azurite.
@@ -187,7 +186,7 @@ func startAzuriteOnce(ctx context.Context, bin string, oauth bool) (*Azurite, er
 	if err != nil {
 		return nil, fmt.Errorf("start azurite: %w", err)
 	}
-	a := &Azurite{port: port, workDir: workDir, output: &syncBuffer{}, done: make(chan struct{})}
+	a := &Azurite{port: port, workDir: workDir, output: &Buffer{Limit: 8 << 10}, done: make(chan struct{})}
 	args := []string{
 		"--inMemoryPersistence",
 		"--disableTelemetry",
@@ -363,30 +362,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer collects a process's output for error messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	// Keep the head only: enough to explain a failure to start.
-	if room := 8<<10 - b.buf.Len(); room > 0 {
-		if len(p) > room {
-			b.buf.Write(p[:room])
-		} else {
-			b.buf.Write(p)
-		}
-	}
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

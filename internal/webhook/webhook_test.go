@@ -21,6 +21,8 @@ import (
 	"github.com/tenantsync/tenantsync/internal/queue"
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/boltstore"
+
+	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 const (
@@ -114,30 +116,13 @@ type fixture struct {
 	q    *memQueue
 	st   *countingStore
 	srv  *httptest.Server
-	logs *syncBuffer
+	logs *testenv.Buffer
 	now  time.Time
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func newFixture(t testing.TB, mod func(*Options)) *fixture {
 	t.Helper()
-	f := &fixture{q: &memQueue{}, st: newStore(t), logs: &syncBuffer{}, now: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)}
+	f := &fixture{q: &memQueue{}, st: newStore(t), logs: &testenv.Buffer{}, now: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)}
 	opts := Options{
 		Store: f.st, Queue: f.q, Now: func() time.Time { return f.now },
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantsync/tenantsync/internal/bench"
+)
+
+// newBenchCmd is `make bench`: the benchmarks of docs/performance.md. It is
+// hidden because it is a development tool, not an operator command.
+func newBenchCmd() *cobra.Command {
+	var o bench.Options
+	cmd := &cobra.Command{
+		Use:    "bench",
+		Hidden: true,
+		Short:  "Measure tenantsync against the simulator throttled like Graph (make bench)",
+		Long: `Run the benchmarks of docs/performance.md: an initial sync into one and into
+three targets, steady-state changes through notifications, an idle reconcile,
+the naive scripts' approach for comparison, and the cold start. The simulator
+runs in this process, throttled like Graph's identity limits refilled N times
+as fast (--throttle xN); tenantsync runs as "handler local" in a child process,
+this same binary. Prints a table and writes DIR/results.json.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("find this binary: %w", err)
+			}
+			o.Command, o.Environ = []string{exe}, os.Environ()
+			o.Out, o.Progress = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			_, err = bench.Run(cmd.Context(), o)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Users, "users", 10000, "source users, all in scope")
+	f.StringVar(&o.Throttle, "throttle", bench.DefaultThrottle, "simulator throttling: real, or xN for Graph's limits refilled N times as fast")
+	f.IntVar(&o.Sessions, "sessions", 16, "users tenantsync syncs at once")
+	f.IntVar(&o.Changes, "changes", 1000, "steady-state changes")
+	f.Float64Var(&o.ChangeRate, "change-rate", 20, "steady-state changes per second")
+	f.IntVar(&o.ColdStarts, "cold-starts", 5, "cold starts to time")
+	f.StringSliceVar(&o.Phases, "phases", nil, "phases to run (default all): initialSync, steady, idle, naive, initialSync3, coldStart")
+	f.StringVar(&o.Dir, "dir", ".bench", "directory for results.json, state and logs")
+	f.Uint64Var(&o.Seed, "seed", 1, "seed of the generated tenant and the changes")
+	return cmd
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantsync/tenantsync/internal/directory"
+	"github.com/tenantsync/tenantsync/internal/engine"
+	"github.com/tenantsync/tenantsync/internal/operator"
+	"github.com/tenantsync/tenantsync/internal/settings"
+)
+
+func newDeletionsCmd(env settings.Env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "deletions",
+		Short: "List or approve the deprovisions the deletion guard holds back",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return errors.New("give a subcommand: deletions list or deletions approve")
+		},
+	}
+	cmd.AddCommand(newDeletionsListCmd(env), newDeletionsApproveCmd(env))
+	return cmd
+}
+
+func newDeletionsListCmd(env settings.Env) *cobra.Command {
+	var (
+		out    commonFlags
+		target string
+	)
+	cmd := &cobra.Command{
+		Use:   "list [--target NAME]",
+		Short: "List the staged deletions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, _, err := loadConfig(cmd, env, &out)
+			if err != nil {
+				return err
+			}
+			names := make([]string, 0, len(cfg.Targets))
+			for _, t := range cfg.Targets {
+				names = append(names, t.Name)
+			}
+			if target != "" {
+				if err := checkTarget(cfg, target); err != nil {
+					return err
+				}
+				names = []string{target}
+			}
+			st, _, err := openStoreForReading(cmd.Context(), env, out.logger(cmd))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			list := []operator.Deletion{}
+			for _, name := range names {
+				ds, err := st.ListDeletions(cmd.Context(), name)
+				if err != nil {
+					return fmt.Errorf("list the staged deletions of %s: %w", name, err)
+				}
+				for _, d := range ds {
+					list = append(list, operator.DeletionOf(d))
+				}
+			}
+			slices.SortStableFunc(list, func(a, b operator.Deletion) int { return a.StagedAt.Compare(b.StagedAt) })
+			return out.write(cmd, map[string]any{"deletions": list}, func(w io.Writer) error {
+				return operator.WriteDeletions(w, time.Now(), list)
+			})
+		},
+	}
+	out.register(cmd)
+	cmd.Flags().StringVar(&target, "target", "", "this target only")
+	return cmd
+}
+
+// approveResult is what `deletions approve --json` prints.
+type approveResult struct {
+	Target  string          `json:"target"`
+	Actions []engine.Action `json:"actions"`
+}
+
+func newDeletionsApproveCmd(env settings.Env) *cobra.Command {
+	var (
+		out    commonFlags
+		target string
+		all    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "approve --target NAME (--all | SOURCE-ID…)",
+		Short: "Approve staged deletions and carry them out now",
+		Long: `Approve staged deprovisions of a target, by source user object id or all of
+them, and carry them out now. Each user is judged afresh first: one who is
+back in scope is kept, and the staged deletion dropped.`,
+		RunE: func(cmd *cobra.Command, ids []string) error {
+			switch {
+			case target == "":
+				return errors.New("--target is required")
+			case all && len(ids) > 0:
+				return errors.New("give either --all or source ids, not both")
+			case !all && len(ids) == 0:
+				return errors.New("give --all or the source ids of the deletions to approve (see deletions list)")
+			}
+			a, err := openApp(cmd, env, &out, nil, target)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if all {
+				staged, err := a.Store.ListDeletions(cmd.Context(), target)
+				if err != nil {
+					return fmt.Errorf("list the staged deletions of %s: %w", target, err)
+				}
+				for _, d := range staged {
+					ids = append(ids, d.SourceID)
+				}
+			}
+			// One at a time, each with its own trace, so that every action
+			// names the Graph requests behind it and no other's.
+			acts := []engine.Action{}
+			var errs []error
+			for _, id := range ids {
+				ctx := directory.WithTrace(cmd.Context(), &directory.Trace{})
+				done, err := a.Engine.ApproveDeletions(ctx, target, []string{id})
+				acts = append(acts, done...)
+				if err != nil {
+					errs = append(errs, err)
+				}
+			}
+			err = errors.Join(errs...)
+			werr := out.write(cmd, approveResult{Target: target, Actions: acts}, func(w io.Writer) error {
+				if len(acts) == 0 {
+					if len(errs) == 0 {
+						_, err := fmt.Fprintf(w, "No staged deletions in %s.\n", target)
+						return err
+					}
+					return nil
+				}
+				return operator.WriteActions(w, acts)
+			})
+			if err != nil {
+				return fmt.Errorf("approve deletions in %s: %w", target, err)
+			}
+			return werr
+		},
+	}
+	out.registerGraph(cmd)
+	cmd.Flags().StringVar(&target, "target", "", "the target (required)")
+	cmd.Flags().BoolVar(&all, "all", false, "approve every staged deletion of the target")
+	return cmd
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantsync/tenantsync/internal/operator"
+	"github.com/tenantsync/tenantsync/internal/settings"
+)
+
+func newPlanCmd(env settings.Env) *cobra.Command {
+	var (
+		out    commonFlags
+		target string
+	)
+	cmd := &cobra.Command{
+		Use:   "plan [--target NAME]",
+		Short: "Show what a full reconcile would do, writing nothing",
+		Long: `A dry run of a full reconcile: for each target, the users it would create,
+update (each attribute old → new), disable, deprovision, restore or skip
+(with the reason), and the deprovisions the deletion guard would hold back.
+It reads both tenants and the store and writes to none of them.
+
+--json prints {"targets":[{"name","actions":[…],"held":[…]}]}, each action
+{"action","sourceId","userPrincipalName","targetId","reason","changes"}.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := out.logger(cmd)
+			st, _, err := openStoreForReading(cmd.Context(), env, log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			a, err := openApp(cmd, env, &out, st, target)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			p, err := a.Engine.Plan(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if target != "" {
+				p, _ = operator.FilterPlan(p, target)
+			}
+			return out.write(cmd, p, func(w io.Writer) error { return operator.WritePlan(w, p) })
+		},
+	}
+	out.registerGraph(cmd)
+	cmd.Flags().StringVar(&target, "target", "", "plan this target only")
+	return cmd
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantsync/tenantsync/internal/operator"
+	"github.com/tenantsync/tenantsync/internal/settings"
+)
+
+func newProvisionCmd(env settings.Env) *cobra.Command {
+	var (
+		out          commonFlags
+		user, target string
+	)
+	cmd := &cobra.Command{
+		Use:   "provision --user ID|UPN [--target NAME]",
+		Short: "Sync one user now and show each step, like the portal's Provision on demand",
+		Long: `Sync one source user now, into one target or all of them, and show each
+step as the Entra portal's "Provision on demand" does: import from the
+source, scope evaluation (which rule, which group), matching (link, anchor
+or adoption), the action with its attribute changes, and the Graph request
+ids behind it. This writes to the target like any sync.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			user = strings.TrimSpace(user)
+			if user == "" {
+				return errors.New("--user is required: a source user's object id or userPrincipalName")
+			}
+			a, err := openApp(cmd, env, &out, nil, target)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			reports, err := a.Engine.Provision(cmd.Context(), user, target)
+			if len(reports) > 0 {
+				res := operator.ProvisionResult{User: user, Reports: reports}
+				if werr := out.write(cmd, res, func(w io.Writer) error { return operator.WriteReports(w, user, reports) }); werr != nil && err == nil {
+					err = werr
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("provision %s: %w", user, err)
+			}
+			return nil
+		},
+	}
+	out.registerGraph(cmd)
+	cmd.Flags().StringVar(&user, "user", "", "the source user: object id or userPrincipalName")
+	cmd.Flags().StringVar(&target, "target", "", "this target only (default: every target)")
+	return cmd
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tenantsync/tenantsync/internal/operator"
+)
+
+func TestReconcile(t *testing.T) {
+	e := newTestEnv(t, configOptions{})
+	tests := []struct {
+		name   string
+		change func()
+		args   []string
+		// want matches the whole output; the duration is \S+.
+		want string
+	}{{
+		name: "first run is a full pass",
+		want: `reconcile: 3/3 changes synced \(\S+\)
+Full reconcile \(no watermark yet\): 3 changes found, 3 synced in \S+
+  by action: 3 create
+  errors:    0
+`,
+	}, {
+		name: "nothing changed",
+		want: `reconcile: 0/0 changes synced \(\S+\)
+Delta reconcile: 0 changes found, 0 synced in \S+
+  by action: nothing to do
+  errors:    0
+`,
+	}, {
+		name:   "a change in the source",
+		change: func() { e.graphCall(srcDomain, "PATCH", "/users/"+adeleID, `{"department":"Marketing"}`) },
+		want: `reconcile: 1/1 changes synced \(\S+\)
+Delta reconcile: 1 change found, 1 synced in \S+
+  by action: 1 update
+  errors:    0
+`,
+	}, {
+		name:   "a user leaves the scoping group",
+		change: func() { e.graphCall(srcDomain, "DELETE", "/groups/"+groupID+"/members/"+danID+"/$ref", "") },
+		args:   []string{"--workers", "1"},
+		want: `reconcile: 1/1 changes synced \(\S+\)
+Delta reconcile: 1 change found, 1 synced in \S+
+  by action: 1 deprovision
+  errors:    0
+`,
+	}, {
+		name: "a full pass on request finds nothing to do",
+		args: []string{"--full"},
+		want: `reconcile: 0/0 changes synced \(\S+\)
+Full reconcile \(requested\): 0 changes found, 0 synced in \S+
+  by action: nothing to do
+  errors:    0
+`,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.change != nil {
+				tt.change()
+			}
+			out := e.mustRun(append([]string{"reconcile"}, tt.args...)...)
+			if !regexp.MustCompile(`^` + tt.want + `$`).MatchString(out) {
+				t.Errorf("output:\n%s\nwant (regexp):\n%s", out, tt.want)
+			}
+		})
+	}
+	users := e.targetUsers(tgtDomain)
+	if len(users) != 2 || users[adeleUPN]["department"] != "Marketing" || users[benUPN] == nil {
+		t.Errorf("target users after the runs: %v", users)
+	}
+}
+
+func TestReconcileJSON(t *testing.T) {
+	e := newTestEnv(t, configOptions{})
+	r := e.run("reconcile", "--json")
+	if r.failed || r.stderr != "" {
+		t.Fatalf("failed: %s", r.stderr)
+	}
+	var sum operator.ReconcileSummary
+	decodeJSON(t, r.stdout, &sum)
+	if !sum.Full || sum.Why != "no watermark yet" || sum.Changes != 3 || sum.Synced != 3 || sum.Actions["create"] != 3 ||
+		sum.Failed != 0 || len(sum.Errors) != 0 || sum.Seconds <= 0 {
+		t.Errorf("summary = %+v", sum)
+	}
+	if strings.Contains(r.stdout, "reconcile:") {
+		t.Errorf("--json output carries progress lines:\n%s", r.stdout)
+	}
+}
+
+// TestReconcileTargetRefuses runs a reconcile where one target refuses
+// every invitation: the command fails, keeps the watermark, and the target
+// ends in quarantine, which status shows and resume ends.
+func TestReconcileTargetRefuses(t *testing.T) {
+	e := newTestEnv(t, configOptions{closed: true})
+	r := e.run("reconcile", "--workers", "1")
+	re := regexp.MustCompile(`^error: reconcile: 3 changes failed; the watermark was not moved: run reconcile again; first: user ` + adeleID +
+		`: invite adele@fabrikam\.example into closed: invite adele@fabrikam\.example: 403 Authorization_RequestDenied: Guest invitations not allowed for your company\. ` +
+		`Contact your company administrator for more details\. \(request-id [0-9a-f-]{36}\)\n$`)
+	if !r.failed || !re.MatchString(r.stderr) {
+		t.Fatalf("failed=%v stderr=%q", r.failed, r.stderr)
+	}
+	for _, want := range []string{"  by action: 3 create\n", "  errors:    3\n", "    user " + adeleID + "  retryable  invite adele@fabrikam.example into closed: invite adele@fabrikam.example: 403"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if n := len(e.targetUsers(tgtDomain)); n != 3 {
+		t.Errorf("contoso has %d users, want 3: one target's refusal must not stop the other", n)
+	}
+
+	status := e.mustRun("status")
+	for _, want := range []string{
+		"  users delta   none yet: the first reconcile runs a full pass\n",
+		"\nTarget closed\n",
+		"  quarantine        until ",
+		"after 3 consecutive failures: invite ",
+		"  recent errors     3 newest:\n",
+		"    TIME                  USER                    ACTION  ERROR\n",
+	} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status lacks %q:\n%s", want, status)
+		}
+	}
+
+	out := e.mustRun("resume", "--target", "closed")
+	if !strings.HasPrefix(out, "Quarantine of closed ended (it was: invite ") {
+		t.Errorf("resume printed %q", out)
+	}
+	out = e.mustRun("resume", "--target", "closed")
+	if out != "closed was not quarantined; its failure count is reset.\n" {
+		t.Errorf("second resume printed %q", out)
+	}
+	status = e.mustRun("status")
+	_, closed, _ := strings.Cut(status, "\nTarget closed\n")
+	if !strings.Contains(closed, "\n  quarantine        none\n") || !strings.HasPrefix(closed, "  last reconcile    never\n") {
+		t.Errorf("status after resume:\n%s", status)
+	}
+}

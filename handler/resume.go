@@ -1,0 +1,69 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantsync/tenantsync/internal/settings"
+	"github.com/tenantsync/tenantsync/internal/store"
+)
+
+// resumeResult is what `resume --json` prints.
+type resumeResult struct {
+	Target string `json:"target"`
+	// WasQuarantined says whether a quarantine was in force.
+	WasQuarantined bool   `json:"wasQuarantined"`
+	Reason         string `json:"reason,omitempty"`
+}
+
+func newResumeCmd(env settings.Env) *cobra.Command {
+	var (
+		out    commonFlags
+		target string
+	)
+	cmd := &cobra.Command{
+		Use:   "resume --target NAME",
+		Short: "End a target's quarantine now",
+		Long: `End a target's quarantine now, after fixing what caused it (a consent, a
+permission, a policy), instead of waiting for it to run out. The failure
+count is reset too; the next change to the target is the proof.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if target == "" {
+				return errors.New("--target is required")
+			}
+			a, err := openApp(cmd, env, &out, nil, target)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			res := resumeResult{Target: target}
+			st, err := a.Store.GetStatus(cmd.Context(), target)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return fmt.Errorf("read the status of %s: %w", target, err)
+			case st.QuarantineReason != "" && time.Now().Before(st.QuarantinedUntil):
+				res.WasQuarantined, res.Reason = true, st.QuarantineReason
+			}
+			if err := a.Engine.Resume(cmd.Context(), target); err != nil {
+				return err
+			}
+			return out.write(cmd, res, func(w io.Writer) error {
+				if res.WasQuarantined {
+					_, err := fmt.Fprintf(w, "Quarantine of %s ended (it was: %s).\n", target, res.Reason)
+					return err
+				}
+				_, err := fmt.Fprintf(w, "%s was not quarantined; its failure count is reset.\n", target)
+				return err
+			})
+		},
+	}
+	out.register(cmd)
+	cmd.Flags().StringVar(&target, "target", "", "the target (required)")
+	return cmd
+}

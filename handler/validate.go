@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantsync/tenantsync/internal/config"
+	"github.com/tenantsync/tenantsync/internal/graph"
+	"github.com/tenantsync/tenantsync/internal/operator"
+	"github.com/tenantsync/tenantsync/internal/settings"
+)
+
+func newValidateCmd(env settings.Env) *cobra.Command {
+	var (
+		out    commonFlags
+		online bool
+	)
+	cmd := &cobra.Command{
+		Use:   "validate [--online]",
+		Short: "Check the config, and with --online what each tenant lets tenantsync do",
+		Long: `Check the config and list every problem with its path and line.
+
+With --online, also read each tenant, writing nothing: the source can read
+users and groups, resolves every scoping group and can list subscriptions;
+each target can read users and lets guests be invited (its authorization
+policy's allowInvitesFrom). Whether Graph can reach the notification URL is
+not checked: Graph validates it when a subscription is created.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, src, err := loadConfig(cmd, env, &out)
+			if err != nil {
+				return err
+			}
+			rep := configReport{Config: src, Valid: true, Problems: []configProblem{}}
+			if online {
+				rep.Checks = operator.CheckOnline(cmd.Context(), onlineOptions(cmd, env, &out, cfg))
+			}
+			err = out.write(cmd, rep, func(w io.Writer) error {
+				names := make([]string, len(cfg.Targets))
+				for i, t := range cfg.Targets {
+					names[i] = t.Name
+				}
+				noun := "targets"
+				if len(names) == 1 {
+					noun = "target"
+				}
+				fmt.Fprintf(w, "%s is valid: source %s, %d %s (%s).\n", src, cfg.Source.Tenant, len(names), noun, strings.Join(names, ", "))
+				if !online {
+					return nil
+				}
+				fmt.Fprintln(w)
+				return operator.WriteChecks(w, rep.Checks)
+			})
+			if err != nil {
+				return err
+			}
+			if failed := operator.FailedChecks(rep.Checks); len(failed) > 0 {
+				f := failed[0]
+				return fmt.Errorf("%d of %d checks failed; first: %s %s: %s", len(failed), len(rep.Checks), f.Tenant, f.Check, f.Detail)
+			}
+			return nil
+		},
+	}
+	out.registerGraph(cmd)
+	cmd.Flags().BoolVar(&online, "online", false, "also check each tenant (read-only)")
+	return cmd
+}
+
+// onlineOptions connects a read-only Graph client to every tenant. A tenant
+// whose credential cannot be built becomes a failed check, not an error:
+// the others are still worth checking.
+func onlineOptions(cmd *cobra.Command, env settings.Env, out *commonFlags, cfg *config.Config) operator.OnlineOptions {
+	connect := func(t config.Tenant) (*graph.Client, error) {
+		cred, err := graph.NewCredential(t, graph.CredentialOptions{Getenv: env.Var})
+		if err != nil {
+			return nil, err
+		}
+		return graph.New(cmd.Context(), graph.Options{BaseURL: t.Graph, Credential: cred, MaxRetries: graph.DefaultMaxRetries,
+			Logger: out.logger(cmd).With("tenant", t.Tenant)})
+	}
+	opts := operator.OnlineOptions{NotificationURL: env.Get(settings.WebhookURL)}
+	if c, err := connect(cfg.Source); err != nil {
+		opts.SourceErr = err
+	} else {
+		opts.Source = c
+	}
+	for _, t := range cfg.Targets {
+		ot := operator.OnlineTarget{Name: t.Name, Groups: t.Scope.Groups}
+		if t.Scope.All {
+			ot.Groups = nil
+		}
+		if c, err := connect(t.Tenant); err != nil {
+			ot.ProbeErr = err
+		} else {
+			ot.Probe = c
+		}
+		opts.Targets = append(opts.Targets, ot)
+	}
+	return opts
+}

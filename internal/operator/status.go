@@ -1,0 +1,294 @@
+package operator
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tenantsync/tenantsync/internal/statuspage"
+	"github.com/tenantsync/tenantsync/internal/store"
+)
+
+// DefaultRecentErrors is how many failed events status shows per target.
+const DefaultRecentErrors = 10
+
+// maxErrorScan bounds how many events status reads per target looking for
+// failures, so that a long healthy log costs a bounded read.
+const maxErrorScan = 2000
+
+// Status is what `handler status` shows: the status page's overview (delta
+// watermarks, subscriptions, per-target summaries) and each target's
+// recent failures.
+type Status struct {
+	GeneratedAt time.Time `json:"generatedAt"`
+	// Store names where the state was read, without keys.
+	Store         string                    `json:"store"`
+	Source        statuspage.Source         `json:"source"`
+	Subscriptions []statuspage.Subscription `json:"subscriptions"`
+	Targets       []TargetStatus            `json:"targets"`
+	// Problems name what could not be read, with the reason.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// TargetStatus is one target's summary and its recent failures.
+type TargetStatus struct {
+	statuspage.TargetSummary
+	// RecentErrors are the newest failed provisioning events, newest first.
+	RecentErrors []FailedEvent `json:"recentErrors"`
+}
+
+// FailedEvent is a provisioning event that failed.
+type FailedEvent struct {
+	Time       time.Time `json:"time"`
+	SourceID   string    `json:"sourceId"`
+	SourceUPN  string    `json:"userPrincipalName,omitempty"`
+	TargetID   string    `json:"targetId,omitempty"`
+	Action     string    `json:"action"`
+	Error      string    `json:"error"`
+	RequestIDs []string  `json:"requestIds,omitempty"`
+}
+
+// StatusOptions configure ReadStatus.
+type StatusOptions struct {
+	Store store.Store
+	// StoreName describes the store for people (storeopen.Settings.String).
+	StoreName    string
+	SourceTenant string
+	Targets      []string
+	// RecentErrors is how many failed events to show per target; 0 means
+	// DefaultRecentErrors.
+	RecentErrors int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// ReadStatus reads the status from the store. What cannot be read is named
+// in Problems and the rest is still returned, as on the status page.
+func ReadStatus(ctx context.Context, opts StatusOptions) (*Status, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RecentErrors <= 0 {
+		opts.RecentErrors = DefaultRecentErrors
+	}
+	problems := &problemLog{}
+	page, err := statuspage.New(statuspage.Options{
+		Store:        opts.Store,
+		SourceTenant: opts.SourceTenant,
+		Targets:      opts.Targets,
+		Now:          opts.Now,
+		Logger:       slog.New(problems),
+	})
+	if err != nil {
+		return nil, err
+	}
+	snap := page.Overview(ctx)
+	s := &Status{
+		GeneratedAt:   snap.GeneratedAt,
+		Store:         opts.StoreName,
+		Source:        snap.Source,
+		Subscriptions: snap.Subscriptions,
+		Targets:       make([]TargetStatus, 0, len(snap.Targets)),
+	}
+	s.Problems = problems.list()
+	if len(s.Problems) == 0 {
+		s.Problems = snap.Problems
+	}
+	for _, t := range snap.Targets {
+		ts := TargetStatus{TargetSummary: t, RecentErrors: []FailedEvent{}}
+		evs, err := RecentErrors(ctx, opts.Store, t.Name, opts.RecentErrors)
+		if err != nil {
+			s.Problems = append(s.Problems, err.Error())
+		}
+		for _, ev := range evs {
+			ts.RecentErrors = append(ts.RecentErrors, FailedEvent{
+				Time: ev.Time.UTC(), SourceID: ev.SourceID, SourceUPN: ev.SourceUPN, TargetID: ev.TargetID,
+				Action: ev.Action, Error: ev.Error, RequestIDs: ev.RequestIDs,
+			})
+		}
+		s.Targets = append(s.Targets, ts)
+	}
+	return s, nil
+}
+
+// RecentErrors returns up to n of a target's newest failed events, newest
+// first, reading at most a bounded number of events.
+func RecentErrors(ctx context.Context, st store.Store, target string, n int) ([]store.Event, error) {
+	var out []store.Event
+	token := ""
+	for scanned := 0; scanned < maxErrorScan; {
+		page, err := st.ListEvents(ctx, target, store.ListEventsOptions{Limit: 200, Page: token})
+		if err != nil {
+			return out, fmt.Errorf("read the events of target %s: %w", target, err)
+		}
+		for _, ev := range page.Events {
+			if ev.Result == "error" {
+				out = append(out, ev)
+				if len(out) == n {
+					return out, nil
+				}
+			}
+		}
+		scanned += len(page.Events)
+		if page.Next == "" || len(page.Events) == 0 {
+			break
+		}
+		token = page.Next
+	}
+	return out, nil
+}
+
+// problemLog is a slog.Handler that keeps the warnings of the status page
+// as "could not …: reason" lines, for a command that must show them rather
+// than log them.
+type problemLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (p *problemLog) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (p *problemLog) Handle(_ context.Context, r slog.Record) error {
+	msg := strings.TrimPrefix(r.Message, "status page: ")
+	var reason string
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "err" {
+			reason = a.Value.String()
+		}
+		return true
+	})
+	line := "could not " + msg
+	if reason != "" {
+		line += ": " + reason
+	}
+	p.mu.Lock()
+	p.lines = append(p.lines, line)
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *problemLog) WithAttrs([]slog.Attr) slog.Handler { return p }
+func (p *problemLog) WithGroup(string) slog.Handler      { return p }
+
+func (p *problemLog) list() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.lines)
+}
+
+// WriteStatus writes the status for people.
+func WriteStatus(w io.Writer, s *Status) error {
+	now := s.GeneratedAt
+	fmt.Fprintf(w, "State: %s\n", s.Store)
+	fmt.Fprintf(w, "Source: %s\n", s.Source.Tenant)
+	t := newTable(w)
+	for _, wm := range s.Source.Watermarks {
+		if !wm.Present {
+			t.row("  "+wm.Resource+" delta", "none yet: the first reconcile runs a full pass")
+			continue
+		}
+		t.row("  "+wm.Resource+" delta", fmt.Sprintf("taken %s (%s); last full pass %s", timestamp(wm.TakenAt), ago(now, wm.TakenAt), fullPass(now, wm.FullSyncAt)))
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "Subscriptions:")
+	if len(s.Subscriptions) == 0 {
+		fmt.Fprintln(w, "  none (change notifications are off, or the subscription manager has not run)")
+	} else {
+		t = newTable(w)
+		for _, sub := range s.Subscriptions {
+			t.row("  "+sub.Resource, sub.ID, "expires "+timestamp(sub.Expiry)+" ("+ago(now, sub.Expiry)+")", sub.Health)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	for _, ts := range s.Targets {
+		fmt.Fprintf(w, "\nTarget %s\n", ts.Name)
+		t = newTable(w)
+		if ts.LastReconcile.IsZero() {
+			t.row("  last reconcile", "never")
+		} else {
+			t.row("  last reconcile", fmt.Sprintf("%s (%s); last full %s", timestamp(ts.LastReconcile), ago(now, ts.LastReconcile), fullPass(now, ts.LastFullReconcile)))
+		}
+		t.row("  linked users", linkCounts(ts.Links))
+		switch q := ts.Quarantine; {
+		case q != nil:
+			t.row("  quarantine", fmt.Sprintf("until %s (%s), after %s: %s", timestamp(q.Until), ago(now, q.Until),
+				plural(q.ConsecutiveFailures, "failure", "consecutive failures"), q.Reason))
+		case ts.ConsecutiveFailures > 0:
+			t.row("  quarantine", fmt.Sprintf("none (%s in a row)", plural(ts.ConsecutiveFailures, "failure", "failures")))
+		default:
+			t.row("  quarantine", "none")
+		}
+		t.row("  staged deletions", fmt.Sprintf("%d waiting, %d approved", ts.StagedDeletions, ts.ApprovedDeletions))
+		if len(ts.Actions) > 0 {
+			t.row("  counters", actionCounts(ts.Actions))
+		}
+		if len(ts.RecentErrors) == 0 {
+			t.row("  recent errors", "none")
+		} else {
+			t.row("  recent errors", fmt.Sprintf("%d newest:", len(ts.RecentErrors)))
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+		if len(ts.RecentErrors) > 0 {
+			t = newTable(w, "    TIME", "USER", "ACTION", "ERROR")
+			for _, ev := range ts.RecentErrors {
+				user := ev.SourceUPN
+				if user == "" {
+					user = ev.SourceID
+				}
+				t.row("    "+timestamp(ev.Time), user, ev.Action, ev.Error)
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(s.Problems) > 0 {
+		fmt.Fprintln(w, "\nProblems:")
+		for _, p := range s.Problems {
+			fmt.Fprintf(w, "  %s\n", clean(p))
+		}
+	}
+	return nil
+}
+
+func fullPass(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return timestamp(t) + " (" + ago(now, t) + ")"
+}
+
+func linkCounts(c statuspage.LinkCounts) string {
+	s := fmt.Sprintf("%d: %d active, %d disabled, %d deleted, %d staged, %d quarantined", c.Total, c.Active, c.Disabled, c.Deleted, c.Staged, c.Quarantined)
+	if c.Other > 0 {
+		s += fmt.Sprintf(", %d other", c.Other)
+	}
+	if c.Failing > 0 {
+		s += fmt.Sprintf(" (%d failing)", c.Failing)
+	}
+	return s
+}
+
+func actionCounts(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d %s", m[k], k)
+	}
+	return strings.Join(parts, ", ")
+}
