@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -58,7 +57,7 @@ Exits 1 when they did not converge; the report names the seed to replay.`,
 			case err != nil:
 				return fmt.Errorf("the chaos run could not be carried out (seed %d): %w", rep.Seed, err)
 			case !rep.Pass:
-				return errors.New("the targets did not converge: replay with --seed " + fmt.Sprint(rep.Seed))
+				return fmt.Errorf("the targets did not converge: replay with --seed %d", rep.Seed)
 			}
 			return nil
 		},
