@@ -13,6 +13,7 @@ import (
 	"github.com/tenantsync/tenantsync/internal/engine"
 	"github.com/tenantsync/tenantsync/internal/operator"
 	"github.com/tenantsync/tenantsync/internal/settings"
+	"github.com/tenantsync/tenantsync/internal/statuspage"
 )
 
 func newDeletionsCmd(env settings.Env) *cobra.Command {
@@ -57,17 +58,17 @@ func newDeletionsListCmd(env settings.Env) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			list := []operator.Deletion{}
+			list := []statuspage.Deletion{}
 			for _, name := range names {
 				ds, err := st.ListDeletions(cmd.Context(), name)
 				if err != nil {
 					return fmt.Errorf("list the staged deletions of %s: %w", name, err)
 				}
 				for _, d := range ds {
-					list = append(list, operator.DeletionOf(d))
+					list = append(list, statuspage.DeletionOf(d))
 				}
 			}
-			slices.SortStableFunc(list, func(a, b operator.Deletion) int { return a.StagedAt.Compare(b.StagedAt) })
+			slices.SortStableFunc(list, func(a, b statuspage.Deletion) int { return a.StagedAt.Compare(b.StagedAt) })
 			return out.write(cmd, map[string]any{"deletions": list}, func(w io.Writer) error {
 				return operator.WriteDeletions(w, time.Now(), list)
 			})

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tenantsync/tenantsync/internal/operator"
+	"github.com/tenantsync/tenantsync/internal/statuspage"
 )
 
 // TestDeletions stages a deprovision with the deletion guard (threshold
@@ -24,7 +24,7 @@ func TestDeletions(t *testing.T) {
 	}
 
 	var list struct {
-		Deletions []operator.Deletion `json:"deletions"`
+		Deletions []statuspage.Deletion `json:"deletions"`
 	}
 	decodeJSON(t, e.mustRun("deletions", "list", "--target", "contoso", "--json"), &list)
 	if len(list.Deletions) != 1 {

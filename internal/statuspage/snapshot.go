@@ -133,8 +133,10 @@ type TargetDetail struct {
 	Latency LatencyChart `json:"latency"`
 }
 
-// Deletion is a deprovision held back by the deletion guard.
+// Deletion is a deprovision held back by the deletion guard, as the status
+// page and `deletions list --json` show it.
 type Deletion struct {
+	Target    string    `json:"target"`
 	SourceID  string    `json:"sourceId"`
 	TargetID  string    `json:"targetId"`
 	SourceUPN string    `json:"userPrincipalName"`
@@ -288,19 +290,18 @@ func (h *Handler) summary(ctx context.Context, now time.Time, name string, probl
 	return t, dels
 }
 
+// DeletionOf converts a stored deletion.
+func DeletionOf(d store.Deletion) Deletion {
+	return Deletion{
+		Target: d.Target, SourceID: d.SourceID, TargetID: d.TargetID, SourceUPN: d.SourceUPN,
+		Action: d.Action, Reason: d.Reason, StagedAt: d.StagedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(), Approved: d.Approved,
+	}
+}
+
 func (h *Handler) detail(ctx context.Context, now time.Time, req request, dels []store.Deletion, problem func(string, error, ...any)) *TargetDetail {
 	d := &TargetDetail{Name: req.target, Page: req.page, Deletions: []Deletion{}, Events: []Event{}}
 	for _, del := range dels {
-		d.Deletions = append(d.Deletions, Deletion{
-			SourceID:  del.SourceID,
-			TargetID:  del.TargetID,
-			SourceUPN: del.SourceUPN,
-			Action:    del.Action,
-			Reason:    del.Reason,
-			StagedAt:  del.StagedAt.UTC(),
-			ExpiresAt: del.ExpiresAt.UTC(),
-			Approved:  del.Approved,
-		})
+		d.Deletions = append(d.Deletions, DeletionOf(del))
 	}
 	// Oldest first: the one that expires first is the one to decide on first.
 	slices.SortStableFunc(d.Deletions, func(a, b Deletion) int { return a.StagedAt.Compare(b.StagedAt) })
