@@ -717,7 +717,7 @@ func naive(ctx context.Context, o Options, sim *simulator, tgt target) (*NaiveRe
 	}
 	stats := sim.Stats()
 	r := requests(stats)
-	res := &NaiveResult{Requests: totalRequests(stats), Seconds: round(time.Since(start).Seconds(), 1),
+	res := &NaiveResult{Requests: totalRequests(stats), Seconds: round(time.Since(start).Seconds(), 2),
 		Reads: r.Reads, Writes: r.Writes, Throttled: r.Throttled}
 	progress(o.Progress, PhaseNaive, "done: %d requests (%d throttled) in %.1f s", res.Requests, res.Throttled, res.Seconds)
 	return res, nil

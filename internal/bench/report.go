@@ -78,7 +78,7 @@ func printTable(w io.Writer, r *Results) {
 		if n.RequestsVsSteady > 0 && r.Steady != nil {
 			vsSteady = fmt.Sprintf("%g× requests for %d changes", n.RequestsVsSteady, r.Steady.Changes)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%d\t%d\t%d\t%s\t%s\n\n", PhaseNaive, n.Requests, n.Seconds, n.Reads, n.Writes, n.Throttled, vsIdle, vsSteady)
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%d\t%d\t%d\t%s\t%s\n\n", PhaseNaive, n.Requests, n.Seconds, n.Reads, n.Writes, n.Throttled, vsIdle, vsSteady)
 	}
 	if c := r.ColdStart; c != nil {
 		fmt.Fprintln(tw, "COLD START\tMS (MEDIAN)\tSAMPLES\tBINARY")
