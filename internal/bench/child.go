@@ -3,10 +3,8 @@ package bench
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tenantsync/tenantsync/internal/settings"
+	"github.com/tenantsync/tenantsync/internal/statuspage"
 )
 
 // neverSchedule is a six-field NCRONTAB that does not fire during a run:
@@ -123,42 +122,15 @@ func (c *child) answered(ctx context.Context, timeout time.Duration) (time.Durat
 	}
 }
 
-// childStatus is the part of the status page's JSON the bench reads.
-type childStatus struct {
-	Pipeline map[string]int64 `json:"pipeline"`
-	Targets  []struct {
-		Name  string `json:"name"`
-		Links struct {
-			Active int `json:"active"`
-		} `json:"links"`
-	} `json:"targets"`
-}
-
 // drained reports whether the child's queue is empty: every message it
 // accepted was completed or dead-lettered.
-func (s childStatus) drained() bool {
+func drained(s statuspage.Snapshot) bool {
 	p := s.Pipeline
 	return p["queueEnqueued"] > 0 && p["queueEnqueued"] == p["queueCompleted"]+p["queueDeadLettered"]
 }
 
-func (c *child) status(ctx context.Context) (childStatus, error) {
-	var st childStatus
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/api/status?format=json", nil)
-	if err != nil {
-		return st, err
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return st, fmt.Errorf("read tenantsync's status: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("read tenantsync's status: %s", resp.Status)
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&st); err != nil {
-		return st, fmt.Errorf("decode tenantsync's status: %w", err)
-	}
-	return st, nil
+func (c *child) status(ctx context.Context) (statuspage.Snapshot, error) {
+	return statuspage.Fetch(ctx, c.client, c.url+"/api/status")
 }
 
 // memory returns the child's memory now, from /proc (zeros where there is

@@ -21,6 +21,7 @@ import (
 	"github.com/tenantsync/tenantsync/internal/engine"
 	"github.com/tenantsync/tenantsync/internal/graphsim"
 	"github.com/tenantsync/tenantsync/internal/settings"
+	"github.com/tenantsync/tenantsync/internal/statuspage"
 	"github.com/tenantsync/tenantsync/internal/store/boltstore"
 )
 
@@ -203,7 +204,7 @@ func initialSync(ctx context.Context, o Options, sim *simulator, targets []targe
 	lastLine := time.Now()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	var status childStatus
+	var status statuspage.Snapshot
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
@@ -238,7 +239,7 @@ func initialSync(ctx context.Context, o Options, sim *simulator, targets []targe
 			lastLine = time.Now()
 		}
 		if created >= o.Users {
-			if st, err := ch.status(ctx); err == nil && st.drained() && linksActive(st, targets, o.Users) {
+			if st, err := ch.status(ctx); err == nil && drained(st) && linksActive(st, targets, o.Users) {
 				status, done = st, true
 				continue
 			}
@@ -290,7 +291,7 @@ func utilisation(applied int64, lim graphsim.Limits, seconds float64) float64 {
 	return float64(applied) / allowed
 }
 
-func linksActive(st childStatus, targets []target, want int) bool {
+func linksActive(st statuspage.Snapshot, targets []target, want int) bool {
 	for _, t := range targets {
 		found := false
 		for _, s := range st.Targets {
@@ -531,7 +532,7 @@ func waitQuiet(ctx context.Context, ch *child, sim *simulator, quiet, timeout ti
 			last, lastChange = n, time.Now()
 		}
 		if time.Since(lastChange) >= quiet {
-			if st, err := ch.status(ctx); err == nil && (st.drained() || st.Pipeline["queueEnqueued"] == 0) {
+			if st, err := ch.status(ctx); err == nil && (drained(st) || st.Pipeline["queueEnqueued"] == 0) {
 				return nil
 			}
 		}

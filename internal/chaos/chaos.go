@@ -30,6 +30,7 @@ import (
 	"github.com/tenantsync/tenantsync/internal/graphsim"
 	"github.com/tenantsync/tenantsync/internal/queue/embedded"
 	"github.com/tenantsync/tenantsync/internal/settings"
+	"github.com/tenantsync/tenantsync/internal/statuspage"
 )
 
 // Options configure Run. The zero value runs the short suite.
@@ -666,7 +667,7 @@ func (h *harness) quiet(ctx context.Context, r Round) (Round, error) {
 	return r, nil
 }
 
-func oldestReconcile(st *childStatus) time.Time {
+func oldestReconcile(st statuspage.Snapshot) time.Time {
 	var oldest time.Time
 	for i, t := range st.Targets {
 		if i == 0 || t.LastReconcile.Before(oldest) {

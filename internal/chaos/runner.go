@@ -2,10 +2,8 @@ package chaos
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tenantsync/tenantsync/internal/statuspage"
 )
 
 // childSpec is how to start the local runner.
@@ -188,38 +188,9 @@ func (r *runner) Starts() int {
 // Close releases the log file; call it after Stop.
 func (r *runner) Close() error { return r.logFile.Close() }
 
-// childStatus is the part of the status page's JSON the suite reads.
-type childStatus struct {
-	Pipeline map[string]int64 `json:"pipeline"`
-	Targets  []struct {
-		Name          string    `json:"name"`
-		LastReconcile time.Time `json:"lastReconcile"`
-	} `json:"targets"`
-}
-
-// Status reads the runner's status page as JSON.
-func (r *runner) Status(ctx context.Context) (*childStatus, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+r.spec.listen+"/api/status?format=json", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status page: %d", resp.StatusCode)
-	}
-	var st childStatus
-	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("status page: %w", err)
-	}
-	return &st, nil
+// Status reads the runner's status page.
+func (r *runner) Status(ctx context.Context) (statuspage.Snapshot, error) {
+	return statuspage.Fetch(ctx, r.client, "http://"+r.spec.listen+"/api/status")
 }
 
 // WaitReady waits until the runner's status page answers.
