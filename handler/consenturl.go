@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantsync/tenantsync/internal/app"
 	"github.com/tenantsync/tenantsync/internal/consent"
 	"github.com/tenantsync/tenantsync/internal/graph"
 	"github.com/tenantsync/tenantsync/internal/settings"
@@ -41,10 +42,10 @@ tenant.`,
 			if err != nil {
 				return err
 			}
-			if err := checkTarget(cfg, target); err != nil {
+			t, err := app.LookupTarget(cfg, target)
+			if err != nil {
 				return err
 			}
-			t, _ := cfg.Target(target)
 			if t.Auth.ClientID == "" {
 				return fmt.Errorf("target %s: auth method %s has no clientId: admin consent is for a multi-tenant app (auth.clientId)", target, t.Auth.Method)
 			}

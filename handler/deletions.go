@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantsync/tenantsync/internal/app"
 	"github.com/tenantsync/tenantsync/internal/directory"
 	"github.com/tenantsync/tenantsync/internal/engine"
 	"github.com/tenantsync/tenantsync/internal/operator"
@@ -48,7 +49,7 @@ func newDeletionsListCmd(env settings.Env) *cobra.Command {
 				names = append(names, t.Name)
 			}
 			if target != "" {
-				if err := checkTarget(cfg, target); err != nil {
+				if _, err := app.LookupTarget(cfg, target); err != nil {
 					return err
 				}
 				names = []string{target}

@@ -2,10 +2,8 @@ package main
 
 import (
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/tenantsync/tenantsync/internal/demo"
 )
@@ -27,8 +25,8 @@ its latency. --keep-running leaves it all up to try your own changes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var progress io.Writer
-			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				progress = f
+			if w := cmd.ErrOrStderr(); isTerminal(w) {
+				progress = w
 			}
 			logOut := io.Discard
 			if verbose {

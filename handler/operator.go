@@ -14,7 +14,6 @@ import (
 
 	"github.com/tenantsync/tenantsync/internal/app"
 	"github.com/tenantsync/tenantsync/internal/config"
-	"github.com/tenantsync/tenantsync/internal/engine"
 	"github.com/tenantsync/tenantsync/internal/operator"
 	"github.com/tenantsync/tenantsync/internal/settings"
 	"github.com/tenantsync/tenantsync/internal/store"
@@ -207,17 +206,4 @@ func openStoreForReading(ctx context.Context, env settings.Env, log *slog.Logger
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// checkTarget returns an error naming the configured targets when name is
-// not one of them.
-func checkTarget(cfg *config.Config, name string) error {
-	if _, ok := cfg.Target(name); ok {
-		return nil
-	}
-	names := make([]string, len(cfg.Targets))
-	for i, t := range cfg.Targets {
-		names[i] = t.Name
-	}
-	return fmt.Errorf("%w %q (configured: %s)", engine.ErrUnknownTarget, name, strings.Join(names, ", "))
 }

@@ -208,11 +208,17 @@ func (a *App) Close() error {
 // Target returns the named target's config, or an error listing the
 // configured names.
 func (a *App) Target(name string) (*config.Target, error) {
-	if t, ok := a.Config.Target(name); ok {
+	return LookupTarget(a.Config, name)
+}
+
+// LookupTarget returns the target of cfg named name, or an error wrapping
+// engine.ErrUnknownTarget that lists the configured names.
+func LookupTarget(cfg *config.Config, name string) (*config.Target, error) {
+	if t, ok := cfg.Target(name); ok {
 		return t, nil
 	}
-	names := make([]string, len(a.Config.Targets))
-	for i, t := range a.Config.Targets {
+	names := make([]string, len(cfg.Targets))
+	for i, t := range cfg.Targets {
 		names[i] = t.Name
 	}
 	return nil, fmt.Errorf("%w %q (configured: %s)", engine.ErrUnknownTarget, name, strings.Join(names, ", "))
