@@ -211,10 +211,15 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 		// next sync finds the invited user by its address, whether the
 		// source user is still in scope (it is adopted) or not (it is
 		// deprovisioned), even if their address has changed since.
-		link.TargetID, link.State, link.SourceUPN = "", store.LinkInviting, src.upn()
-		link.Attributes = directory.Attributes{"mail": want.address}
-		if link, err = e.putLink(ctx, link); err != nil {
-			return act, err
+		// Another worker may have recorded this very invitation already (a
+		// lost race brings us here again): rewriting the same record would
+		// only make the workers take turns on the link.
+		if invitedAddress(link) != want.address || link.SourceUPN != src.upn() {
+			link.TargetID, link.State, link.SourceUPN = "", store.LinkInviting, src.upn()
+			link.Attributes = directory.Attributes{"mail": want.address}
+			if link, err = e.putLink(ctx, link); err != nil {
+				return act, err
+			}
 		}
 		u, err := t.api.Invite(ctx, Invitation{
 			Email:       want.address,
