@@ -184,10 +184,13 @@ func TestManagedIdentityFederated(t *testing.T) {
 		_ = os.Unsetenv(k)
 	}
 
+	// MSAL caches managed identity tokens for the whole process, keyed by
+	// client id: a fresh id per run keeps -count=N runs from reusing one.
+	uami := fmt.Sprintf("uami-client-%d", time.Now().UnixNano())
 	sim := newSim(t, graphsim.Options{})
 	cred, err := graph.NewCredential(config.Tenant{
 		Tenant: "contoso.example", Graph: sim.tenantURL(target),
-		Auth: config.Auth{Method: config.AuthManagedIdentityFederated, ClientID: "multi-tenant-app", ManagedIdentityClientID: "uami-client"},
+		Auth: config.Auth{Method: config.AuthManagedIdentityFederated, ClientID: "multi-tenant-app", ManagedIdentityClientID: uami},
 	}, graph.CredentialOptions{
 		ClientOptions: azcore.ClientOptions{
 			Transport: entra.Client(),
@@ -212,8 +215,8 @@ func TestManagedIdentityFederated(t *testing.T) {
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
 	if len(fake.miQueries) != 1 || !strings.Contains(fake.miQueries[0], "resource=api%3A%2F%2FAzureADTokenExchange") ||
-		!strings.Contains(fake.miQueries[0], "client_id=uami-client") || fake.miHeader != "identity-header-value" {
-		t.Errorf("managed identity requests = %v (header %q), want one for api://AzureADTokenExchange as uami-client", fake.miQueries, fake.miHeader)
+		!strings.Contains(fake.miQueries[0], "client_id="+uami) || fake.miHeader != "identity-header-value" {
+		t.Errorf("managed identity requests = %v (header %q), want one for api://AzureADTokenExchange as %s", fake.miQueries, fake.miHeader, uami)
 	}
 	if len(fake.tokenForms) != 1 {
 		t.Fatalf("token requests = %v, want 1", fake.tokenForms)
