@@ -17,6 +17,7 @@ import (
 	"github.com/tenantsync/tenantsync/internal/local"
 	"github.com/tenantsync/tenantsync/internal/settings"
 	"github.com/tenantsync/tenantsync/internal/store/boltstore"
+	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 // world is the simulator with the demo tenants and a running local
@@ -113,13 +114,7 @@ func (w *world) target(mail string) map[string]any {
 // eventually waits until cond holds, failing after a while.
 func (w *world) eventually(what string, cond func() bool) {
 	w.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			w.t.Fatalf("%s: not after 20 s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.WaitFor(w.t, 20*time.Second, what, cond)
 }
 
 // settle waits until the simulator has no notification left to deliver

@@ -97,7 +97,7 @@ func TestBrowser(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/control")); err != nil {
 		t.Fatalf("load the control page: %v", err)
 	}
-	waitFor(t, func() bool { d, _ := b.seen(); return len(d) == 1 }, "the control page's dialog")
+	testenv.WaitFor(t, 10*time.Second, "the control page's dialog", func() bool { d, _ := b.seen(); return len(d) == 1 })
 	b.reset()
 
 	const key = "test-function-key"
@@ -218,15 +218,4 @@ func checkScreenshot(t *testing.T, shot []byte) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
-}
-
-// waitFor polls cond for up to 10 seconds.
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }

@@ -314,13 +314,10 @@ func TestNotificationsArriveOnTheQueue(t *testing.T) {
 	}
 	// The webhook counts a message as enqueued once the send has returned,
 	// which can be a moment after the queue has handed it to us.
-	deadline := time.Now().Add(5 * time.Second)
-	c := e.webhook.Counters()
-	for c.Enqueued < 1 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-		c = e.webhook.Counters()
-	}
-	if c.Dropped() != 0 || c.Enqueued < 1 {
+	testenv.WaitFor(t, 5*time.Second, "the webhook to count the message as enqueued", func() bool {
+		return e.webhook.Counters().Enqueued >= 1
+	})
+	if c := e.webhook.Counters(); c.Dropped() != 0 || c.Enqueued < 1 {
 		t.Errorf("webhook counters %+v", c)
 	}
 }

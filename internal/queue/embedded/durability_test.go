@@ -17,6 +17,7 @@ import (
 
 	"github.com/tenantsync/tenantsync/internal/queue"
 	"github.com/tenantsync/tenantsync/internal/store/boltstore"
+	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 // crashChildEnv, set to a bbolt file's path, makes the test binary a child
@@ -117,7 +118,7 @@ func TestCrashMidDeliveryLosesNothing(t *testing.T) {
 		rec.add(d)
 		return nil
 	})
-	waitFor(t, 10*time.Second, "all delivered", func() bool { return q.Stats().Completed == 4 })
+	testenv.WaitFor(t, 10*time.Second, "all delivered", func() bool { return q.Stats().Completed == 4 })
 	var u []string
 	for _, d := range rec.list() {
 		entry := fmt.Sprintf("%s %d", d.ID, d.DeliveryCount)
@@ -151,7 +152,7 @@ func TestDurableAcrossReopen(t *testing.T) {
 		t.Errorf("%s delivered while a1 fails", d.ID)
 		return nil
 	})
-	waitFor(t, 10*time.Second, "a1 abandoned and b1 dead-lettered", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "a1 abandoned and b1 dead-lettered", func() bool {
 		st := q.Stats()
 		return st.Abandoned >= 2 && st.DeadLettered == 1
 	})
@@ -176,7 +177,7 @@ func TestDurableAcrossReopen(t *testing.T) {
 		rec.add(d)
 		return nil
 	})
-	waitFor(t, 10*time.Second, "a1..a3 completed", func() bool { return q.Stats().Completed == 3 })
+	testenv.WaitFor(t, 10*time.Second, "a1..a3 completed", func() bool { return q.Stats().Completed == 3 })
 	var got []string
 	for _, d := range rec.list() {
 		got = append(got, fmt.Sprintf("%s %d", d.ID, d.DeliveryCount))
@@ -237,7 +238,7 @@ func TestResubmitDeadLetters(t *testing.T) {
 		rec.add(d)
 		return nil
 	})
-	waitFor(t, 10*time.Second, "three dead letters", func() bool { return q.Stats().DeadLetterMessages == 3 })
+	testenv.WaitFor(t, 10*time.Second, "three dead letters", func() bool { return q.Stats().DeadLetterMessages == 3 })
 	dead, err := q.List(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +261,7 @@ func TestResubmitDeadLetters(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("Resubmit(m2) = %d, %v; want 1", n, err)
 	}
-	waitFor(t, 10*time.Second, "m2 handled", func() bool { return rec.len() == 1 })
+	testenv.WaitFor(t, 10*time.Second, "m2 handled", func() bool { return rec.len() == 1 })
 	d := rec.list()[0]
 	if d.ID != queue.ResubmitID("m2", seq["m2"]) || d.SessionID != "a" || d.DeliveryCount != 1 ||
 		d.Properties[queue.PropertyResubmittedFrom] != "m2" || string(d.Body) != `{"id":"m2"}` {
@@ -274,7 +275,7 @@ func TestResubmitDeadLetters(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("Resubmit(all) = %d, %v; want 2", n, err)
 	}
-	waitFor(t, 10*time.Second, "all handled", func() bool { return rec.len() == 3 })
+	testenv.WaitFor(t, 10*time.Second, "all handled", func() bool { return rec.len() == 3 })
 	st := q.Stats()
 	if left, _ := q.List(ctx, 0); len(left) != 0 || st.DeadLetterMessages != 0 || st.Resubmitted != 3 {
 		t.Errorf("after resubmitting all: %d left, stats %+v", len(left), st)
@@ -341,7 +342,7 @@ func TestGracefulShutdown(t *testing.T) {
 				rec.add(d)
 				return nil
 			})
-			waitFor(t, 10*time.Second, "the rest delivered", func() bool { return q.Stats().Completed == 3 })
+			testenv.WaitFor(t, 10*time.Second, "the rest delivered", func() bool { return q.Stats().Completed == 3 })
 			for _, d := range rec.list() {
 				if d.DeliveryCount != 1 {
 					t.Errorf("%s delivered with count %d, want 1", d.ID, d.DeliveryCount)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tenantsync/tenantsync/internal/queue"
+	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 func TestSessionOrderUnderConcurrency(t *testing.T) {
@@ -97,7 +98,7 @@ func testSessionOrder(t *testing.T, sessions, perSession, maxConcurrentSessions 
 		})
 	}
 	wg.Wait()
-	waitFor(t, 30*time.Second, "all messages completed", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "all messages completed", func() bool {
 		return q.Stats().Completed == int64(sessions*perSession)
 	})
 	if err := r.stop(t); err != nil {
@@ -161,7 +162,7 @@ func TestSessionsRunInParallel(t *testing.T) {
 				return nil
 			})
 			total := int64(tt.sessions * tt.perSession)
-			waitFor(t, 20*time.Second, "all completed", func() bool { return q.Stats().Completed == total })
+			testenv.WaitFor(t, 20*time.Second, "all completed", func() bool { return q.Stats().Completed == total })
 			if p := peak.Load(); p != tt.wantPeak {
 				t.Errorf("peak concurrency %d, want %d", p, tt.wantPeak)
 			}
@@ -197,7 +198,7 @@ func TestLockExpiry(t *testing.T) {
 				}
 				return nil // after a lost lock, this completion must be dropped
 			})
-			waitFor(t, 10*time.Second, "the message completed", func() bool { return q.Stats().Completed == 1 })
+			testenv.WaitFor(t, 10*time.Second, "the message completed", func() bool { return q.Stats().Completed == 1 })
 			// Let a wrongly late second delivery or completion show.
 			time.Sleep(2 * tt.lock)
 
@@ -266,7 +267,7 @@ func TestAbandonAndMaxDeliveryCount(t *testing.T) {
 				rec.add(d)
 				return tt.handle(d)
 			})
-			waitFor(t, 10*time.Second, "the message settled for good", func() bool {
+			testenv.WaitFor(t, 10*time.Second, "the message settled for good", func() bool {
 				st := q.Stats()
 				return st.Completed+st.DeadLettered == 1
 			})
@@ -331,7 +332,7 @@ func TestExplicitDeadLetter(t *testing.T) {
 				}
 				return nil
 			})
-			waitFor(t, 10*time.Second, "both settled", func() bool {
+			testenv.WaitFor(t, 10*time.Second, "both settled", func() bool {
 				st := q.Stats()
 				return st.Completed == 1 && st.DeadLettered == 1
 			})
@@ -372,7 +373,7 @@ func TestScheduledMessages(t *testing.T) {
 		rec.add(d)
 		return nil
 	})
-	waitFor(t, 10*time.Second, "all four delivered", func() bool { return q.Stats().Completed == 4 })
+	testenv.WaitFor(t, 10*time.Second, "all four delivered", func() bool { return q.Stats().Completed == 4 })
 
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -413,7 +414,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		rec.add(d)
 		return nil
 	})
-	waitFor(t, 10*time.Second, "both delivered", func() bool { return q.Stats().Completed == 2 })
+	testenv.WaitFor(t, 10*time.Second, "both delivered", func() bool { return q.Stats().Completed == 2 })
 	ds := rec.list()
 	slices.SortFunc(ds, func(a, b queue.Delivery) int { return strings.Compare(a.SessionID, b.SessionID) })
 	d := ds[0]
