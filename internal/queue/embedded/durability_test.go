@@ -140,8 +140,12 @@ func TestDurableAcrossReopen(t *testing.T) {
 	if err := q.Schedule(context.Background(), time.Now().Add(time.Hour), msg("c1", "c")); err != nil {
 		t.Fatal(err)
 	}
+	// a1 fails until the stop, k times, and k depends on timing (a retry
+	// takes well under a millisecond): both consumers get a delivery limit
+	// k cannot reach, or the one after the reopen would dead-letter a1.
+	opts := RunOptions{MaxDeliveryCount: 1000}
 	var tries atomic.Int64
-	r := start(t, q, RunOptions{MaxDeliveryCount: 1000}, func(ctx context.Context, d queue.Delivery) error {
+	r := start(t, q, opts, func(ctx context.Context, d queue.Delivery) error {
 		switch d.ID {
 		case "b1":
 			return &queue.DeadLetterError{Reason: "Bad", Description: "b1 is bad"}
@@ -172,11 +176,8 @@ func TestDurableAcrossReopen(t *testing.T) {
 	if st.VisibleMessages != 3 || st.ScheduledMessages != 1 || st.DeadLetterMessages != 1 {
 		t.Fatalf("reopened: %+v, want 3 visible, 1 scheduled, 1 dead letter", st)
 	}
-	// a1 failed k times before the stop, and k depends on timing (each
-	// retry takes well under a millisecond): keep the same delivery limit,
-	// or a k of 10 or more would dead-letter a1 here.
 	var rec recorder
-	start(t, q, RunOptions{MaxDeliveryCount: 1000}, func(ctx context.Context, d queue.Delivery) error {
+	start(t, q, opts, func(ctx context.Context, d queue.Delivery) error {
 		rec.add(d)
 		return nil
 	})
