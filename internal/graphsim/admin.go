@@ -18,6 +18,15 @@ const maxSeedBytes = 512 << 20
 //	GET    /_sim/tenants/<tenant>/snapshot        a tenant as seed JSON
 //	PUT    /_sim/tenants/<tenant>                 replace (or add) a tenant from seed JSON
 //	DELETE /_sim/tenants/<tenant>                 remove a tenant
+//	GET    /_sim/tenants/<tenant>/permissions     the app's granted application permissions ({"permissions":null} = all)
+//	PUT    /_sim/tenants/<tenant>/permissions     replace them: {"permissions":["User.Read.All"]}, [] for none, null for all
+//	GET    /_sim/tenants/<tenant>/lag             the replication lags
+//	PUT    /_sim/tenants/<tenant>/lag             set them: {"replicationLag":"2s","advancedLag":"5s"}
+//	PATCH  /_sim/tenants/<tenant>/users/<id|upn>  mark a user as holding an admin role: {"privileged":true}
+//	POST   /_sim/tenants/<tenant>/users/<id|upn>/redeem   redeem an invitation: {"with":"entra","issuer":"fabrikam.example"},
+//	                                              {"with":"microsoftAccount"} or {"with":"emailOtp"}
+//	POST   /_sim/tenants/<tenant>/delta/reset     invalidate every delta token: {"status":410} or
+//	                                              {"status":400,"code":"SyncStateNotFound"}
 //	GET    /_sim/stats                            counters per tenant
 //	DELETE /_sim/stats                            reset the counters
 //	GET    /_sim/faults, POST /_sim/faults        read or replace the faults
@@ -147,6 +156,96 @@ func (s *Server) adminTenants(w http.ResponseWriter, r *http.Request, rest []str
 	case len(rest) == 1 && r.Method == http.MethodDelete:
 		if !s.RemoveTenant(rest[0]) {
 			adminError(w, http.StatusNotFound, "tenant %s not found", rest[0])
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case len(rest) >= 2:
+		s.adminTenant(w, r, rest[0], rest[1:])
+	default:
+		adminError(w, http.StatusNotFound, "unknown admin route %s %s", r.Method, r.URL.Path)
+	}
+}
+
+// adminTenant serves the admin routes of one tenant that change how its
+// Graph behaves: permissions, lag, users and delta.
+func (s *Server) adminTenant(w http.ResponseWriter, r *http.Request, tenant string, rest []string) {
+	if s.lookupTenant(tenant) == nil {
+		adminError(w, http.StatusNotFound, "tenant %s not found", tenant)
+		return
+	}
+	type permissionsBody struct {
+		Permissions []string `json:"permissions"`
+	}
+	type lagBody struct {
+		ReplicationLag string `json:"replicationLag"`
+		AdvancedLag    string `json:"advancedLag,omitempty"`
+	}
+	switch {
+	case len(rest) == 1 && rest[0] == "permissions" && r.Method == http.MethodGet:
+		perms, _ := s.Permissions(tenant)
+		writeJSON(w, http.StatusOK, permissionsBody{perms})
+	case len(rest) == 1 && rest[0] == "permissions" && r.Method == http.MethodPut:
+		var body permissionsBody
+		if err := decodeAdmin(r, &body, 1<<16); err != nil {
+			adminError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		if err := s.SetPermissions(tenant, body.Permissions); err != nil {
+			adminError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		perms, _ := s.Permissions(tenant)
+		writeJSON(w, http.StatusOK, permissionsBody{perms})
+	case len(rest) == 1 && rest[0] == "lag" && (r.Method == http.MethodGet || r.Method == http.MethodPut):
+		if r.Method == http.MethodPut {
+			var body lagBody
+			if err := decodeAdmin(r, &body, 1<<10); err != nil {
+				adminError(w, http.StatusBadRequest, "%v", err)
+				return
+			}
+			lag, adv, err := parseLags(body.ReplicationLag, body.AdvancedLag)
+			if err == nil {
+				err = s.SetReplicationLag(tenant, lag, adv)
+			}
+			if err != nil {
+				adminError(w, http.StatusBadRequest, "%v", err)
+				return
+			}
+		}
+		lag, adv, _ := s.ReplicationLag(tenant)
+		writeJSON(w, http.StatusOK, lagBody{lag.String(), adv.String()})
+	case len(rest) == 2 && rest[0] == "users" && r.Method == http.MethodPatch:
+		var body struct {
+			Privileged *bool `json:"privileged"`
+		}
+		if err := decodeAdmin(r, &body, 1<<10); err != nil || body.Privileged == nil {
+			adminError(w, http.StatusBadRequest, "body: want {\"privileged\":true} or false (%v)", err)
+			return
+		}
+		if err := s.SetPrivileged(tenant, rest[1], *body.Privileged); err != nil {
+			adminError(w, http.StatusNotFound, "%v", err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case len(rest) == 3 && rest[0] == "users" && rest[2] == "redeem" && r.Method == http.MethodPost:
+		var red Redemption
+		if err := decodeAdmin(r, &red, 1<<10); err != nil {
+			adminError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		if err := s.Redeem(tenant, rest[1], red); err != nil {
+			adminError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case len(rest) == 2 && rest[0] == "delta" && rest[1] == "reset" && r.Method == http.MethodPost:
+		var reset DeltaReset
+		if err := decodeAdmin(r, &reset, 1<<10); err != nil {
+			adminError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		if err := s.ResetDelta(tenant, reset); err != nil {
+			adminError(w, http.StatusBadRequest, "%v", err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -33,7 +33,8 @@ type deltaToken struct {
 	Select  string  `json:"s,omitempty"`
 	Expand  string  `json:"e,omitempty"`
 	Filter  string  `json:"fl,omitempty"`
-	Issued  int64   `json:"i"` // simulated Unix seconds when the round started
+	Issued  int64   `json:"i"`           // simulated Unix seconds when the round started
+	Gen     uint64  `json:"g,omitempty"` // the tenant's delta reset generation (deltareset.go)
 }
 
 func (d *deltaToken) encode() string {
@@ -82,13 +83,16 @@ func deltaPageSize(s *Server, rq *request) (int, bool) {
 func startDelta(s *Server, rq *request, kind objKind) (*deltaToken, *response) {
 	t := rq.t
 	t.maybeExpire(rq.now)
+	t.mu.RLock()
+	gen := t.deltaReset.gen
+	t.mu.RUnlock()
 	if dt := rq.param("deltatoken"); dt != "" {
 		if strings.EqualFold(dt, "latest") {
 			t.mu.RLock()
-			seq := t.seq
+			seq := t.deltaHorizon(rq.now)
 			t.mu.RUnlock()
 			tok := &deltaToken{Tenant: t.id, Kind: kind, From: seq, Select: rq.param("select"),
-				Expand: rq.param("expand"), Filter: rq.param("filter"), Issued: rq.now.Unix()}
+				Expand: rq.param("expand"), Filter: rq.param("filter"), Issued: rq.now.Unix(), Gen: gen}
 			b := []byte(`{"@odata.context":`)
 			b = appendJSONString(b, rq.context(rq.segs[0]))
 			b = append(b, `,"@odata.deltaLink":`...)
@@ -100,11 +104,16 @@ func startDelta(s *Server, rq *request, kind objKind) (*deltaToken, *response) {
 		if !ok || tok.Tenant != t.id || tok.Kind != kind || tok.Initial {
 			return nil, errorResponse(errDeltaExpired())
 		}
+		if resp := checkGeneration(rq, tok); resp != nil {
+			return nil, resp
+		}
 		if resp := checkTokenAge(s, rq, tok); resp != nil {
 			return nil, resp
 		}
 		t.mu.RLock()
-		tok.To = t.seq
+		// The round ends before the first change not yet replicated; the
+		// next round reports it (lag.go).
+		tok.To = max(tok.From, t.deltaHorizon(rq.now))
 		t.mu.RUnlock()
 		tok.Offset, tok.MOffset, tok.Issued = 0, 0, rq.now.Unix()
 		return tok, nil
@@ -114,16 +123,19 @@ func startDelta(s *Server, rq *request, kind objKind) (*deltaToken, *response) {
 		if !ok || tok.Tenant != t.id || tok.Kind != kind {
 			return nil, errorResponse(errDeltaExpired())
 		}
+		if resp := checkGeneration(rq, tok); resp != nil {
+			return nil, resp
+		}
 		if resp := checkTokenAge(s, rq, tok); resp != nil {
 			return nil, resp
 		}
 		return tok, nil
 	}
 	t.mu.RLock()
-	seq := t.seq
+	seq := t.deltaHorizon(rq.now)
 	t.mu.RUnlock()
 	return &deltaToken{Tenant: t.id, Kind: kind, Initial: true, To: seq, Select: rq.param("select"),
-		Expand: rq.param("expand"), Filter: rq.param("filter"), Issued: rq.now.Unix()}, nil
+		Expand: rq.param("expand"), Filter: rq.param("filter"), Issued: rq.now.Unix(), Gen: gen}, nil
 }
 
 func checkTokenAge(s *Server, rq *request, tok *deltaToken) *response {
@@ -198,21 +210,23 @@ func usersDelta(s *Server, rq *request) *response {
 	t := rq.t
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	rv := rq.view()
 	page := newListPage(rq.context("users"+parenthesize(tok.Select)), -1)
 	var next *deltaToken
 	if tok.Initial {
-		i := sort.Search(len(t.userOrder), func(i int) bool { return t.userOrder[i].id >= tok.Cursor })
-		for ; i < len(t.userOrder) && page.n < size; i++ {
-			u := t.userOrder[i]
+		live := t.liveUsers(rv)
+		i := sort.Search(len(live), func(i int) bool { return live[i].id >= tok.Cursor })
+		for ; i < len(live) && page.n < size; i++ {
+			u := live[i]
 			if ids != nil && !ids[u.id] {
 				continue
 			}
 			page.item()
 			page.b = appendDeltaUser(page.b, u, sel)
 		}
-		if i < len(t.userOrder) {
+		if i < len(live) {
 			n := *tok
-			n.Cursor = t.userOrder[i].id
+			n.Cursor = live[i].id
 			next = &n
 		}
 	} else {
@@ -223,10 +237,10 @@ func usersDelta(s *Server, rq *request) *response {
 				continue
 			}
 			page.item()
-			switch u := t.users[c.id]; {
-			case u != nil:
+			switch u := t.userState(c.id, rv); {
+			case u != nil && u.deleted.IsZero():
 				page.b = appendDeltaUser(page.b, u, sel)
-			case t.deletedUsers[c.id] != nil:
+			case u != nil:
 				page.b = appendRemoved(page.b, "", c.id, "changed")
 			default:
 				page.b = appendRemoved(page.b, "", c.id, "deleted")
@@ -250,7 +264,7 @@ func finishDelta(rq *request, page *listPage, tok, next *deltaToken, applied boo
 		page.b = appendJSONString(page.b, deltaLinkURL(rq, "$skiptoken", next.encode()))
 	} else {
 		dl := deltaToken{Tenant: tok.Tenant, Kind: tok.Kind, From: tok.To, Select: tok.Select,
-			Expand: tok.Expand, Filter: tok.Filter, Issued: rq.now.Unix()}
+			Expand: tok.Expand, Filter: tok.Filter, Issued: rq.now.Unix(), Gen: tok.Gen}
 		page.b = append(page.b, `,"@odata.deltaLink":`...)
 		page.b = appendJSONString(page.b, deltaLinkURL(rq, "$deltatoken", dl.encode()))
 	}
@@ -473,13 +487,15 @@ func groupsDelta(s *Server, rq *request) *response {
 	t := rq.t
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	rv := rq.view()
 	page := newListPage(rq.context("groups"+parenthesize(tok.Select)), -1)
 	var next *deltaToken
 	if tok.Initial {
-		i := sort.Search(len(t.groupOrder), func(i int) bool { return t.groupOrder[i].id >= tok.Cursor })
+		live := t.liveGroups(rv)
+		i := sort.Search(len(live), func(i int) bool { return live[i].id >= tok.Cursor })
 		moff := tok.MOffset
-		for ; i < len(t.groupOrder) && page.n < size && links > 0; i++ {
-			g := t.groupOrder[i]
+		for ; i < len(live) && page.n < size && links > 0; i++ {
+			g := live[i]
 			if ids != nil && !ids[g.id] {
 				moff = 0
 				continue
@@ -498,9 +514,9 @@ func groupsDelta(s *Server, rq *request) *response {
 			}
 			moff = 0
 		}
-		if next == nil && i < len(t.groupOrder) {
+		if next == nil && i < len(live) {
 			n := *tok
-			n.Cursor, n.MOffset = t.groupOrder[i].id, 0
+			n.Cursor, n.MOffset = live[i].id, 0
 			next = &n
 		}
 	} else {
@@ -512,11 +528,11 @@ func groupsDelta(s *Server, rq *request) *response {
 				moff = 0
 				continue
 			}
-			g := t.groups[c.id]
-			if g == nil {
+			g := t.groupState(c.id, rv)
+			if g == nil || !g.deleted.IsZero() {
 				page.item()
 				reason := "deleted"
-				if t.deletedGroups[c.id] != nil {
+				if g != nil {
 					reason = "changed"
 				}
 				page.b = appendRemoved(page.b, "", c.id, reason)

@@ -140,20 +140,27 @@ func (f *faultState) injectError() (int, bool) {
 func (f *faultState) retryAfterSeconds() int { return f.RetryAfterSeconds }
 
 // throttle holds a tenant's token buckets under the identity and access
-// limits, per app and tenant (the simulator has one app per tenant):
-// resource units per 10 s by tenant size, and 3,000 writes per 150 s.
+// limits (throttlingLimitsURL): per app and tenant (the simulator has one
+// app per tenant), resource units per 10 s by tenant size and 3,000 writes
+// per 2 minutes 30 seconds; and per tenant for all apps together, 18,000
+// writes per 5 minutes. With one app the per-app write bucket empties
+// first; the tenant bucket is kept so that the limits in force are the
+// ones Graph documents.
 type throttle struct {
-	mu     sync.Mutex
-	ru, wr float64 // tokens left
-	last   time.Time
-	full   bool // buckets initialised
+	mu         sync.Mutex
+	ru, wr, tw float64 // tokens left: resource units, app writes, tenant writes
+	last       time.Time
+	full       bool // buckets initialised
 }
 
 // Limits are the throttling limits in force for a tenant.
 type Limits struct {
-	Throttle            string  `json:"throttle"`
-	ResourceUnitsPer10s int     `json:"resourceUnitsPer10s"`
-	WritesPer150s       int     `json:"writesPer150s"`
+	Throttle            string `json:"throttle"`
+	ResourceUnitsPer10s int    `json:"resourceUnitsPer10s"`
+	WritesPer150s       int    `json:"writesPer150s"`
+	// TenantWritesPer5Min is the write quota of the tenant for all apps
+	// together.
+	TenantWritesPer5Min int     `json:"tenantWritesPer5Min"`
 	RefillScale         float64 `json:"refillScale"`
 	// WritesPerSecond is the sustained write rate the throttle allows (0:
 	// unlimited), the denominator of a benchmark's write quota
@@ -174,9 +181,11 @@ func ruCapacity(users int) float64 {
 }
 
 const (
-	writeCapacity = 3000
-	writeWindow   = 150 * time.Second
-	ruWindow      = 10 * time.Second
+	writeCapacity       = 3000
+	writeWindow         = 150 * time.Second
+	ruWindow            = 10 * time.Second
+	tenantWriteCapacity = 18000
+	tenantWriteWindow   = 5 * time.Minute
 )
 
 func limitsFor(f *faultState, users int) Limits {
@@ -187,13 +196,14 @@ func limitsFor(f *faultState, users int) Limits {
 	l.Throttle = f.Throttle
 	l.ResourceUnitsPer10s = int(ruCapacity(users))
 	l.WritesPer150s = writeCapacity
+	l.TenantWritesPer5Min = tenantWriteCapacity
 	l.RefillScale = f.scale
 	l.WritesPerSecond = writeCapacity / writeWindow.Seconds() * f.scale
 	return l
 }
 
-// take charges cost resource units (and one write) or says how many
-// seconds to wait.
+// take charges cost resource units (and, for a write, one write from the
+// app's and the tenant's write quotas) or says how many seconds to wait.
 func (th *throttle) take(f *faultState, now time.Time, cost int, write bool, users int) (int, bool) {
 	if f == nil || f.scale == 0 {
 		return 0, true
@@ -201,14 +211,16 @@ func (th *throttle) take(f *faultState, now time.Time, cost int, write bool, use
 	ruCap := ruCapacity(users)
 	ruRate := ruCap / ruWindow.Seconds() * f.scale
 	wrRate := writeCapacity / writeWindow.Seconds() * f.scale
+	twRate := tenantWriteCapacity / tenantWriteWindow.Seconds() * f.scale
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	if !th.full {
-		th.ru, th.wr, th.last, th.full = ruCap, writeCapacity, now, true
+		th.ru, th.wr, th.tw, th.last, th.full = ruCap, writeCapacity, tenantWriteCapacity, now, true
 	}
 	if dt := now.Sub(th.last).Seconds(); dt > 0 {
 		th.ru = math.Min(ruCap, th.ru+dt*ruRate)
 		th.wr = math.Min(writeCapacity, th.wr+dt*wrRate)
+		th.tw = math.Min(tenantWriteCapacity, th.tw+dt*twRate)
 		th.last = now
 	}
 	th.ru = math.Min(th.ru, ruCap)
@@ -219,12 +231,16 @@ func (th *throttle) take(f *faultState, now time.Time, cost int, write bool, use
 	if write && th.wr < 1 {
 		wait = math.Max(wait, (1-th.wr)/wrRate)
 	}
+	if write && th.tw < 1 {
+		wait = math.Max(wait, (1-th.tw)/twRate)
+	}
 	if wait > 0 {
 		return max(1, int(math.Ceil(wait))), false
 	}
 	th.ru -= float64(cost)
 	if write {
 		th.wr--
+		th.tw--
 	}
 	return 0, true
 }

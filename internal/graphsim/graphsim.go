@@ -2,11 +2,15 @@
 // Entra ID tenants in one process: what Azurite is for Storage, for the parts
 // of Graph that tenantsync uses. Code that passes against it should work
 // against real Graph, so it answers with Graph's paths, JSON shapes, status
-// codes, error bodies, paging and delta semantics.
+// codes, error bodies, paging and delta semantics, and is as strict as
+// Graph's documentation where it says so. docs/simulator.md lists what it
+// models, what it does not, and the Graph page behind each rule.
 //
 // A Server is an http.Handler. Each tenant's Graph is at
 // http://HOST/<tenant id or domain>/v1.0/..., and the admin API at
-// http://HOST/_sim/... (stats, faults, clock, snapshots). What it serves:
+// http://HOST/_sim/... (stats, faults, clock, snapshots, and per tenant
+// permissions, replication lag, privileged users, redemptions and delta
+// resets; see serveAdmin in admin.go). What it serves:
 //
 //   - users: list ($select, $filter, $top, $count, paging), get by id or
 //     userPrincipalName, create, update, soft delete, manager, direct reports,
@@ -16,12 +20,33 @@
 //   - directory/deletedItems: list, get, restore, permanent delete, with the
 //     30-day retention honoured by the simulated clock;
 //   - invitations (B2B users), $batch (20 requests, dependsOn), subscriptions
-//     with the validation handshake and change notifications, and
-//     organization.
+//     with the validation handshake and change notifications, organization,
+//     policies/authorizationPolicy, and the app's own service principal
+//     (servicePrincipals(appId='...')) with its appRoleAssignments.
 //
-// Throttling follows the identity and access service limits (off by
-// default), and faults (errors, latency, notification loss, duplication,
-// reordering, delay) can be injected for tests.
+// Always on, as in Graph: showInAddressList reads back null; invitation
+// addresses follow the invitation resource's character rules; a user's mail
+// may not be another object's mail or proxy address; and every response
+// says its resource unit cost (x-ms-resource-unit) from Graph's identity
+// and access cost table.
+//
+// Off unless a seed or the admin API turns it on (TenantSeed fields and
+// Server methods):
+//
+//   - application permissions (permissions, SetPermissions): each request
+//     needs what its API reference page's "Permissions" section lists,
+//     else 403 Authorization_RequestDenied (permissions.go);
+//   - privileged users ("privileged": true on a seed user, SetPrivileged):
+//     the app may not change their sensitive properties, delete or restore
+//     them (privileged.go);
+//   - eventual consistency (replicationLag, advancedLag, SetReplicationLag):
+//     writes reach reads, lists, $filter and delta a seeded random part of
+//     the lag later (lag.go);
+//   - redemptions of invitations (Redeem) and delta token resets
+//     (ResetDelta: 410 Gone with Location, or 400 syncStateNotFound);
+//   - throttling after the identity and access service limits, and faults
+//     (errors, latency, notification loss, duplication, reordering, delay)
+//     for tests (Faults).
 //
 // Notification URLs must be https, as in Graph, except on a loopback host
 // (127.0.0.1, ::1, localhost), where http is accepted so that tests and local
@@ -38,6 +63,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,6 +109,11 @@ type Options struct {
 	SlowDelivery time.Duration
 	// Logger receives the simulator's log. Default: discard.
 	Logger *slog.Logger
+	// LagSeed seeds the generators that draw replication delays (each
+	// tenant's is derived from it and the tenant id), so that a run with
+	// replication lag is reproducible. A tenant seed's lagSeed overrides
+	// it.
+	LagSeed uint64
 }
 
 func (o *Options) setDefaults() {
@@ -297,7 +328,10 @@ type response struct {
 	location string
 	// preference is sent as Preference-Applied.
 	preference string
-	err        *graphError
+	// resourceUnits is sent as x-ms-resource-unit: what the request cost
+	// under the identity and access limits (costs.go).
+	resourceUnits int
+	err           *graphError
 }
 
 func jsonResponse(status int, body []byte) *response { return &response{status: status, body: body} }
@@ -405,12 +439,20 @@ func (s *Server) handle(rq *request) *response {
 			return errorResponse(e)
 		}
 	}
-	cost := def.cost(rq)
-	if wait, ok := t.throttle.take(s.faults.Load(), rq.now, cost, def.write, t.userCount()); !ok {
+	cost := requestCost(rt, rq)
+	if wait, ok := t.throttle.take(s.faults.Load(), rq.now, cost, writeCost(rt) > 0, t.userCount()); !ok {
 		t.stats.count(rt, def.write, http.StatusTooManyRequests)
 		return errorResponse(errThrottled(wait, t.id))
 	}
+	// The permission check follows throttling: a refused request still
+	// costs its resource units (Graph does not document the order; this is
+	// the stricter reading).
+	if gerr := s.authorize(rq, rt); gerr != nil {
+		t.stats.count(rt, def.write, gerr.status)
+		return errorResponse(gerr)
+	}
 	resp := h(s, rq)
+	resp.resourceUnits = cost
 	t.stats.count(rt, def.write, resp.status)
 	return resp
 }
@@ -419,15 +461,22 @@ func (s *Server) writeResponse(w http.ResponseWriter, rq *request, resp *respons
 	h := w.Header()
 	h.Set("request-id", rq.reqID)
 	h.Set("client-request-id", rq.clientReqID)
+	if resp.location != "" {
+		// Also on errors: a 410 Gone from a delta query says where to
+		// restart.
+		h.Set("Location", resp.location)
+	}
 	if resp.err != nil {
 		s.writeError(w, resp.err, rq.reqID, rq.clientReqID, rq.now)
 		return
 	}
-	if resp.location != "" {
-		h.Set("Location", resp.location)
-	}
 	if resp.preference != "" {
 		h.Set("Preference-Applied", resp.preference)
+	}
+	if resp.resourceUnits > 0 {
+		// Graph's identity and access responses say what they cost
+		// (throttlingLimitsURL, "x-ms-resource-unit").
+		h.Set("x-ms-resource-unit", strconv.Itoa(resp.resourceUnits))
 	}
 	if resp.body == nil {
 		w.WriteHeader(resp.status)

@@ -197,8 +197,11 @@ func listUsers(s *Server, rq *request) *response {
 	defer t.mu.RUnlock()
 	match := func(u *user) bool { return f == nil || f.root.eval(userGetter(u), nil) }
 	// An equality filter on indexed properties reads only its candidates.
+	// While writes replicate, the reader's view is read in full (lag.go).
 	scan := t.userOrder
-	if f != nil {
+	if t.lagging(objUser) {
+		scan = t.liveUsers(rq.view())
+	} else if f != nil {
 		if c, ok := t.candidates(f); ok {
 			scan = c
 		}
@@ -260,7 +263,7 @@ func getUser(s *Server, rq *request) *response {
 	}
 	t := rq.t
 	t.mu.RLock()
-	u := t.lookupUser(rq.segs[1])
+	u := t.readUser(rq.segs[1], rq.view())
 	if u == nil {
 		t.mu.RUnlock()
 		return errorResponse(errNoObject(rq.segs[1]))
@@ -293,24 +296,33 @@ func createObject[T any](rq *request, ctx string, create func(map[string]any, ti
 	return jsonResponse(http.StatusCreated, withContext(rq.context(ctx), b))
 }
 
-func patchUser(s *Server, rq *request) *response { return patchObject(rq, rq.t.patchUser) }
+func patchUser(s *Server, rq *request) *response { return patchObject(rq, objUser, rq.t.patchUser) }
 
 // patchObject answers a PATCH of the user or group rq.segs[1] with 204.
-func patchObject(rq *request, patch func(key string, props map[string]any) *graphError) *response {
+func patchObject(rq *request, kind objKind, patch func(key string, props map[string]any) *graphError) *response {
 	props, gerr := decodeObject(rq)
 	if gerr != nil {
+		return errorResponse(gerr)
+	}
+	if gerr := lagHides(rq, kind, rq.segs[1]); gerr != nil {
 		return errorResponse(gerr)
 	}
 	return noContentOr(patch(rq.segs[1], props))
 }
 
 func deleteUser(s *Server, rq *request) *response {
+	if gerr := lagHides(rq, objUser, rq.segs[1]); gerr != nil {
+		return errorResponse(gerr)
+	}
 	return noContentOr(rq.t.deleteUser(rq.segs[1], rq.now))
 }
 
 func getManager(s *Server, rq *request) *response {
 	sel, gerr := parseUserQuery(rq)
 	if gerr != nil {
+		return errorResponse(gerr)
+	}
+	if gerr := lagHides(rq, objUser, rq.segs[1]); gerr != nil {
 		return errorResponse(gerr)
 	}
 	t := rq.t
@@ -346,10 +358,18 @@ func putManager(s *Server, rq *request) *response {
 	if gerr != nil {
 		return errorResponse(gerr)
 	}
+	for _, key := range []string{rq.segs[1], id} {
+		if gerr := lagHides(rq, objUser, key); gerr != nil {
+			return errorResponse(gerr)
+		}
+	}
 	return noContentOr(rq.t.setManager(rq.segs[1], id))
 }
 
 func deleteManager(s *Server, rq *request) *response {
+	if gerr := lagHides(rq, objUser, rq.segs[1]); gerr != nil {
+		return errorResponse(gerr)
+	}
 	return noContentOr(rq.t.setManager(rq.segs[1], ""))
 }
 
@@ -392,16 +412,15 @@ func dirPage(rq *request, ctx string, items []member, sel dirSelection, f *filte
 		return errorResponse(gerr)
 	}
 	t := rq.t
+	// A member list read while writes replicate may name an object that
+	// is gone by now: it is left out.
 	match := func(m member) bool {
-		if f == nil {
-			return true
-		}
 		if m.kind == objGroup {
 			g := t.groups[m.id]
-			return g != nil && f.root.eval(groupGetter(g), nil)
+			return g != nil && (f == nil || f.root.eval(groupGetter(g), nil))
 		}
 		u := t.users[m.id]
-		return u != nil && f.root.eval(userGetter(u), nil)
+		return u != nil && (f == nil || f.root.eval(userGetter(u), nil))
 	}
 	var filtered []member
 	for _, m := range items {
@@ -431,6 +450,9 @@ func directReports(s *Server, rq *request) *response {
 	if gerr != nil {
 		return errorResponse(gerr)
 	}
+	if gerr := lagHides(rq, objUser, rq.segs[1]); gerr != nil {
+		return errorResponse(gerr)
+	}
 	t := rq.t
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -454,6 +476,9 @@ func memberOf(s *Server, rq *request) *response {
 	}
 	f, gerr := requestFilter(rq, groupResource)
 	if gerr != nil {
+		return errorResponse(gerr)
+	}
+	if gerr := lagHides(rq, objUser, rq.segs[1]); gerr != nil {
 		return errorResponse(gerr)
 	}
 	t := rq.t
@@ -491,6 +516,9 @@ func checkMemberGroups(s *Server, rq *request) *response {
 	}
 	if len(raw) > 20 {
 		return errorResponse(errBadRequest("The number of groupIds cannot exceed 20."))
+	}
+	if gerr := lagHides(rq, objUser, rq.segs[1]); gerr != nil {
+		return errorResponse(gerr)
 	}
 	t := rq.t
 	t.mu.RLock()
@@ -541,7 +569,7 @@ func listGroups(s *Server, rq *request) *response {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	match := func(g *group) bool { return f == nil || f.root.eval(groupGetter(g), nil) }
-	return pageByID(rq, 'g', rq.context("groups"+selectSuffix(rq)), t.groupOrder, match, func(b []byte, g *group) []byte {
+	return pageByID(rq, 'g', rq.context("groups"+selectSuffix(rq)), t.liveGroups(rq.view()), match, func(b []byte, g *group) []byte {
 		return t.appendGroup(b, g, sel, false)
 	})
 }
@@ -554,7 +582,7 @@ func getGroup(s *Server, rq *request) *response {
 	t := rq.t
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	g := t.groups[strings.ToLower(rq.segs[1])]
+	g := t.readGroup(rq.segs[1], rq.view())
 	if g == nil {
 		return errorResponse(errNoObject(rq.segs[1]))
 	}
@@ -568,9 +596,12 @@ func createGroup(s *Server, rq *request) *response {
 	})
 }
 
-func patchGroup(s *Server, rq *request) *response { return patchObject(rq, rq.t.patchGroup) }
+func patchGroup(s *Server, rq *request) *response { return patchObject(rq, objGroup, rq.t.patchGroup) }
 
 func deleteGroup(s *Server, rq *request) *response {
+	if gerr := lagHides(rq, objGroup, rq.segs[1]); gerr != nil {
+		return errorResponse(gerr)
+	}
 	return noContentOr(rq.t.deleteGroup(rq.segs[1], rq.now))
 }
 
@@ -601,7 +632,7 @@ func listMembers(s *Server, rq *request) *response {
 	t := rq.t
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	g := t.groups[strings.ToLower(rq.segs[1])]
+	g := t.readGroup(rq.segs[1], rq.view())
 	if g == nil {
 		return errorResponse(errNoObject(rq.segs[1]))
 	}
@@ -632,6 +663,16 @@ func addMember(s *Server, rq *request) *response {
 	if gerr != nil {
 		return errorResponse(gerr)
 	}
+	if gerr := lagHides(rq, objGroup, rq.segs[1]); gerr != nil {
+		return errorResponse(gerr)
+	}
+	// The new member, user or group, must have replicated too.
+	if gerr := lagHides(rq, objUser, id); gerr != nil {
+		return errorResponse(gerr)
+	}
+	if gerr := lagHides(rq, objGroup, id); gerr != nil {
+		return errorResponse(gerr)
+	}
 	return noContentOr(rq.t.addMember(rq.segs[1], id))
 }
 
@@ -645,6 +686,9 @@ func removeMember(s *Server, rq *request) *response {
 			return errorResponse(errBadRequest("The $id query parameter is required."))
 		}
 		memberID = lastSegment(ref)
+	}
+	if gerr := lagHides(rq, objGroup, rq.segs[1]); gerr != nil {
+		return errorResponse(gerr)
 	}
 	return noContentOr(rq.t.removeMember(rq.segs[1], memberID))
 }

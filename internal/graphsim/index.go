@@ -7,11 +7,14 @@ import (
 
 // The value index maps the lower-cased values of the properties tenantsync
 // matches users on (mail, otherMails, userPrincipalName, employeeId and the
-// extension attributes) to the users that hold them, so that an equality
-// $filter or an invitation finds its users without reading every user.
+// extension attributes) and the proxyAddresses (as written and without
+// their smtp: prefix) to the users that hold them, so that an equality
+// $filter, an invitation or the mail uniqueness check finds its users
+// without reading every user.
 
 // indexedMask are the properties whose values are indexed.
-const indexedMask = 1<<pMail | 1<<pOtherMails | 1<<pUserPrincipalName | 1<<pEmployeeID | 1<<pOnPremisesExtensionAttributes
+const indexedMask = 1<<pMail | 1<<pOtherMails | 1<<pUserPrincipalName | 1<<pEmployeeID |
+	1<<pOnPremisesExtensionAttributes | 1<<pProxyAddresses
 
 func isIndexed(prop int) bool { return prop >= 0 && indexedMask&(1<<uint(prop)) != 0 }
 
@@ -33,6 +36,12 @@ func indexKeys(u *user) []string {
 	if others, ok := u.v[pOtherMails].([]string); ok {
 		for _, m := range others {
 			add(m)
+		}
+	}
+	if proxies, ok := u.v[pProxyAddresses].([]string); ok {
+		for _, p := range proxies {
+			add(p)
+			add(proxyAddress(p))
 		}
 	}
 	if e, ok := u.v[pOnPremisesExtensionAttributes].(*extAttrs); ok {

@@ -31,6 +31,10 @@ type user struct {
 	// groups the user was a direct member of when soft deleted, restored
 	// with the user.
 	deletedFrom []string
+	// privileged marks a user who holds an administrator role: the app
+	// may not change sensitive properties of, delete or restore such a
+	// user (privileged.go). Never returned by Graph reads.
+	privileged bool
 }
 
 func (u *user) str(p int) string {
@@ -290,7 +294,7 @@ func applyExt(cur *extAttrs, raw any, mode applyMode) (*extAttrs, *graphError) {
 func applyUserProps(u *user, props map[string]any, mode applyMode) (uint64, *graphError) {
 	var mask uint64
 	for k, raw := range props {
-		if strings.Contains(k, "@odata.") || k == "id" || k == "manager" {
+		if strings.Contains(k, "@odata.") || k == "id" || k == "manager" || k == seedPrivilegedKey && mode == modeSeed {
 			continue
 		}
 		i, ok := lookupUserProp(k)
@@ -300,6 +304,13 @@ func applyUserProps(u *user, props map[string]any, mode applyMode) (uint64, *gra
 		def := &userProps[i]
 		if !def.writable && !(def.seedOnly && mode == modeSeed) {
 			return 0, errReadOnly(def.name)
+		}
+		if def.ignored {
+			// Accepted, checked and dropped: Graph reads it back as null.
+			if _, ok := parseValue(def.kind, raw, mode); !ok {
+				return 0, errInvalidValue(def.name, "User")
+			}
+			continue
 		}
 		var v any
 		if def.kind == kExt {
@@ -509,7 +520,7 @@ func appendProps(b []byte, first *bool, id string, v []any, defs []propDef, sel 
 		switch {
 		case def.hidden:
 			b = append(b, "null"...)
-		case def.kind == kStrings && v[p] == nil:
+		case (def.kind == kStrings || def.array) && v[p] == nil:
 			b = append(b, "[]"...)
 		case def.kind == kExt:
 			e, _ := v[p].(*extAttrs)

@@ -51,81 +51,65 @@ const (
 	routeReauthorizeSubscription
 	routeOrganization
 	routeAuthorizationPolicy
+	routeGetServicePrincipal
+	routeAppRoleAssignments
 	numRoutes
 )
 
 type handlerFunc func(s *Server, rq *request) *response
 
-// routeDef is a route template: its name in stats, whether it writes, and
-// its resource unit cost before query modifiers.
+// routeDef is a route template: its name in stats and whether it writes.
+// Its resource unit cost is in costs.go, its permissions in permissions.go.
 type routeDef struct {
 	name  string
 	write bool
-	base  int
 }
 
 var routes = [numRoutes]routeDef{
-	routeUnknown:                  {name: "unrouted", base: 1},
-	routeListUsers:                {name: "GET /users", base: 2},
-	routeCreateUser:               {name: "POST /users", write: true, base: 1},
-	routeGetUser:                  {name: "GET /users/{id}", base: 2},
-	routePatchUser:                {name: "PATCH /users/{id}", write: true, base: 1},
-	routeDeleteUser:               {name: "DELETE /users/{id}", write: true, base: 1},
-	routeUsersDelta:               {name: "GET /users/delta", base: 2},
-	routeGetManager:               {name: "GET /users/{id}/manager", base: 2},
-	routePutManager:               {name: "PUT /users/{id}/manager/$ref", write: true, base: 1},
-	routeDeleteManager:            {name: "DELETE /users/{id}/manager/$ref", write: true, base: 1},
-	routeDirectReports:            {name: "GET /users/{id}/directReports", base: 2},
-	routeMemberOf:                 {name: "GET /users/{id}/memberOf", base: 2},
-	routeMemberOfGroups:           {name: "GET /users/{id}/memberOf/microsoft.graph.group", base: 2},
-	routeTransitiveMemberOf:       {name: "GET /users/{id}/transitiveMemberOf", base: 2},
-	routeTransitiveMemberOfGroups: {name: "GET /users/{id}/transitiveMemberOf/microsoft.graph.group", base: 2},
-	routeCheckMemberGroups:        {name: "POST /users/{id}/checkMemberGroups", base: 2},
-	routeListGroups:               {name: "GET /groups", base: 1},
-	routeCreateGroup:              {name: "POST /groups", write: true, base: 1},
-	routeGetGroup:                 {name: "GET /groups/{id}", base: 1},
-	routePatchGroup:               {name: "PATCH /groups/{id}", write: true, base: 1},
-	routeDeleteGroup:              {name: "DELETE /groups/{id}", write: true, base: 1},
-	routeGroupsDelta:              {name: "GET /groups/delta", base: 1},
-	routeMembers:                  {name: "GET /groups/{id}/members", base: 1},
-	routeMembersCast:              {name: "GET /groups/{id}/members/{type}", base: 1},
-	routeTransitiveMembers:        {name: "GET /groups/{id}/transitiveMembers", base: 1},
-	routeTransitiveMembersCast:    {name: "GET /groups/{id}/transitiveMembers/{type}", base: 1},
-	routeAddMember:                {name: "POST /groups/{id}/members/$ref", write: true, base: 1},
-	routeRemoveMember:             {name: "DELETE /groups/{id}/members/{id}/$ref", write: true, base: 1},
-	routeListDeleted:              {name: "GET /directory/deletedItems/{type}", base: 1},
-	routeGetDeleted:               {name: "GET /directory/deletedItems/{id}", base: 1},
-	routeRestoreDeleted:           {name: "POST /directory/deletedItems/{id}/restore", write: true, base: 1},
-	routeDeleteDeleted:            {name: "DELETE /directory/deletedItems/{id}", write: true, base: 1},
-	routeInvite:                   {name: "POST /invitations", write: true, base: 1},
-	routeBatch:                    {name: "POST /$batch", base: 0},
-	routeListSubscriptions:        {name: "GET /subscriptions", base: 1},
-	routeCreateSubscription:       {name: "POST /subscriptions", write: true, base: 1},
-	routeGetSubscription:          {name: "GET /subscriptions/{id}", base: 1},
-	routePatchSubscription:        {name: "PATCH /subscriptions/{id}", write: true, base: 1},
-	routeDeleteSubscription:       {name: "DELETE /subscriptions/{id}", write: true, base: 1},
-	routeReauthorizeSubscription:  {name: "POST /subscriptions/{id}/reauthorize", write: true, base: 1},
-	routeOrganization:             {name: "GET /organization", base: 1},
-	routeAuthorizationPolicy:      {name: "GET /policies/authorizationPolicy", base: 1},
-}
-
-// cost is the request's resource units under the identity and access
-// limits: the base cost, one less with $select, one more with $expand,
-// at least 1.
-func (d *routeDef) cost(rq *request) int {
-	c := d.base
-	if !d.write {
-		if rq.hasParam("select") {
-			c--
-		}
-		if rq.hasParam("expand") {
-			c++
-		}
-	}
-	if c < 1 {
-		c = 1
-	}
-	return c
+	routeUnknown:                  {name: "unrouted"},
+	routeListUsers:                {name: "GET /users"},
+	routeCreateUser:               {name: "POST /users", write: true},
+	routeGetUser:                  {name: "GET /users/{id}"},
+	routePatchUser:                {name: "PATCH /users/{id}", write: true},
+	routeDeleteUser:               {name: "DELETE /users/{id}", write: true},
+	routeUsersDelta:               {name: "GET /users/delta"},
+	routeGetManager:               {name: "GET /users/{id}/manager"},
+	routePutManager:               {name: "PUT /users/{id}/manager/$ref", write: true},
+	routeDeleteManager:            {name: "DELETE /users/{id}/manager/$ref", write: true},
+	routeDirectReports:            {name: "GET /users/{id}/directReports"},
+	routeMemberOf:                 {name: "GET /users/{id}/memberOf"},
+	routeMemberOfGroups:           {name: "GET /users/{id}/memberOf/microsoft.graph.group"},
+	routeTransitiveMemberOf:       {name: "GET /users/{id}/transitiveMemberOf"},
+	routeTransitiveMemberOfGroups: {name: "GET /users/{id}/transitiveMemberOf/microsoft.graph.group"},
+	routeCheckMemberGroups:        {name: "POST /users/{id}/checkMemberGroups"},
+	routeListGroups:               {name: "GET /groups"},
+	routeCreateGroup:              {name: "POST /groups", write: true},
+	routeGetGroup:                 {name: "GET /groups/{id}"},
+	routePatchGroup:               {name: "PATCH /groups/{id}", write: true},
+	routeDeleteGroup:              {name: "DELETE /groups/{id}", write: true},
+	routeGroupsDelta:              {name: "GET /groups/delta"},
+	routeMembers:                  {name: "GET /groups/{id}/members"},
+	routeMembersCast:              {name: "GET /groups/{id}/members/{type}"},
+	routeTransitiveMembers:        {name: "GET /groups/{id}/transitiveMembers"},
+	routeTransitiveMembersCast:    {name: "GET /groups/{id}/transitiveMembers/{type}"},
+	routeAddMember:                {name: "POST /groups/{id}/members/$ref", write: true},
+	routeRemoveMember:             {name: "DELETE /groups/{id}/members/{id}/$ref", write: true},
+	routeListDeleted:              {name: "GET /directory/deletedItems/{type}"},
+	routeGetDeleted:               {name: "GET /directory/deletedItems/{id}"},
+	routeRestoreDeleted:           {name: "POST /directory/deletedItems/{id}/restore", write: true},
+	routeDeleteDeleted:            {name: "DELETE /directory/deletedItems/{id}", write: true},
+	routeInvite:                   {name: "POST /invitations", write: true},
+	routeBatch:                    {name: "POST /$batch"},
+	routeListSubscriptions:        {name: "GET /subscriptions"},
+	routeCreateSubscription:       {name: "POST /subscriptions", write: true},
+	routeGetSubscription:          {name: "GET /subscriptions/{id}"},
+	routePatchSubscription:        {name: "PATCH /subscriptions/{id}", write: true},
+	routeDeleteSubscription:       {name: "DELETE /subscriptions/{id}", write: true},
+	routeReauthorizeSubscription:  {name: "POST /subscriptions/{id}/reauthorize", write: true},
+	routeOrganization:             {name: "GET /organization"},
+	routeAuthorizationPolicy:      {name: "GET /policies/authorizationPolicy"},
+	routeGetServicePrincipal:      {name: "GET /servicePrincipals(appId='{appId}')"},
+	routeAppRoleAssignments:       {name: "GET /servicePrincipals/{id}/appRoleAssignments"},
 }
 
 // isDelta reports whether seg names the delta function.
@@ -149,6 +133,16 @@ func route(rq *request) (routeID, handlerFunc, *graphError) {
 		if strings.HasPrefix(s, "graph.") {
 			segs[i] = "microsoft." + s
 		}
+	}
+	// servicePrincipals(appId='{appId}') is one segment: the alternate key.
+	if _, ok := servicePrincipalAppID(segs[0]); ok {
+		switch {
+		case len(segs) == 1:
+			return pick(m, alt{http.MethodGet, routeGetServicePrincipal, getServicePrincipal})
+		case len(segs) == 2 && segs[1] == "appRoleAssignments":
+			return pick(m, alt{http.MethodGet, routeAppRoleAssignments, listAppRoleAssignments})
+		}
+		return 0, nil, errSegment(segs[len(segs)-1])
 	}
 	switch segs[0] {
 	case "users":
@@ -248,6 +242,11 @@ func route(rq *request) (routeID, handlerFunc, *graphError) {
 	case "policies":
 		if len(segs) == 2 && segs[1] == "authorizationPolicy" {
 			return pick(m, alt{http.MethodGet, routeAuthorizationPolicy, getAuthorizationPolicy})
+		}
+	case "servicePrincipals":
+		// servicePrincipals/{id}/appRoleAssignments
+		if len(segs) == 3 && segs[2] == "appRoleAssignments" {
+			return pick(m, alt{http.MethodGet, routeAppRoleAssignments, listAppRoleAssignments})
 		}
 	case "me":
 		return 0, nil, newError(http.StatusBadRequest, "BadRequest",

@@ -38,8 +38,12 @@ type propDef struct {
 	writable bool // can be set by POST or PATCH
 	// seedOnly properties are read-only through the API but can be given
 	// in a seed (createdDateTime, creationType, externalUserState, ...).
-	seedOnly   bool
-	hidden     bool // write-only: accepted but never returned (passwordProfile)
+	seedOnly bool
+	hidden   bool // write-only: accepted but never returned (passwordProfile)
+	// ignored properties are accepted in writes and seeds but not kept:
+	// Graph documents them as not for use through Microsoft Graph.
+	ignored    bool
+	array      bool // a kRaw collection: unset is [], as Graph writes it
 	collection bool // filterable with any()
 	filter     filterSupport
 }
@@ -136,7 +140,7 @@ var userProps = [numUserProps]propDef{
 	pExternalUserStateChangeDateTime: {name: "externalUserStateChangeDateTime", kind: kDateTime, seedOnly: true},
 	pFaxNumber:                       {name: "faxNumber", kind: kString, writable: true},
 	pGivenName:                       {name: "givenName", kind: kString, writable: true, filter: fsText},
-	pIdentities:                      {name: "identities", kind: kRaw, writable: true},
+	pIdentities:                      {name: "identities", kind: kRaw, writable: true, array: true},
 	pImAddresses:                     {name: "imAddresses", kind: kStrings, seedOnly: true, collection: true, filter: filterSupport{eq: dflt, rng: dflt, startsWith: dflt}},
 	pIsResourceAccount:               {name: "isResourceAccount", kind: kBool, writable: true, filter: filterSupport{eq: dflt}},
 	pJobTitle:                        {name: "jobTitle", kind: kString, writable: true, filter: filterSupport{eq: dflt, rng: dflt, in: dflt, null: adv}},
@@ -163,7 +167,11 @@ var userProps = [numUserProps]propDef{
 	pPreferredLanguage:               {name: "preferredLanguage", kind: kString, writable: true, filter: fsAdvanced},
 	pProxyAddresses:                  {name: "proxyAddresses", kind: kStrings, seedOnly: true, collection: true, filter: filterSupport{eq: dflt, rng: dflt, startsWith: dflt, null: adv, endsWith: adv}},
 	pSecurityIdentifier:              {name: "securityIdentifier", kind: kString, seedOnly: true},
-	pShowInAddressList:               {name: "showInAddressList", kind: kBool, writable: true, filter: filterSupport{eq: adv, rng: adv, in: adv}},
+	// showInAddressList: "Do not use in Microsoft Graph. Manage this
+	// property through the Microsoft 365 admin center instead."
+	// (https://learn.microsoft.com/graph/api/resources/user#properties):
+	// writes are accepted and ignored, reads return null.
+	pShowInAddressList:               {name: "showInAddressList", kind: kBool, writable: true, hidden: true, ignored: true, filter: filterSupport{eq: adv, rng: adv, in: adv}},
 	pSignInSessionsValidFromDateTime: {name: "signInSessionsValidFromDateTime", kind: kDateTime, seedOnly: true},
 	pState:                           {name: "state", kind: kString, writable: true, filter: fsText},
 	pStreetAddress:                   {name: "streetAddress", kind: kString, writable: true, filter: fsAdvanced},

@@ -21,7 +21,10 @@ type Seed struct {
 // their ids are optional (stable GUIDs are derived from the tenant and the
 // userPrincipalName or group displayName). A user's "manager" and a group's
 // "members" name objects by id or userPrincipalName (members may also name
-// a group by its displayName).
+// a group by its displayName). A user may carry the simulator-only key
+// "privileged": true, for a user who holds an administrator role
+// (privileged.go); invited users may carry externalUserState and
+// identities, as a redeemed guest has them.
 type TenantSeed struct {
 	ID          string `json:"id,omitempty"`
 	Domain      string `json:"domain"`
@@ -32,9 +35,20 @@ type TenantSeed struct {
 	InitialDomain string `json:"initialDomain,omitempty"`
 	// BlockInvitations makes POST /invitations answer 403, as a tenant
 	// that restricts guest invitations does.
-	BlockInvitations bool     `json:"blockInvitations,omitempty"`
-	Users            []Object `json:"users"`
-	Groups           []Object `json:"groups"`
+	BlockInvitations bool `json:"blockInvitations,omitempty"`
+	// Permissions are the Microsoft Graph application permissions granted
+	// to the app in the tenant, such as User.Read.All: omitted (nil)
+	// grants all, an empty list none (permissions.go).
+	Permissions []string `json:"permissions,omitzero"`
+	// ReplicationLag and AdvancedLag turn on eventual consistency: Go
+	// durations such as "2s" by which writes may lag behind reads and
+	// advanced queries (default twice ReplicationLag). LagSeed seeds the
+	// delays; 0 derives it from Options.LagSeed (lag.go).
+	ReplicationLag string   `json:"replicationLag,omitempty"`
+	AdvancedLag    string   `json:"advancedLag,omitempty"`
+	LagSeed        uint64   `json:"lagSeed,omitempty"`
+	Users          []Object `json:"users"`
+	Groups         []Object `json:"groups"`
 	// The fields below are written by snapshots and state files.
 	DeletedUsers  []Object           `json:"deletedUsers,omitempty"`
 	DeletedGroups []Object           `json:"deletedGroups,omitempty"`
@@ -139,6 +153,13 @@ func (b *tenantBuilder) addUser(i int, o Object, deleted bool) error {
 	u := &user{}
 	if _, gerr := applyUserProps(u, o, modeSeed); gerr != nil {
 		return fmt.Errorf("%s %d: %s", what, i, gerr.message)
+	}
+	switch p := o[seedPrivilegedKey].(type) {
+	case nil:
+	case bool:
+		u.privileged = p
+	default:
+		return fmt.Errorf("%s %d: %s must be true or false", what, i, seedPrivilegedKey)
 	}
 	upn := u.upn()
 	if upn == "" {
@@ -269,6 +290,16 @@ func (b *tenantBuilder) finish() (*tenant, error) {
 	}
 	t := newTenant(s, id, ts.Domain, initial, name)
 	t.blockInvitations = ts.BlockInvitations
+	g, err := newGrant(ts.Permissions)
+	if err != nil {
+		return nil, err
+	}
+	t.perms.Store(g)
+	lag, adv, err := parseLags(ts.ReplicationLag, ts.AdvancedLag)
+	if err != nil {
+		return nil, err
+	}
+	t.setLag(lag, adv, ts.LagSeed)
 
 	t.userOrder = make([]*user, 0, len(b.users))
 	for _, u := range b.users {
@@ -371,7 +402,11 @@ func (t *tenant) snapshot() TenantSeed {
 	ts := TenantSeed{
 		ID: t.id, Domain: t.domain, DisplayName: t.displayName, InitialDomain: t.initialDomain,
 		BlockInvitations: t.blockInvitations, Sequence: t.seq,
+		Permissions: t.perms.Load().list(), LagSeed: t.lag.seed,
 		Users: make([]Object, 0, len(t.userOrder)), Groups: make([]Object, 0, len(t.groupOrder)),
+	}
+	if t.lag.lag > 0 {
+		ts.ReplicationLag, ts.AdvancedLag = t.lag.lag.String(), t.lag.advanced.String()
 	}
 	for _, u := range t.userOrder {
 		ts.Users = append(ts.Users, userObject(u))
@@ -414,8 +449,16 @@ func userObject(u *user) Object {
 	if u.manager != "" {
 		o["manager"] = u.manager
 	}
+	if u.privileged {
+		o[seedPrivilegedKey] = true
+	}
 	return o
 }
+
+// seedPrivilegedKey is the simulator-only seed key of a user who holds an
+// administrator role (privileged.go). It is not a Graph property: reads
+// never return it, and POST or PATCH refuse it as unknown.
+const seedPrivilegedKey = "privileged"
 
 func groupObject(g *group) Object {
 	o := Object{"id": g.id}

@@ -91,6 +91,14 @@ func (s *Server) decodeTenant(dec *json.Decoder) (*tenant, error) {
 			return dec.Decode(&m.InitialDomain)
 		case "blockInvitations":
 			return dec.Decode(&m.BlockInvitations)
+		case "permissions":
+			return dec.Decode(&m.Permissions)
+		case "replicationLag":
+			return dec.Decode(&m.ReplicationLag)
+		case "advancedLag":
+			return dec.Decode(&m.AdvancedLag)
+		case "lagSeed":
+			return dec.Decode(&m.LagSeed)
 		case "sequence":
 			return dec.Decode(&m.Sequence)
 		case "subscriptions":

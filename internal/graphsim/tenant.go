@@ -33,6 +33,9 @@ type change struct {
 	mask       uint64 // properties changed by opUpdate
 	member     string // for member ops
 	memberKind objKind
+	// visible is when normal reads see the change (Unix nanoseconds on
+	// the simulated clock); 0: at once (lag.go).
+	visible int64
 }
 
 // event is a change as the notifier sees it.
@@ -74,6 +77,8 @@ type tenant struct {
 	logFloor      uint64 // tokens from before this position are no longer valid
 	nextExpiry    time.Time
 	deltaCache    deltaCache
+	deltaReset    deltaResetState // deltareset.go
+	lag           lagState        // lag.go
 
 	nUsers atomic.Int64 // live users, for the throttling size class
 
@@ -82,6 +87,10 @@ type tenant struct {
 
 	stats    tenantStats
 	throttle throttle
+
+	// perms are the application permissions granted to the app; nil
+	// grants all (permissions.go).
+	perms atomic.Pointer[grant]
 }
 
 func newTenant(s *Server, id, domain, initialDomain, displayName string) *tenant {
@@ -120,8 +129,18 @@ func (t *tenant) verifiedDomain(d string) bool {
 	return strings.EqualFold(d, t.domain) || strings.EqualFold(d, t.initialDomain)
 }
 
-// record appends a change to the log; the caller holds t.mu.
+// record appends a change to the log, with the object's new state as a
+// lagging version when lagBefore noted it; the caller holds t.mu.
 func (t *tenant) record(c change) {
+	t.seq++
+	c.seq = t.seq
+	c.visible = t.lagVersion(c.kind, c.id)
+	t.log = append(t.log, c)
+}
+
+// recordNow appends a change that every reader sees at once (an admin
+// write); the caller holds t.mu.
+func (t *tenant) recordNow(c change) {
 	t.seq++
 	c.seq = t.seq
 	t.log = append(t.log, c)
@@ -264,10 +283,15 @@ func (t *tenant) createUser(props map[string]any, now time.Time) (*user, *graphE
 		t.mu.Unlock()
 		return nil, gerr
 	}
+	if gerr := t.checkMailUnique(u, u.str(pMail)); gerr != nil {
+		t.mu.Unlock()
+		return nil, gerr
+	}
 	if u.manager != "" && t.users[u.manager] == nil {
 		t.mu.Unlock()
 		return nil, errNotFound(u.manager)
 	}
+	t.lagBefore(objUser, u.id)
 	t.indexUser(u)
 	t.record(change{kind: objUser, op: opCreate, id: u.id})
 	t.mu.Unlock()
@@ -283,11 +307,18 @@ func (t *tenant) patchUser(key string, props map[string]any) *graphError {
 		t.mu.Unlock()
 		return errNoObject(key)
 	}
+	if u.privileged && namedProps(props)&sensitiveUserProps != 0 {
+		t.mu.Unlock()
+		return errInsufficientPrivileges()
+	}
 	// Work on a copy so that a refused PATCH changes nothing.
 	next := *u
 	mask, gerr := applyUserProps(&next, props, modePatch)
 	if gerr == nil && mask&(1<<pUserPrincipalName) != 0 {
 		gerr = t.checkUPN(u, next.upn())
+	}
+	if gerr == nil && mask&(1<<pMail) != 0 {
+		gerr = t.checkMailUnique(u, next.str(pMail))
 	}
 	if gerr != nil {
 		t.mu.Unlock()
@@ -297,6 +328,7 @@ func (t *tenant) patchUser(key string, props map[string]any) *graphError {
 		t.mu.Unlock()
 		return nil
 	}
+	t.lagBefore(objUser, u.id)
 	if mask&(1<<pUserPrincipalName) != 0 {
 		delete(t.byUPN, strings.ToLower(u.upn()))
 		t.byUPN[strings.ToLower(next.upn())] = u
@@ -323,6 +355,11 @@ func (t *tenant) deleteUser(key string, now time.Time) *graphError {
 		t.mu.Unlock()
 		return errNoObject(key)
 	}
+	if u.privileged {
+		t.mu.Unlock()
+		return errInsufficientPrivileges()
+	}
+	t.lagBefore(objUser, u.id)
 	t.unindexUser(u)
 	u.deleted = now
 	u.v[pDeletedDateTime] = graphTime(now)
@@ -350,10 +387,15 @@ func (t *tenant) restore(id string) (kind objKind, gerr *graphError) {
 	t.mu.Lock()
 	var evs []event
 	if u := t.deletedUsers[id]; u != nil {
+		if u.privileged {
+			t.mu.Unlock()
+			return objUser, errInsufficientPrivileges()
+		}
 		if o := t.byUPN[strings.ToLower(u.upn())]; o != nil {
 			t.mu.Unlock()
 			return objUser, errBadRequest("Another object with the same value for property userPrincipalName already exists.")
 		}
+		t.lagBefore(objUser, id)
 		delete(t.deletedUsers, id)
 		u.deleted = time.Time{}
 		u.v[pDeletedDateTime] = nil
@@ -362,7 +404,9 @@ func (t *tenant) restore(id string) (kind objKind, gerr *graphError) {
 		evs = append(evs, event{kind: objUser, id: u.id, changeType: "updated"})
 		for _, gid := range u.deletedFrom {
 			m := member{id: u.id, kind: objUser}
-			if g := t.groups[gid]; g != nil && g.addMember(m) {
+			if g := t.groups[gid]; g != nil && !g.hasMember(m.id) {
+				t.lagBefore(objGroup, g.id)
+				g.addMember(m)
 				evs = append(evs, t.recordMembership(g.id, m, false))
 			}
 		}
@@ -372,6 +416,7 @@ func (t *tenant) restore(id string) (kind objKind, gerr *graphError) {
 		return objUser, nil
 	}
 	if g := t.deletedGroups[id]; g != nil {
+		t.lagBefore(objGroup, id)
 		delete(t.deletedGroups, id)
 		g.deleted = time.Time{}
 		g.v[gDeletedDateTime] = nil
@@ -389,6 +434,10 @@ func (t *tenant) restore(id string) (kind objKind, gerr *graphError) {
 func (t *tenant) purge(id string) *graphError {
 	id = strings.ToLower(id)
 	t.mu.Lock()
+	if u := t.deletedUsers[id]; u != nil && u.privileged {
+		t.mu.Unlock()
+		return errInsufficientPrivileges()
+	}
 	evs, ok := t.purgeLocked(id)
 	t.mu.Unlock()
 	if !ok {
@@ -400,6 +449,7 @@ func (t *tenant) purge(id string) *graphError {
 
 func (t *tenant) purgeLocked(id string) ([]event, bool) {
 	if u := t.deletedUsers[id]; u != nil {
+		t.lagBefore(objUser, id)
 		delete(t.deletedUsers, id)
 		t.record(change{kind: objUser, op: opHardDelete, id: id})
 		// Direct reports lose their manager for good.
@@ -412,6 +462,7 @@ func (t *tenant) purgeLocked(id string) ([]event, bool) {
 		return []event{{kind: objUser, id: id, changeType: "deleted"}}, true
 	}
 	if g := t.deletedGroups[id]; g != nil {
+		t.lagBefore(objGroup, id)
 		delete(t.deletedGroups, id)
 		t.record(change{kind: objGroup, op: opHardDelete, id: id})
 		return []event{{kind: objGroup, id: id, changeType: "deleted"}}, true
@@ -488,6 +539,7 @@ func (t *tenant) setManager(key, managerID string) *graphError {
 		t.mu.Unlock()
 		return nil
 	}
+	t.lagBefore(objUser, u.id)
 	if u.manager != "" {
 		t.removeReport(u.manager, u.id)
 	}
@@ -533,6 +585,7 @@ func (t *tenant) createGroup(props map[string]any, now time.Time) (*group, *grap
 		}
 		g.addMember(member{id: id, kind: k})
 	}
+	t.lagBefore(objGroup, g.id)
 	t.indexGroup(g)
 	t.record(change{kind: objGroup, op: opCreate, id: g.id})
 	for _, m := range g.members {
@@ -572,6 +625,7 @@ func (t *tenant) patchGroup(id string, props map[string]any) *graphError {
 		t.mu.Unlock()
 		return nil
 	}
+	t.lagBefore(objGroup, g.id)
 	g.v = next.v
 	t.record(change{kind: objGroup, op: opUpdate, id: g.id, mask: mask})
 	t.mu.Unlock()
@@ -589,6 +643,7 @@ func (t *tenant) deleteGroup(id string, now time.Time) *graphError {
 		t.mu.Unlock()
 		return errNotFound(id)
 	}
+	t.lagBefore(objGroup, id)
 	t.unindexGroup(g)
 	_, evs := t.leaveGroups(member{id: id, kind: objGroup})
 	if g.isUnified() {
@@ -648,6 +703,7 @@ func (t *tenant) changeMembers(groupID, memberID string, removed bool, apply fun
 		t.mu.Unlock()
 		return errNotFound(groupID)
 	}
+	t.lagBefore(objGroup, groupID)
 	k, gerr := apply(g, memberID)
 	if gerr != nil {
 		t.mu.Unlock()
@@ -677,7 +733,9 @@ func (t *tenant) recordMembership(groupID string, m member, removed bool) event 
 // publish; the caller holds t.mu.
 func (t *tenant) leaveGroups(m member) (groupIDs []string, evs []event) {
 	for _, g := range t.groupOrder {
-		if g.removeMember(m.id) {
+		if g.hasMember(m.id) {
+			t.lagBefore(objGroup, g.id)
+			g.removeMember(m.id)
 			groupIDs = append(groupIDs, g.id)
 			evs = append(evs, t.recordMembership(g.id, m, true))
 		}
@@ -751,10 +809,10 @@ func (t *tenant) invite(inv invitationBody, now time.Time) (u *user, existing bo
 			"Guest invitations not allowed for your company. Contact your company administrator for more details.")
 	}
 	addr := inv.InvitedUserEmailAddress
-	at := strings.LastIndexByte(addr, '@')
-	if at <= 0 || at == len(addr)-1 || strings.ContainsAny(addr, " #,;:()<>[]\\\"") {
-		return nil, false, newError(http.StatusBadRequest, "BadRequest", "The specified email address is invalid.")
+	if !validInvitedAddress(addr) {
+		return nil, false, errInvalidInvitedAddress()
 	}
+	at := strings.LastIndexByte(addr, '@')
 	if t.verifiedDomain(addr[at+1:]) {
 		return nil, false, newError(http.StatusBadRequest, "BadRequest",
 			"The invited user already exists in the directory as a member of this organization: the address uses a verified domain of the tenant.")
@@ -800,7 +858,7 @@ func (t *tenant) invite(inv invitationBody, now time.Time) (u *user, existing bo
 	u.v[pExternalUserState] = "PendingAcceptance"
 	u.v[pExternalUserStateChangeDateTime] = graphTime(now)
 	u.v[pCreatedDateTime] = graphTime(now)
-	u.v[pShowInAddressList] = userType == "Member"
+	t.lagBefore(objUser, u.id)
 	t.indexUser(u)
 	t.record(change{kind: objUser, op: opCreate, id: u.id})
 	t.mu.Unlock()
