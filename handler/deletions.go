@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tenantsync/tenantsync/internal/app"
-	"github.com/tenantsync/tenantsync/internal/directory"
 	"github.com/tenantsync/tenantsync/internal/engine"
 	"github.com/tenantsync/tenantsync/internal/operator"
 	"github.com/tenantsync/tenantsync/internal/settings"
@@ -96,8 +95,10 @@ func newDeletionsApproveCmd(env settings.Env) *cobra.Command {
 		Use:   "approve --target NAME (--all | SOURCE-ID…)",
 		Short: "Approve staged deletions and carry them out now",
 		Long: `Approve staged deprovisions of a target, by source user object id or all of
-them, and carry them out now. Each user is judged afresh first: one who is
-back in scope is kept, and the staged deletion dropped.`,
+them, and carry them out now: exactly those named, and nothing if one of
+the ids names no staged deletion. Each user is judged afresh first: one who
+is back in scope is kept, and the staged deletion dropped. --all also ends
+the deletion guard's hold on the target.`,
 		RunE: func(cmd *cobra.Command, ids []string) error {
 			switch {
 			case target == "":
@@ -112,31 +113,18 @@ back in scope is kept, and the staged deletion dropped.`,
 				return err
 			}
 			defer a.Close()
+			var acts []engine.Action
 			if all {
-				staged, err := a.Store.ListDeletions(cmd.Context(), target)
-				if err != nil {
-					return fmt.Errorf("list the staged deletions of %s: %w", target, err)
-				}
-				for _, d := range staged {
-					ids = append(ids, d.SourceID)
-				}
+				acts, err = a.Engine.ApproveAllDeletions(cmd.Context(), target)
+			} else {
+				acts, err = a.Engine.ApproveDeletions(cmd.Context(), target, ids)
 			}
-			// One at a time, each with its own trace, so that every action
-			// names the Graph requests behind it and no other's.
-			acts := []engine.Action{}
-			var errs []error
-			for _, id := range ids {
-				ctx := directory.WithTrace(cmd.Context(), &directory.Trace{})
-				done, err := a.Engine.ApproveDeletions(ctx, target, []string{id})
-				acts = append(acts, done...)
-				if err != nil {
-					errs = append(errs, err)
-				}
+			if acts == nil {
+				acts = []engine.Action{}
 			}
-			err = errors.Join(errs...)
 			werr := out.write(cmd, approveResult{Target: target, Actions: acts}, func(w io.Writer) error {
 				if len(acts) == 0 {
-					if len(errs) == 0 {
+					if err == nil {
 						_, err := fmt.Fprintf(w, "No staged deletions in %s.\n", target)
 						return err
 					}

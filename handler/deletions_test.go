@@ -8,8 +8,9 @@ import (
 	"github.com/tenantsync/tenantsync/internal/statuspage"
 )
 
-// TestDeletions stages a deprovision with the deletion guard (threshold
-// 1), lists it, refuses bad approvals, approves it and checks it happened.
+// TestDeletions has two users leave at once with the deletion guard's
+// threshold at 1: the guard holds both. It lists them, refuses bad
+// approvals, approves exactly one and checks that only it happened.
 func TestDeletions(t *testing.T) {
 	e := newTestEnv(t, configOptions{threshold: 1})
 	if out := e.mustRun("deletions", "list"); out != "No staged deletions.\n" {
@@ -19,18 +20,18 @@ func TestDeletions(t *testing.T) {
 	e.graphCall(srcDomain, "DELETE", "/groups/"+groupID+"/members/"+benID+"/$ref", "")
 	e.graphCall(srcDomain, "DELETE", "/groups/"+groupID+"/members/"+danID+"/$ref", "")
 	out := e.mustRun("reconcile", "--workers", "1")
-	if !strings.Contains(out, "  by action: 1 deprovision, 1 held\n") {
-		t.Fatalf("reconcile did not hold one deprovision:\n%s", out)
+	if !strings.Contains(out, "  by action: 2 held\n") {
+		t.Fatalf("reconcile did not hold the burst of two:\n%s", out)
 	}
 
 	var list struct {
 		Deletions []statuspage.Deletion `json:"deletions"`
 	}
 	decodeJSON(t, e.mustRun("deletions", "list", "--target", "contoso", "--json"), &list)
-	if len(list.Deletions) != 1 {
+	if len(list.Deletions) != 2 {
 		t.Fatalf("deletions list --json = %+v", list)
 	}
-	d := list.Deletions[0]
+	d, other := list.Deletions[0], list.Deletions[1]
 	staged := map[string]string{benID: benUPN, danID: danUPN}
 	if d.Target != "contoso" || staged[d.SourceID] != d.SourceUPN || d.TargetID == "" || d.Action != "delete" || d.Approved ||
 		d.StagedAt.IsZero() || !d.ExpiresAt.After(d.StagedAt) {
@@ -38,9 +39,10 @@ func TestDeletions(t *testing.T) {
 	}
 	text := e.mustRun("deletions", "list")
 	re := `^TARGET   SOURCE ID +USER +ACTION  STAGED +EXPIRES +APPROVED  REASON
-contoso  ` + d.SourceID + `  ` + regexp.QuoteMeta(d.SourceUPN) + `  delete  \d+s ago +6d23h from now  no        out of scope: .*held by the deletion guard .*
+contoso  ` + d.SourceID + `  ` + regexp.QuoteMeta(d.SourceUPN) + ` +delete  \d+s ago +6d23h from now  no        out of scope: .*held by the deletion guard .*
+contoso  ` + other.SourceID + `  ` + regexp.QuoteMeta(other.SourceUPN) + ` +delete  \d+s ago +6d23h from now  no        out of scope: .*held by the deletion guard .*
 
-1 staged deletion\. Approve with ` + "`deletions approve --target NAME \\(--all \\| SOURCE-ID…\\)`" + `\.
+2 staged deletions\. Approve with ` + "`deletions approve --target NAME \\(--all \\| SOURCE-ID…\\)`" + `\.
 $`
 	if !regexp.MustCompile(re).MatchString(text) {
 		t.Errorf("deletions list:\n%s\nwant (regexp):\n%s", text, re)
@@ -55,14 +57,15 @@ $`
 		{[]string{"deletions", "approve", "--target", "contoso", "--all", d.SourceID}, "error: give either --all or source ids, not both"},
 		{[]string{"deletions", "approve", "--target", "nope", "--all"}, `error: unknown target "nope" (configured: contoso)`},
 		{[]string{"deletions", "list", "--target", "nope"}, `error: unknown target "nope" (configured: contoso)`},
-		{[]string{"deletions", "approve", "--target", "contoso", carlaID}, "error: approve deletions in contoso: no staged deletion for source user " + carlaID + " in contoso"},
+		{[]string{"deletions", "approve", "--target", "contoso", carlaID}, "error: approve deletions in contoso: no staged deletion for source user " + carlaID + " in contoso: nothing approved"},
+		{[]string{"deletions", "approve", "--target", "contoso", d.SourceID, carlaID}, "error: approve deletions in contoso: no staged deletion for source user " + carlaID + " in contoso: nothing approved"},
 		{[]string{"deletions"}, "error: give a subcommand: deletions list or deletions approve"},
 	}
 	for _, tt := range tests {
 		e.run(tt.args...).wantError(t, tt.want)
 	}
-	if n := len(e.targetUsers(tgtDomain)); n != 2 {
-		t.Fatalf("a refused approval changed the target: %d users, want 2", n)
+	if n := len(e.targetUsers(tgtDomain)); n != 3 {
+		t.Fatalf("a refused approval changed the target: %d users, want 3", n)
 	}
 
 	out = e.mustRun("deletions", "approve", "--target", "contoso", d.SourceID)
@@ -72,8 +75,16 @@ deprovision  ` + regexp.QuoteMeta(d.SourceUPN) + `  ` + d.TargetID + `  out of s
 	if !regexp.MustCompile(re).MatchString(out) {
 		t.Errorf("deletions approve:\n%s\nwant (regexp):\n%s", out, re)
 	}
+	if users := e.targetUsers(tgtDomain); len(users) != 2 || users[adeleUPN] == nil || users[other.SourceUPN] == nil {
+		t.Errorf("target users after approving one: %v, want adele and %s: exactly the approved one goes", users, other.SourceUPN)
+	}
+	decodeJSON(t, e.mustRun("deletions", "list", "--target", "contoso", "--json"), &list)
+	if len(list.Deletions) != 1 || list.Deletions[0].SourceID != other.SourceID {
+		t.Errorf("deletions after approving one = %+v, want %s still staged", list.Deletions, other.SourceID)
+	}
+	e.mustRun("deletions", "approve", "--target", "contoso", "--all")
 	if users := e.targetUsers(tgtDomain); len(users) != 1 || users[adeleUPN] == nil {
-		t.Errorf("target users after the approval: %v, want adele only", users)
+		t.Errorf("target users after approving all: %v, want adele only", users)
 	}
 	if out := e.mustRun("deletions", "list"); out != "No staged deletions.\n" {
 		t.Errorf("deletions list after the approval = %q", out)

@@ -34,6 +34,7 @@ func operatorCmds(env settings.Env) []*cobra.Command {
 		newDeletionsCmd(env),
 		newDLQCmd(env),
 		newResumeCmd(env),
+		newAdoptCmd(env),
 		newConsentURLCmd(env),
 	}
 }

@@ -75,6 +75,9 @@ type configOptions struct {
 	closed bool
 	// threshold is the deletion guard's threshold; 0 means 500.
 	threshold int
+	// delay is the deletion guard's settle delay; "" means 1s, so that
+	// reconcile's wait for it is short.
+	delay string
 	// clientID gives contoso a multi-tenant app (clientSecret auth) instead
 	// of no auth.
 	clientID string
@@ -88,6 +91,10 @@ func configYAML(o configOptions) string {
 	if threshold == 0 {
 		threshold = 500
 	}
+	delay := o.delay
+	if delay == "" {
+		delay = "1s"
+	}
 	contosoAuth := "auth: {method: none}"
 	if o.clientID != "" {
 		contosoAuth = "auth: {method: clientSecret, clientId: " + o.clientID + ", secretEnv: TENANTSYNC_TEST_SECRET}"
@@ -95,7 +102,7 @@ func configYAML(o configOptions) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "source:\n  tenant: %s\n  graph: %s/%s/v1.0\n  auth: {method: none}\n", srcDomain, o.graph, srcDomain)
 	fmt.Fprintf(&b, "targets:\n  - name: contoso\n    tenant: %s\n    graph: %s/%s/v1.0\n    %s\n", tgtDomain, o.graph, tgtDomain, contosoAuth)
-	fmt.Fprintf(&b, "    scope: {groups: [%s]}\n    deprovision: {action: delete, threshold: %d, window: 1h}\n", groupName, threshold)
+	fmt.Fprintf(&b, "    scope: {groups: [%s]}\n    deprovision: {action: delete, threshold: %d, window: 1h, delay: %s}\n", groupName, threshold, delay)
 	if o.closed {
 		fmt.Fprintf(&b, "  - name: closed\n    %s\n    scope: {groups: [%s]}\n", tenant(closedDomain), groupName)
 	}

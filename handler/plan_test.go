@@ -55,7 +55,8 @@ func checkPlanShape(t *testing.T, out string) map[string]any {
 					}
 				}
 				for k := range a {
-					if !slices.Contains([]string{"action", "sourceId", "userPrincipalName", "targetId", "reason", "changes", "error"}, k) {
+					if !slices.Contains([]string{"action", "sourceId", "userPrincipalName", "targetId", "reason", "changes", "error",
+						"pendingUntil", "conflict", "drift"}, k) {
 						t.Errorf("%s has the key %q, which the plan shape does not have", where, k)
 					}
 				}
@@ -161,11 +162,11 @@ func TestPlanAfterChanges(t *testing.T) {
 
 	adeleTarget, _ := users[adeleUPN]["id"].(string)
 	for _, want := range []string{
-		"contoso: 0 create, 1 update, 0 disable, 1 deprovision, 0 restore, 1 skip, 1 held\n",
+		"contoso: 0 create, 1 update, 0 disable, 0 deprovision, 0 restore, 1 skip, 2 held\n",
 		fmt.Sprintf("  update            adele@fabrikam.example  %s  in scope: member of group \"Cross-tenant sync\" (id %s)", adeleTarget, groupID),
 		"      department: Sales → Marketing\n      jobTitle: Staff → Lead\n",
 		"  held deprovision  ",
-		"held by the deletion guard (more than 1 deprovisions within 1h0m0s): approve with `deletions approve`\n",
+		"the deletion guard will hold it: 2 deprovisions pending or carried out within 1h0m0s, over the threshold of 1\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan output lacks %q:\n%s", want, out)
@@ -175,8 +176,8 @@ func TestPlanAfterChanges(t *testing.T) {
 	doc := checkPlanShape(t, jsonOut)
 	tp := doc["targets"].([]any)[0].(map[string]any)
 	held := tp["held"].([]any)
-	if len(held) != 1 || held[0].(map[string]any)["action"] != "deprovision" || held[0].(map[string]any)["targetId"] == nil {
-		t.Fatalf("held = %v, want one deprovision of an existing target user", held)
+	if len(held) != 2 || held[0].(map[string]any)["action"] != "deprovision" || held[0].(map[string]any)["targetId"] == nil {
+		t.Fatalf("held = %v, want the two deprovisions of existing target users", held)
 	}
 	var update map[string]any
 	for _, av := range tp["actions"].([]any) {

@@ -15,9 +15,10 @@ func newReconcileCmd(env settings.Env) *cobra.Command {
 		out     commonFlags
 		full    bool
 		workers int
+		noWait  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "reconcile [--full] [--workers N]",
+		Use:   "reconcile [--full] [--workers N] [--no-wait]",
 		Short: "Catch up with the source now and sync what changed",
 		Long: `Run a reconcile now and sync every change it finds at once, on --workers
 workers: from the stored delta watermarks, or a full pass that compares
@@ -27,7 +28,14 @@ expired or the last full pass is a day old).
 A progress bar shows on a terminal, a plain progress line every few seconds
 otherwise, and a summary at the end: the changes by action, the errors and
 the time taken. When a change fails in a way a retry may fix, the watermark
-stays where it was and the command fails: run it again.`,
+stays where it was and the command fails: run it again.
+
+A deprovision (a delete, or a disable) waits out the deletion guard's
+settle delay (deprovision.delay, 1 minute by default) before the guard
+carries it out or, when more than the threshold are pending or recent,
+holds every one of them for approval. The command waits for that and
+reports the outcome; with --no-wait it leaves them pending, for the running
+service or the next reconcile.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if workers < 1 || workers > operator.MaxWorkers {
@@ -38,10 +46,11 @@ stays where it was and the command fails: run it again.`,
 				return err
 			}
 			defer a.Close()
-			opts := operator.ReconcileOptions{Full: full, Workers: workers}
+			opts := operator.ReconcileOptions{Full: full, Workers: workers, NoWait: noWait}
 			if !out.json {
 				w := cmd.OutOrStdout()
 				opts.Progress = operator.NewProgress(w, isTerminal(w), 0)
+				opts.Waiting = operator.WaitingLine(w)
 			}
 			sum, err := operator.Reconcile(cmd.Context(), a.Engine, opts)
 			if werr := out.write(cmd, sum, func(w io.Writer) error { return operator.WriteReconcileSummary(w, sum) }); werr != nil && err == nil {
@@ -59,5 +68,6 @@ stays where it was and the command fails: run it again.`,
 	out.registerGraph(cmd)
 	cmd.Flags().BoolVar(&full, "full", false, "run a full pass")
 	cmd.Flags().IntVar(&workers, "workers", operator.DefaultWorkers, "changes synced at once")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "leave deprovisions pending instead of waiting out the deletion guard's settle delay")
 	return cmd
 }

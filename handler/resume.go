@@ -29,8 +29,9 @@ func newResumeCmd(env settings.Env) *cobra.Command {
 		Use:   "resume --target NAME",
 		Short: "End a target's quarantine now",
 		Long: `End a target's quarantine now, after fixing what caused it (a consent, a
-permission, a policy), instead of waiting for it to run out. The failure
-count is reset too; the next change to the target is the proof.`,
+permission, a policy), instead of waiting for it to run out. The next
+quarantine starts again from 5 minutes, and the next reconcile runs a full
+pass for the work the quarantine skipped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if target == "" {
@@ -55,10 +56,10 @@ count is reset too; the next change to the target is the proof.`,
 			}
 			return out.write(cmd, res, func(w io.Writer) error {
 				if res.WasQuarantined {
-					_, err := fmt.Fprintf(w, "Quarantine of %s ended (it was: %s).\n", target, res.Reason)
+					_, err := fmt.Fprintf(w, "Quarantine of %s ended (it was: %s). The next reconcile runs a full pass.\n", target, res.Reason)
 					return err
 				}
-				_, err := fmt.Fprintf(w, "%s was not quarantined; its failure count is reset.\n", target)
+				_, err := fmt.Fprintf(w, "%s was not quarantined.\n", target)
 				return err
 			})
 		},

@@ -13,7 +13,7 @@ func TestStatus(t *testing.T) {
 
 	// Before anything ran, status reads an empty store and creates none.
 	out := e.mustRun("status")
-	want := "State: embedded store in " + e.state + ` (not created yet: nothing has run with it)
+	want := "Health: not reconciled yet\nState: embedded store in " + e.state + ` (not created yet: nothing has run with it)
 Source: fabrikam.example
   users delta   none yet: the first reconcile runs a full pass
   groups delta  none yet: the first reconcile runs a full pass
@@ -22,7 +22,8 @@ Subscriptions:
 
 Target contoso
   last reconcile    never
-  linked users      0: 0 active, 0 disabled, 0 deleted, 0 staged, 0 quarantined
+  linked users      0: 0 active, 0 disabled, 0 deleted, 0 pending, 0 staged, 0 in conflict, 0 quarantined
+  health            not reconciled yet
   quarantine        none
   staged deletions  0 waiting, 0 approved
   recent errors     none
@@ -34,7 +35,8 @@ Target contoso
 	e.mustRun("reconcile")
 	e.sim.ResetStats()
 	out = e.mustRun("status")
-	re := `^State: embedded store in ` + regexp.QuoteMeta(e.state) + `
+	re := `^Health: healthy
+State: embedded store in ` + regexp.QuoteMeta(e.state) + `
 Source: fabrikam\.example
   users delta   taken \S+ \S+ \(\d+s ago\); last full pass \S+ \S+ \(\d+s ago\)
   groups delta  taken \S+ \S+ \(\d+s ago\); last full pass \S+ \S+ \(\d+s ago\)
@@ -43,7 +45,8 @@ Subscriptions:
 
 Target contoso
   last reconcile    \S+ \S+ \(\d+s ago\); last full \S+ \S+ \(\d+s ago\)
-  linked users      3: 3 active, 0 disabled, 0 deleted, 0 staged, 0 quarantined
+  linked users      3: 3 active, 0 disabled, 0 deleted, 0 pending, 0 staged, 0 in conflict, 0 quarantined
+  health            healthy
   quarantine        none
   staged deletions  0 waiting, 0 approved
   recent errors     none

@@ -39,6 +39,14 @@ const (
 	// threshold.
 	DefaultThreshold = 500
 	DefaultWindow    = Duration(time.Hour)
+	// DefaultDelay is how long a deprovision waits, recorded as pending,
+	// before the deletion guard lets it through: long enough that a burst
+	// arriving in notifications is seen whole and held whole.
+	DefaultDelay = Duration(time.Minute)
+	// MaxThreshold bounds the threshold: the guard's record holds up to
+	// threshold+1 pending deprovisions, and a Table Storage entity at most
+	// 1 MiB.
+	MaxThreshold = 5000
 )
 
 // Config is the whole configuration: one source tenant and its targets.
@@ -118,15 +126,30 @@ type Target struct {
 	// Cross-Tenant Synchronization does, and a match with an internal member
 	// is an error.
 	AdoptMembers bool `json:"adoptMembers,omitempty" yaml:"adoptMembers,omitempty"`
+	// DriftRepair, when false, makes a full pass report target users that
+	// differ from what tenantsync last wrote without writing them back.
+	// Unset means true. Either way, a target user disabled in the target
+	// while its source user is enabled stays disabled: what a target
+	// administrator changed stays until the source changes, as in
+	// Cross-Tenant Synchronization.
+	DriftRepair *bool `json:"driftRepair,omitempty" yaml:"driftRepair,omitempty"`
 }
+
+// RepairsDrift reports whether a full pass writes drifted target users back.
+func (t *Target) RepairsDrift() bool { return t.DriftRepair == nil || *t.DriftRepair }
 
 // Scope says which source users a target receives.
 type Scope struct {
-	All           bool           `json:"all,omitempty" yaml:"all,omitempty"`
-	Groups        []string       `json:"groups,omitempty" yaml:"groups,omitempty"` // ids or display names
-	Nested        bool           `json:"nested,omitempty" yaml:"nested,omitempty"`
-	IncludeGuests bool           `json:"includeGuests,omitempty" yaml:"includeGuests,omitempty"`
-	Filters       []scope.Filter `json:"filters,omitempty" yaml:"filters,omitempty"`
+	All           bool     `json:"all,omitempty" yaml:"all,omitempty"`
+	Groups        []string `json:"groups,omitempty" yaml:"groups,omitempty"` // ids or display names
+	Nested        bool     `json:"nested,omitempty" yaml:"nested,omitempty"`
+	IncludeGuests bool     `json:"includeGuests,omitempty" yaml:"includeGuests,omitempty"`
+	// IncludeExternal admits source users who are themselves external (B2B)
+	// users of the source tenant. By default only internal members are in
+	// scope, as in Cross-Tenant Synchronization: exporting externals makes
+	// loops in hub-and-mesh topologies.
+	IncludeExternal bool           `json:"includeExternal,omitempty" yaml:"includeExternal,omitempty"`
+	Filters         []scope.Filter `json:"filters,omitempty" yaml:"filters,omitempty"`
 	// AllowEmpty accepts a scope that selects no users. Without it such a
 	// scope is refused: it would deprovision every user in the target.
 	AllowEmpty bool `json:"allowEmpty,omitempty" yaml:"allowEmpty,omitempty"`
@@ -144,9 +167,22 @@ const (
 // Deprovision configures deprovisioning and the deletion guard of a target.
 type Deprovision struct {
 	Action DeprovisionAction `json:"action,omitempty" yaml:"action,omitempty"`
-	// Threshold: more deprovisions than this within Window are staged for approval.
+	// Threshold: when more deprovisions than this are pending or were
+	// carried out within Window, every pending one is staged for approval.
 	Threshold int      `json:"threshold,omitempty" yaml:"threshold,omitempty"`
 	Window    Duration `json:"window,omitempty" yaml:"window,omitempty"`
+	// Delay is how long a deprovision (delete or disable, including a
+	// disable mapped from the source) waits as pending before the guard
+	// decides; a user who comes back meanwhile cancels it.
+	Delay *Duration `json:"delay,omitempty" yaml:"delay,omitempty"`
+}
+
+// SettleDelay is the configured delay, or DefaultDelay.
+func (d Deprovision) SettleDelay() time.Duration {
+	if d.Delay == nil {
+		return time.Duration(DefaultDelay)
+	}
+	return time.Duration(*d.Delay)
 }
 
 // Duration is a time.Duration written as "1h", "30m" (time.ParseDuration's

@@ -372,9 +372,11 @@ func TestErrors(t *testing.T) {
 			`targets[0].mappings[3].expression: unknown function "Apend" at column 1 (line 11)`},
 		{"mapping without a value", doc(all, "mappings: [{target: city}]"),
 			"targets[0].mappings[0].source: one of source, constant and expression is required (line 7)"},
-		{"several bad mappings", doc(all, "mappings:", "  - {target: city, source: city, apply: sometimes}", "  - {target: userType, constant: Guest}"),
+		{"several bad mappings", doc(all, "mappings:", "  - {target: city, source: city, apply: sometimes}", "  - {target: userType, constant: Admin}"),
 			`targets[0].mappings[0].apply: unknown value "sometimes" (want always or onCreate) (line 8)` + "\n" +
-				"targets[0].mappings[1].target: userType is set by the target's userType setting, not by a mapping (line 9)"},
+				"targets[0].mappings[1].constant: userType must be Member or Guest, got Admin (line 9)"},
+		{"delay out of range", doc(all, "deprovision: {delay: 25h}"), "targets[0].deprovision.delay: must be from 0 to 24h, got 25h0m0s (line 7)"},
+		{"threshold too high", doc(all, "deprovision: {threshold: 5001}"), "targets[0].deprovision.threshold: must be from 0 to 5000, got 5001 (line 7)"},
 
 		// Scope.
 		{"empty scope", doc(), `targets[0].scope: selects no users, so every user tenantsync manages in target "contoso" would be deprovisioned (all is false, with no groups and no filters); set scope.all: true, list scope.groups or scope.filters, or set scope.allowEmpty: true if that is really what you want (line 3)`},
@@ -401,7 +403,7 @@ func TestErrors(t *testing.T) {
 
 		// Deprovision.
 		{"action", doc(all, "deprovision: {action: remove}"), `targets[0].deprovision.action: must be delete, disable or none, got "remove" (line 7)`},
-		{"threshold negative", doc(all, "deprovision:", "  threshold: -1"), "targets[0].deprovision.threshold: must be 0 or more, got -1 (line 8)"},
+		{"threshold negative", doc(all, "deprovision:", "  threshold: -1"), "targets[0].deprovision.threshold: must be from 0 to 5000, got -1 (line 8)"},
 		{"window zero", doc(all, "deprovision: {window: 0s}"), "targets[0].deprovision.window: must be more than 0, got 0s (line 7)"},
 		{"window negative", doc(all, "deprovision: {window: -5m}"), "targets[0].deprovision.window: must be more than 0, got -5m0s (line 7)"},
 	}

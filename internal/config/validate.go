@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/tenantsync/tenantsync/internal/directory"
 	"github.com/tenantsync/tenantsync/internal/expr"
@@ -260,7 +261,7 @@ func validateScope(l *errorList, target string, t *Target) {
 // configured names stand in for the ids, which is enough to compile the
 // filters and to ask whether the scope selects anyone.
 func (s Scope) Spec(groups []directory.Group) scope.Spec {
-	spec := scope.Spec{All: s.All, IncludeGuests: s.IncludeGuests, Filters: s.Filters}
+	spec := scope.Spec{All: s.All, IncludeGuests: s.IncludeGuests, IncludeExternal: s.IncludeExternal, Filters: s.Filters}
 	if groups == nil {
 		spec.GroupIDs = s.Groups
 		return spec
@@ -279,8 +280,11 @@ func validateDeprovision(l *errorList, p string, d *Deprovision) {
 	default:
 		l.add(p+".action", "must be delete, disable or none, got %q", d.Action)
 	}
-	if d.Threshold < 0 {
-		l.add(p+".threshold", "must be 0 or more, got %d", d.Threshold)
+	if d.Threshold < 0 || d.Threshold > MaxThreshold {
+		l.add(p+".threshold", "must be from 0 to %d, got %d", MaxThreshold, d.Threshold)
+	}
+	if d.Delay != nil && (*d.Delay < 0 || time.Duration(*d.Delay) > 24*time.Hour) {
+		l.add(p+".delay", "must be from 0 to 24h, got %s", *d.Delay)
 	}
 	if d.Window <= 0 {
 		l.add(p+".window", "must be more than 0, got %s", d.Window)

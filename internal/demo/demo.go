@@ -201,9 +201,15 @@ Make a change and watch it flow, for example:
 	return res, nil
 }
 
+// SettleDelay is the deletion guard's settle delay in the demo: short, so
+// that the story moves on, and long enough to be seen (the default is a
+// minute).
+const SettleDelay = 3 * time.Second
+
 // Config is the demo's configuration: Fabrikam's "Cross-tenant sync" group,
 // nested groups included, into Contoso, both through the simulator.
 func Config(simURL string) *config.Config {
+	delay := config.Duration(SettleDelay)
 	tenant := func(domain string) config.Tenant {
 		return config.Tenant{Tenant: domain, Graph: simURL + "/" + domain + "/v1.0", Auth: config.Auth{Method: config.AuthNone}}
 	}
@@ -213,7 +219,7 @@ func Config(simURL string) *config.Config {
 			Name:        "contoso",
 			Tenant:      tenant(graphsim.DemoTargetDomain),
 			Scope:       config.Scope{Groups: []string{graphsim.ScopingGroup}, Nested: true},
-			Deprovision: config.Deprovision{Action: config.DeprovisionDelete, Threshold: config.DefaultThreshold},
+			Deprovision: config.Deprovision{Action: config.DeprovisionDelete, Threshold: config.DefaultThreshold, Delay: &delay},
 		}},
 	}
 	cfg.ApplyDefaults()

@@ -115,6 +115,9 @@ func (s *story) play(ctx context.Context) ([]StepResult, error) {
 		return nil, fmt.Errorf("the demo tenant has only %d enabled Sales members in scope", len(cast))
 	}
 	mover, quitter, leaver, dropped := cast[0], cast[1], cast[2], cast[3]
+	// A deprovision (a delete or a disable) waits out the deletion guard's
+	// settle delay, so that a mass removal is held whole.
+	afterDelay := fmt.Sprintf(" (after the %s settle delay)", SettleDelay)
 	ada := "ada.lovelace@" + src
 	s.lastUPN = ada
 
@@ -153,7 +156,7 @@ func (s *story) play(ctx context.Context) ([]StepResult, error) {
 			done: func(u map[string]any) bool { return u != nil && u["department"] == "Marketing" },
 		},
 		{
-			what: quitter.DisplayName + " is disabled in Fabrikam → disabled in Contoso",
+			what: quitter.DisplayName + " is disabled in Fabrikam → disabled in Contoso" + afterDelay,
 			mail: quitter.Mail,
 			change: func() error {
 				_, err := s.t.call(ctx, src, "PATCH", "/users/"+quitter.ID, map[string]any{"accountEnabled": false}, nil)
@@ -162,7 +165,7 @@ func (s *story) play(ctx context.Context) ([]StepResult, error) {
 			done: func(u map[string]any) bool { return u != nil && u["accountEnabled"] == false },
 		},
 		{
-			what: leaver.DisplayName + " leaves Fabrikam (user deleted) → removed from Contoso",
+			what: leaver.DisplayName + " leaves Fabrikam (user deleted) → removed from Contoso" + afterDelay,
 			mail: leaver.Mail,
 			change: func() error {
 				_, err := s.t.call(ctx, src, "DELETE", "/users/"+leaver.ID, nil, nil)
@@ -171,7 +174,7 @@ func (s *story) play(ctx context.Context) ([]StepResult, error) {
 			done: func(u map[string]any) bool { return u == nil },
 		},
 		{
-			what: dropped.DisplayName + " is taken out of Cross-tenant sync → removed from Contoso",
+			what: dropped.DisplayName + " is taken out of Cross-tenant sync → removed from Contoso" + afterDelay,
 			mail: dropped.Mail,
 			change: func() error {
 				_, err := s.t.call(ctx, src, "DELETE", "/groups/"+group+"/members/"+dropped.ID+"/$ref", nil, nil)
@@ -206,7 +209,7 @@ func (s *story) play(ctx context.Context) ([]StepResult, error) {
 		}
 		lat := time.Since(start)
 		results = append(results, StepResult{What: st.what, Latency: lat})
-		fmt.Fprintf(s.out, "  ✓ %-92s %6.2f s\n", st.what, lat.Seconds())
+		fmt.Fprintf(s.out, "  ✓ %-100s %6.2f s\n", st.what, lat.Seconds())
 	}
 	return results, nil
 }

@@ -8,6 +8,7 @@ package directory
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -129,6 +130,31 @@ type User struct {
 func (u User) UPN() string {
 	s, _ := u.Attrs.String("userPrincipalName")
 	return s
+}
+
+// Identity is one of the identities a user signs in with (Graph's
+// objectIdentity). For a B2B user who redeemed an invitation, Issuer says
+// with what: the domain of their Microsoft Entra organization, or the
+// provider of a personal account or a one-time passcode.
+type Identity struct {
+	SignInType       string `json:"signInType"`
+	Issuer           string `json:"issuer"`
+	IssuerAssignedID string `json:"issuerAssignedId"`
+}
+
+// Identities returns the user's identities, if "identities" was selected.
+// Graph adapters keep each identity as its JSON object text; one that does
+// not parse is left out.
+func (u User) Identities() []Identity {
+	var out []Identity
+	list, _ := u.Attrs["identities"].([]string)
+	for _, s := range list {
+		var id Identity
+		if json.Unmarshal([]byte(s), &id) == nil {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // Group is a group object.

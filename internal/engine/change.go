@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/tenantsync/tenantsync/internal/mapping"
@@ -60,16 +61,60 @@ type Action struct {
 	Reason            string          `json:"reason"`
 	Changes           mapping.Changes `json:"changes,omitempty"`
 	// Held is true when the deletion guard staged the deprovision.
-	Held       bool     `json:"-"`
-	RequestIDs []string `json:"requestIds,omitempty"`
-	Error      string   `json:"error,omitempty"`
-	Target     string   `json:"-"`
+	Held bool `json:"-"`
+	// PendingUntil is set when the deprovision is recorded with the deletion
+	// guard and waits out the settle delay until then.
+	PendingUntil *time.Time `json:"pendingUntil,omitempty"`
+	// Conflict names a target user that holds the source user's address
+	// but is not provably theirs: nothing was written to it.
+	Conflict *Conflict `json:"conflict,omitempty"`
+	// Drift lists what a target administrator changed that was left as
+	// the target has it (old: what tenantsync wrote, new: the target's
+	// value).
+	Drift      mapping.Changes `json:"drift,omitempty"`
+	RequestIDs []string        `json:"requestIds,omitempty"`
+	Error      string          `json:"error,omitempty"`
+	Target     string          `json:"-"`
 
-	// linked is true when the sync ended with an active link to a target
+	// linked is true when the sync ended with a link to a live target
 	// user; activated when that link was not active before (created,
 	// adopted, restored, enabled again): the user's direct reports may now
 	// have their manager set.
 	linked, activated bool
+	// cancelled names the deprovision ("pending" or "staged") this sync
+	// cancelled because the user no longer needs it.
+	cancelled string
+	// burst are the other users whose pending deprovisions this decision
+	// staged with this one.
+	burst []string
+	// known is true for a conflict recorded before: not logged again.
+	known bool
+	// stagedBefore is true when the deprovision was staged already, before
+	// this sync: a full pass need not send it again.
+	stagedBefore bool
+}
+
+// Conflict is a target user in the way of a source user: it has their
+// invitation address but is not provably theirs (another identity redeemed
+// it, it is an internal member, or it carries another anchor). Only an
+// operator resolves it (handler adopt), or a change of either user.
+type Conflict struct {
+	TargetID string `json:"targetId"`
+	Reason   string `json:"reason"`
+}
+
+// refused records the properties a target refused to write for this user
+// alone (a user with an administrator role there): the action's error, and
+// no longer among its changes.
+func (a *Action) refused(names []string) {
+	if len(names) == 0 {
+		return
+	}
+	for _, n := range names {
+		delete(a.Changes, n)
+	}
+	a.Error = "the target refused to change " + strings.Join(names, ", ") +
+		" (403): only a more privileged caller may change these properties of a user who holds an administrator role in the target; the rest was written"
 }
 
 func (a *Action) setTargetID(id string) {
@@ -87,6 +132,11 @@ type Result struct {
 	// FollowUps are user changes a group change implies, for the caller to
 	// process (the event pipeline enqueues them).
 	FollowUps []Change
+	// RecheckAt, when not zero, is when this change must be synced again:
+	// a deprovision waits out the deletion guard's settle delay. The event
+	// pipeline schedules the change for then; reconcile also sends overdue
+	// ones again.
+	RecheckAt time.Time
 	// Commit, when not nil, records what the FollowUps were read up to (a
 	// group change reads the source's groups delta and moves its
 	// watermark). Call it once the follow-ups are safe, enqueued: a crash
@@ -103,4 +153,7 @@ var (
 	ErrPermanent = errors.New("permanent failure")
 	// ErrUnknownTarget is returned for a target name not in the config.
 	ErrUnknownTarget = errors.New("unknown target")
+	// ErrQuarantined marks a reconcile that could not cover a target
+	// because it is quarantined.
+	ErrQuarantined = errors.New("target quarantined")
 )

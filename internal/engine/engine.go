@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -29,9 +30,6 @@ type Options struct {
 	Logger  *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// QuarantineAfter is how many consecutive authorization or configuration
-	// failures put a target in quarantine; 0 means 3.
-	QuarantineAfter int
 	// StatusCacheTTL bounds how stale the engine's view of a target's
 	// quarantine may be; 0 means 10 s.
 	StatusCacheTTL time.Duration
@@ -51,13 +49,13 @@ type Engine struct {
 	// target's mappings, scope and invitation address read.
 	userAttrs []string
 
-	quarantineAfter int
-	statusTTL       time.Duration
+	statusTTL time.Duration
 
 	mu     sync.Mutex
 	groups map[string]directory.Group // configured group (id or name) → group
 	scopes map[string]*scope.Scope    // target → compiled scope with groups resolved
 	status map[string]cachedStatus    // target → status
+	probes map[string]probeResult     // target → its last probe
 }
 
 type cachedStatus struct {
@@ -75,6 +73,7 @@ type target struct {
 	anchorAttr    string
 	threshold     int
 	window        time.Duration
+	delay         time.Duration // the deletion guard's settle delay
 }
 
 // New compiles the configuration into an Engine. It does no I/O: scoping
@@ -84,25 +83,22 @@ func New(opts Options) (*Engine, error) {
 		return nil, errors.New("engine: Config, Source and Store are required")
 	}
 	e := &Engine{
-		source:          opts.Source,
-		sourceTenant:    opts.Config.Source.Tenant,
-		store:           opts.Store,
-		log:             opts.Logger,
-		now:             opts.Now,
-		quarantineAfter: opts.QuarantineAfter,
-		statusTTL:       opts.StatusCacheTTL,
-		groups:          map[string]directory.Group{},
-		scopes:          map[string]*scope.Scope{},
-		status:          map[string]cachedStatus{},
+		source:       opts.Source,
+		sourceTenant: opts.Config.Source.Tenant,
+		store:        opts.Store,
+		log:          opts.Logger,
+		now:          opts.Now,
+		statusTTL:    opts.StatusCacheTTL,
+		groups:       map[string]directory.Group{},
+		scopes:       map[string]*scope.Scope{},
+		status:       map[string]cachedStatus{},
+		probes:       map[string]probeResult{},
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	if e.now == nil {
 		e.now = time.Now
-	}
-	if e.quarantineAfter <= 0 {
-		e.quarantineAfter = 3
 	}
 	if e.statusTTL <= 0 {
 		e.statusTTL = 10 * time.Second
@@ -135,6 +131,7 @@ func New(opts Options) (*Engine, error) {
 			anchorAttr:    tc.Anchor,
 			threshold:     tc.Deprovision.Threshold,
 			window:        time.Duration(tc.Deprovision.Window),
+			delay:         tc.Deprovision.SettleDelay(),
 		}
 		for _, a := range set.SourceAttributes() {
 			attrs[a] = true
@@ -254,8 +251,11 @@ func (e *Engine) scopeFor(ctx context.Context, t *target) (*scope.Scope, error) 
 	return sc, nil
 }
 
-// updateAttrs are the target attributes an update keeps in step: what the
-// mappings write on every update, plus the anchor and userType.
-func (t *target) updateAttrs() []string {
-	return append(t.mappings.UpdateAttributes(), t.anchorAttr, "userType")
+// comparedAttrs are the target attributes a full pass compares with what
+// tenantsync wrote, to find drift: what the mappings write on every update
+// (userType only when a mapping says so) and Graph reads back, plus the
+// anchor.
+func (t *target) comparedAttrs() []string {
+	attrs := slices.DeleteFunc(t.mappings.UpdateAttributes(), func(a string) bool { return !mapping.ReadBack(a) })
+	return append(attrs, t.anchorAttr)
 }

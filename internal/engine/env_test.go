@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,8 +47,8 @@ func person(upn, given, surname, dept string, extra map[string]any) graphsim.Obj
 }
 
 // seed is a small Fabrikam (source) and Contoso (target). Contoso already
-// has a B2B user for Frank (adoptable) and an internal member whose mail is
-// Grace's address (never to be taken over).
+// has a B2B user for Frank (an unredeemed invitation: adoptable) and an
+// internal member whose mail is Grace's address (never to be taken over).
 func seed() graphsim.Seed {
 	return graphsim.Seed{Tenants: []graphsim.TenantSeed{
 		{
@@ -73,7 +74,8 @@ func seed() graphsim.Seed {
 			Domain: dstDomain, DisplayName: "Contoso",
 			Users: []graphsim.Object{
 				{"userPrincipalName": "frank_fabrikam.example#EXT#@contoso.onmicrosoft.com", "mail": "frank@" + srcDomain,
-					"displayName": "Frank (old)", "userType": "Guest", "creationType": "Invitation", "accountEnabled": true},
+					"displayName": "Frank (old)", "userType": "Guest", "creationType": "Invitation", "accountEnabled": true,
+					"externalUserState": "PendingAcceptance"},
 				{"userPrincipalName": "grace@contoso.example", "mail": "grace@" + srcDomain,
 					"displayName": "Grace Green", "userType": "Member", "accountEnabled": true},
 				{"userPrincipalName": "zoe@contoso.example", "mail": "zoe@contoso.example",
@@ -95,7 +97,9 @@ func testConfig(simURL string) *config.Config {
 			Tenant: tenant(dstDomain),
 			Scope:  config.Scope{Groups: []string{group}},
 			// ApplyDefaults keeps a zero threshold (stage every deprovision).
-			Deprovision: config.Deprovision{Threshold: config.DefaultThreshold},
+			// No settle delay: the guard decides at once (the tests of the
+			// delay set one).
+			Deprovision: config.Deprovision{Threshold: config.DefaultThreshold, Delay: new(config.Duration(0))},
 		}},
 	}
 	cfg.ApplyDefaults()
@@ -112,7 +116,23 @@ type env struct {
 	dst   *graph.Client
 	store store.Store
 	eng   *engine.Engine
+	// now is the engine's clock. Tests that sync from several goroutines
+	// move it with advance, between rounds.
 	now   time.Time
+	clock sync.Mutex
+}
+
+// advance moves the engine's clock.
+func (e *env) advance(d time.Duration) {
+	e.clock.Lock()
+	defer e.clock.Unlock()
+	e.now = e.now.Add(d)
+}
+
+func (e *env) time() time.Time {
+	e.clock.Lock()
+	defer e.clock.Unlock()
+	return e.now
 }
 
 type envOption func(*graphsim.Seed, *config.Config)
@@ -155,6 +175,13 @@ func (e *env) client(domain string) *graph.Client {
 // engine builds an engine over the env; targets replaces the target client.
 func (e *env) engine(target engine.Target) *engine.Engine {
 	e.t.Helper()
+	return e.engineWith(e.store, target)
+}
+
+// engineWith builds an engine over the env with its own store: another
+// instance.
+func (e *env) engineWith(st store.Store, target engine.Target) *engine.Engine {
+	e.t.Helper()
 	if target == nil {
 		target = e.dst
 	}
@@ -162,8 +189,8 @@ func (e *env) engine(target engine.Target) *engine.Engine {
 		Config:  e.cfg,
 		Source:  e.src,
 		Targets: map[string]engine.Target{"contoso": target},
-		Store:   e.store,
-		Now:     func() time.Time { return e.now },
+		Store:   st,
+		Now:     e.time,
 	})
 	if err != nil {
 		e.t.Fatal(err)

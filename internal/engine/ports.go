@@ -60,6 +60,14 @@ type Target interface {
 	GetDeletedUser(ctx context.Context, id string, attrs []string) (directory.User, error)
 	// SetManager sets the user's manager; an empty managerID removes it.
 	SetManager(ctx context.Context, id, managerID string) error
+	// Probe makes the smallest read the engine's permissions allow (one
+	// user). It tells a refusal of the whole tenant (directory.ErrForbidden:
+	// token, consent) from a refusal of one user.
+	Probe(ctx context.Context) error
+	// InvitationsBlocked reports whether the tenant's authorization policy
+	// refuses every guest invitation; directory.ErrForbidden when the app
+	// may not read the policy.
+	InvitationsBlocked(ctx context.Context) (bool, error)
 }
 
 // Invitation is a B2B invitation.

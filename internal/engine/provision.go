@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/tenantsync/tenantsync/internal/config"
@@ -15,10 +17,9 @@ import (
 // provision makes the target user of an in-scope source user exist, enabled
 // or disabled as the source is, with the mapped attributes.
 func (e *Engine) provision(ctx context.Context, t *target, src *source, ch Change, link store.Link, hasLink bool, scopeReason string, act Action, rep *Report) (Action, error) {
-	if hasLink && link.TargetID != "" {
+	if hasLink && link.TargetID != "" && link.State != store.LinkConflict {
 		restored := false
-		switch link.State {
-		case store.LinkDeleted:
+		if link.State == store.LinkDeleted {
 			if err := e.restore(ctx, t, &link, rep); err != nil {
 				if !errors.Is(err, directory.ErrNotFound) {
 					return act, err
@@ -31,30 +32,31 @@ func (e *Engine) provision(ctx context.Context, t *target, src *source, ch Chang
 				return e.matchOrCreate(ctx, t, src, store.Link{Target: t.name, SourceID: src.id}, scopeReason, act, rep)
 			}
 			restored = true
-		case store.LinkStaged:
-			if err := e.cancelDeletion(ctx, t, src.id); err != nil {
-				return act, err
-			}
-			rep.step("guard", "back in scope: the staged deprovision is cancelled")
 		}
 		return e.update(ctx, t, src, ch, link, restored, scopeReason, act, rep)
 	}
 	return e.matchOrCreate(ctx, t, src, link, scopeReason, act, rep)
 }
 
-// update brings a linked target user in line with the source.
+// update brings a linked target user in line with the source. What a target
+// administrator changed is left alone until the source changes it, as
+// Cross-Tenant Synchronization does: a user disabled in the target is never
+// enabled again by drift repair, and with driftRepair false no drift is
+// written back at all. A disable that the source asks for goes through the
+// deletion guard like any deprovision.
 func (e *Engine) update(ctx context.Context, t *target, src *source, ch Change, link store.Link, restored bool, scopeReason string, act Action, rep *Report) (Action, error) {
-	activating := restored || link.State != store.LinkActive
+	activating := restored || link.State != store.LinkActive && link.State != store.LinkPending && link.State != store.LinkStaged
 	want, err := e.desiredFor(ctx, t, src, mapping.Update)
 	if err != nil {
 		return act, err
 	}
-	current := directory.Attributes(link.Attributes)
+	written := directory.Attributes(link.Attributes) // what tenantsync last wrote
+	current := written
 	hiddenManager := false
 	if ch.Force {
 		// The target may have drifted from what we wrote: compare with it as
 		// it is, its manager included.
-		keys := want.attrs.Keys()
+		keys := slices.DeleteFunc(want.attrs.Keys(), func(k string) bool { return !mapping.ReadBack(k) })
 		if t.mappings.HasManager() {
 			keys = append(keys, mapping.ManagerAttribute)
 		}
@@ -68,65 +70,185 @@ func (e *Engine) update(ctx context.Context, t *target, src *source, ch Change, 
 		// Graph shows no manager while the manager is soft deleted, and the
 		// reference comes back with a restore: when a manager was written,
 		// a manager that must go is removed even if none shows.
-		hiddenManager = directory.IsEmpty(tu.Attrs[mapping.ManagerAttribute]) && !directory.IsEmpty(current[mapping.ManagerAttribute])
-		current = mergeAttrs(current, tu.Attrs)
+		hiddenManager = directory.IsEmpty(tu.Attrs[mapping.ManagerAttribute]) && !directory.IsEmpty(written[mapping.ManagerAttribute])
+		current = mergeAttrs(written, tu.Attrs)
 	}
 	mgr, mgrKnown, err := e.targetManager(ctx, t, want)
 	if err != nil {
 		return act, err
 	}
 	changes := mapping.Diff(current, want.attrs)
+	if ch.Force && written != nil && !restored {
+		act.Drift = e.leaveTargetEdits(t, changes, written, want.attrs)
+		if len(act.Drift) > 0 {
+			rep.step("drift", "left as the target has it: %s", summarize(act.Drift))
+		}
+	}
 	mgrChange := mgrKnown && (!directory.Equal(current["manager"], mgr) || mgr == "" && hiddenManager)
+
+	// A disable is a deprovision: the guard decides when it happens.
+	act.Reason = scopeReason
+	disable, disabling := changes["accountEnabled"]
+	disabling = disabling && disable.New == false
+	pendingDisable := false
+	switch {
+	case disabling:
+		v, err := e.guarded(ctx, t, src, &link, string(config.DeprovisionDisable), &act, rep)
+		if err != nil {
+			return act, err
+		}
+		if v != verdictExecute {
+			pendingDisable = true
+			delete(changes, "accountEnabled")
+		}
+	case link.State == store.LinkPending || link.State == store.LinkStaged:
+		// Back in scope, or enabled again in the source, before the
+		// deprovision happened.
+		if err := e.cancelDeprovision(ctx, t, &link, &act, rep); err != nil {
+			return act, err
+		}
+		act.Reason += "; the " + act.cancelled + " deprovision is cancelled"
+	}
+
 	act.Changes = changes.Redact(want.redacted)
 	if mgrChange {
 		addChange(&act, "manager", current["manager"], mgr)
 	}
 	act.Op = OpUpdate
-	if restored {
+	switch {
+	case restored:
 		act.Op = OpRestore
-	} else if c, ok := changes["accountEnabled"]; ok && c.New == false {
+	case disabling:
 		act.Op = OpDisable
+		if pendingDisable {
+			addChange(&act, "accountEnabled", disable.Old, false)
+		}
 	}
 	hash := mapping.Hash(want.attrs)
+	act.linked = true
 	if len(changes) == 0 && !mgrChange && !restored {
+		if pendingDisable {
+			return act, nil // guarded recorded the link's state
+		}
 		act.Op = OpNoop
-		act.Reason = scopeReason + "; target user is up to date"
+		act.Reason += "; target user is up to date"
 		rep.step("action", "no change")
-		if link.State != store.LinkActive || link.Hash != hash {
+		if link.State != store.LinkActive || link.Hash != hash || link.LastError != "" {
 			link.State, link.Hash, link.LastError = store.LinkActive, hash, ""
 			if _, err := e.putLink(ctx, link); err != nil {
 				return act, err
 			}
 		}
-		act.linked, act.activated = true, activating
+		act.activated = activating
 		return act, nil
 	}
-	act.Reason = scopeReason
 	rep.step("action", "%s: %s", act.Op, summarize(act.Changes))
+	var refused []string
 	if len(changes) > 0 {
-		if err := t.api.UpdateUser(ctx, link.TargetID, changes.Patch()); err != nil {
+		refused, err = e.patch(ctx, t, link.TargetID, changes.Patch())
+		if err != nil {
 			if errors.Is(err, directory.ErrNotFound) {
 				return e.lostTarget(ctx, t, src, link, scopeReason, act, rep)
 			}
 			return act, e.failLink(ctx, link, fmt.Errorf("update target user %s: %w", link.TargetID, err))
 		}
+		act.refused(refused)
 	}
 	if mgrChange {
 		if err := setManager(ctx, t, link.TargetID, mgr); err != nil {
 			return act, e.failLink(ctx, link, fmt.Errorf("set manager of target user %s: %w", link.TargetID, err))
 		}
 	}
+	// The target now has what was desired, but for what was not written:
+	// a disable still held, and what the target refused.
 	link.Attributes = mergeAttrs(current, want.attrs)
+	if pendingDisable {
+		link.Attributes["accountEnabled"] = current["accountEnabled"]
+	}
+	for _, k := range refused {
+		link.Attributes[k] = current[k]
+	}
 	if mgrKnown {
 		setOrDelete(link.Attributes, "manager", mgr)
 	}
-	link.Hash, link.State, link.LastError = hash, store.LinkActive, ""
+	link.Hash = hash
+	if pendingDisable || len(refused) > 0 {
+		link.Hash = "" // not all of it is written yet
+	}
+	if !pendingDisable {
+		link.State = store.LinkActive
+	}
+	link.LastError = act.Error
 	link.SourceUPN = src.upn()
 	if _, err = e.putLink(ctx, link); err != nil {
 		return act, err
 	}
-	act.linked, act.activated = true, activating
+	act.activated = activating && !pendingDisable
 	return act, nil
+}
+
+// leaveTargetEdits takes out of changes what a target administrator changed
+// while the source did not: changes whose desired value is what tenantsync
+// last wrote. A user disabled in the target stays disabled; with
+// driftRepair false nothing such is written back. It returns what it left.
+func (e *Engine) leaveTargetEdits(t *target, changes mapping.Changes, written, want directory.Attributes) mapping.Changes {
+	var left mapping.Changes
+	for k, c := range changes {
+		if _, ok := written[k]; !ok || !directory.Equal(written[k], want[k]) {
+			continue // the source changed it since: it flows
+		}
+		reenable := k == "accountEnabled" && c.New == true && c.Old == false
+		if reenable || !t.cfg.RepairsDrift() {
+			if left == nil {
+				left = mapping.Changes{}
+			}
+			left[k] = mapping.Change{Old: c.New, New: c.Old} // what tenantsync wrote → what the target has
+			delete(changes, k)
+		}
+	}
+	return left
+}
+
+// sensitiveAttributes are the user properties that only a caller with a
+// higher privilege may change on a user who holds an administrator role:
+// learn.microsoft.com/graph/api/user-update ("Who can update sensitive
+// attributes"). An app gets 403 for the whole PATCH.
+var sensitiveAttributes = map[string]bool{
+	"accountEnabled": true, "businessPhones": true, "mobilePhone": true, "otherMails": true,
+	"passwordProfile": true, "userPrincipalName": true, "onPremisesImmutableId": true,
+}
+
+// patch PATCHes a target user. When the target refuses a PATCH that
+// includes sensitive properties (the user holds an admin role there), it
+// writes the rest and returns the properties it could not write: that
+// refusal is this user's, not the target's.
+func (e *Engine) patch(ctx context.Context, t *target, id string, attrs directory.Attributes) ([]string, error) {
+	err := t.api.UpdateUser(ctx, id, attrs)
+	if err == nil || !errors.Is(err, directory.ErrForbidden) {
+		return nil, err
+	}
+	rest := directory.Attributes{}
+	var refused []string
+	for k, v := range attrs {
+		if sensitiveAttributes[k] {
+			refused = append(refused, k)
+		} else {
+			rest[k] = v
+		}
+	}
+	if len(refused) == 0 {
+		return nil, err
+	}
+	sort.Strings(refused)
+	if wide, perr := e.targetWide(ctx, t, err); perr != nil || wide {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		if err := t.api.UpdateUser(ctx, id, rest); err != nil {
+			return nil, err
+		}
+	}
+	return refused, nil
 }
 
 // setManager sets a target user's manager, or removes it (managerID ""):
@@ -168,8 +290,10 @@ func (e *Engine) restore(ctx context.Context, t *target, link *store.Link, rep *
 }
 
 // matchOrCreate finds the target user of an unlinked source user (by anchor,
-// then by invitation address among B2B users) or invites a new one, then
-// writes the link.
+// then by invitation address among users provably theirs) or invites a new
+// one, then writes the link. A target user that holds the address but is
+// not provably this user's is a conflict: recorded on the link, never
+// adopted, and nothing is written to it.
 func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link store.Link, scopeReason string, act Action, rep *Report) (Action, error) {
 	want, err := e.desiredFor(ctx, t, src, mapping.Create)
 	if err != nil {
@@ -187,23 +311,27 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 		rep.step("match", "no invitation address")
 		return act, nil
 	}
-	found, how, err := e.match(ctx, t, src.id, want.address, invitedAddress(link), want.attrs.Keys())
+	m, err := e.match(ctx, t, src, want.address, invitedAddress(link), want.attrs.Keys())
 	if err != nil {
 		return act, err
+	}
+	if m.conflict != nil {
+		return e.conflict(ctx, t, src, link, want.address, *m.conflict, scopeReason, act, rep)
 	}
 	mgr, mgrKnown, err := e.targetManager(ctx, t, want)
 	if err != nil {
 		return act, err
 	}
+	found := m.user
 	var current directory.Attributes
 	if found != nil {
 		// Adopted: the user exists, so this is an update of what is there.
-		rep.step("match", "%s", how)
+		rep.step("match", "%s", m.how)
 		want = update
 		link.TargetID = found.ID
 		current = found.Attrs
 		act.Op = OpUpdate
-		act.Reason = scopeReason + "; " + how
+		act.Reason = scopeReason + "; " + m.how
 	} else {
 		rep.step("match", "no existing target user: inviting %s", want.address)
 		// Record the invitation before sending it. A crash between the
@@ -215,20 +343,29 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 		// lost race brings us here again): rewriting the same record would
 		// only make the workers take turns on the link.
 		if invitedAddress(link) != want.address || link.SourceUPN != src.upn() {
-			link.TargetID, link.State, link.SourceUPN = "", store.LinkInviting, src.upn()
+			link.TargetID, link.State, link.SourceUPN, link.LastError = "", store.LinkInviting, src.upn(), ""
 			link.Attributes = directory.Attributes{"mail": want.address}
 			if link, err = e.putLink(ctx, link); err != nil {
 				return act, err
 			}
 		}
+		userType, _ := want.attrs.String("userType")
 		u, err := t.api.Invite(ctx, Invitation{
 			Email:       want.address,
 			DisplayName: stringAttr(want.attrs, "displayName"),
 			RedirectURL: t.cfg.InviteRedirectURL,
-			UserType:    string(userType(t.cfg)),
+			UserType:    userType,
 		})
 		if err != nil {
-			return act, fmt.Errorf("invite %s into %s: %w", want.address, t.name, err)
+			return act, fmt.Errorf("invite %s into %s: %w", want.address, t.name, &inviteError{err})
+		}
+		// Graph answers an invitation to an address it already knows with
+		// the user that has it: make sure that user is this one's before
+		// writing anything to it.
+		if c, err := e.checkInvited(ctx, t, src, u.ID, want.address); err != nil {
+			return act, err
+		} else if c != nil {
+			return e.conflict(ctx, t, src, link, want.address, *c, scopeReason, act, rep)
 		}
 		link.TargetID = u.ID
 		current = u.Attrs
@@ -238,13 +375,19 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 	}
 	act.setTargetID(link.TargetID)
 	changes := mapping.Diff(current, want.attrs)
+	if found == nil {
+		delete(changes, "userType") // the invitation set it
+	}
 	if act.Op == OpUpdate {
 		act.Changes = changes.Redact(want.redacted)
 	}
+	var refused []string
 	if len(changes) > 0 {
-		if err := t.api.UpdateUser(ctx, link.TargetID, changes.Patch()); err != nil {
+		refused, err = e.patch(ctx, t, link.TargetID, changes.Patch())
+		if err != nil {
 			return act, fmt.Errorf("write attributes of target user %s: %w", link.TargetID, err)
 		}
+		act.refused(refused)
 	}
 	if mgrKnown && !directory.Equal(current["manager"], mgr) {
 		if err := setManager(ctx, t, link.TargetID, mgr); err != nil {
@@ -261,12 +404,19 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 	}
 	rep.step("action", "%s: %s", act.Op, summarize(act.Changes))
 	link.Attributes = mergeAttrs(current, want.attrs)
+	for _, k := range refused {
+		link.Attributes[k] = current[k]
+	}
 	if mgrKnown {
 		setOrDelete(link.Attributes, "manager", mgr)
 	}
 	link.Hash = mapping.Hash(update.attrs)
+	if len(refused) > 0 {
+		link.Hash = ""
+	}
 	link.State = store.LinkActive
 	link.SourceUPN = src.upn()
+	link.LastError = act.Error
 	link.Created = e.now()
 	if _, err := e.putLink(ctx, link); err != nil {
 		return act, err
@@ -275,22 +425,78 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 	return act, nil
 }
 
+// conflict records that a target user holds a source user's address without
+// being provably theirs. The link keeps the conflict (shown by plan,
+// provision, status and the status page) until the source or the target
+// user changes or an operator adopts (handler adopt). It is not an error
+// of the change: retrying it would find the same.
+func (e *Engine) conflict(ctx context.Context, t *target, src *source, link store.Link, address string, c Conflict, scopeReason string, act Action, rep *Report) (Action, error) {
+	act.Op = OpSkip
+	act.Conflict = &c
+	act.setTargetID("")
+	act.Reason = scopeReason + "; conflict: " + c.Reason + "; resolve with `handler adopt --target " + t.name +
+		" --source-user " + src.id + " --target-user " + c.TargetID + "` if it is this user"
+	rep.step("match", "conflict: %s", c.Reason)
+	if link.State == store.LinkConflict && link.TargetID == c.TargetID && link.LastError == c.Reason && invitedAddressOf(link) == address {
+		act.known = true // recorded already: nothing to write or log again
+		return act, nil
+	}
+	link.State, link.TargetID, link.LastError, link.SourceUPN = store.LinkConflict, c.TargetID, c.Reason, src.upn()
+	link.Attributes, link.Hash = directory.Attributes{"mail": address}, ""
+	_, err := e.putLink(ctx, link)
+	return act, err
+}
+
+// checkInvited reads the user an invitation returned and reports a conflict
+// when it is not provably this source user's (the address belonged to
+// someone else already). A user not readable yet is a new one: Graph
+// replicates a new user with a delay, while an existing one is long there.
+func (e *Engine) checkInvited(ctx context.Context, t *target, src *source, id, address string) (*Conflict, error) {
+	u, err := t.api.GetUser(ctx, id, []string{t.anchorAttr, "userPrincipalName", "creationType", "userType", "mail", "otherMails", "externalUserState", "identities"})
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read invited target user %s: %w", id, err)
+	}
+	if a, _ := u.Attrs.String(t.anchorAttr); a == e.anchorValue(src.id) {
+		return nil, nil
+	}
+	if why, ok := e.provable(t, src, u, address); !ok {
+		return &Conflict{TargetID: u.ID, Reason: "the invitation to " + address + " returned target user " + u.ID + ", who " + why}, nil
+	}
+	return nil, nil
+}
+
 // invitedAddress is the address of an invitation a crash interrupted
 // before its link was written, or "".
 func invitedAddress(l store.Link) string {
 	if l.State != store.LinkInviting {
 		return ""
 	}
+	return invitedAddressOf(l)
+}
+
+func invitedAddressOf(l store.Link) string {
 	s, _ := directory.Attributes(l.Attributes).String("mail")
 	return s
 }
 
+// matched is the outcome of looking for an unlinked source user's target user.
+type matched struct {
+	user     *directory.User // the user to adopt; nil to invite
+	how      string
+	conflict *Conflict // a user in the way, not provably this one's
+}
+
 // match looks for the target user of an unlinked source user: by anchor,
-// then among B2B users by the invitation address, or by invited, the
-// address of an invitation a crash interrupted.
-func (e *Engine) match(ctx context.Context, t *target, sourceID, address, invited string, attrs []string) (*directory.User, string, error) {
-	anchor := e.anchorValue(sourceID)
-	attrs = append(attrs, "userPrincipalName", "creationType", "userType", "mail", "otherMails", "manager")
+// then, among the users with the invitation address (or invited, the
+// address of an invitation a crash interrupted), one that is provably this
+// source user's. A user with the address that is not is a conflict.
+func (e *Engine) match(ctx context.Context, t *target, src *source, address, invited string, attrs []string) (matched, error) {
+	anchor := e.anchorValue(src.id)
+	attrs = append(attrs, t.anchorAttr, "userPrincipalName", "creationType", "userType", "mail", "otherMails", "manager",
+		"externalUserState", "identities")
 	conds := []Cond{
 		{Attr: t.anchorAttr, Value: anchor},
 		{Attr: "mail", Value: address},
@@ -304,45 +510,113 @@ func (e *Engine) match(ctx context.Context, t *target, sourceID, address, invite
 	}
 	users, err := t.api.FindUsers(ctx, conds, dedupe(attrs))
 	if err != nil {
-		return nil, "", fmt.Errorf("find target user of %s in %s: %w", sourceID, t.name, err)
+		return matched{}, fmt.Errorf("find target user of %s in %s: %w", src.id, t.name, err)
 	}
+	sort.Slice(users, func(i, j int) bool { return users[i].ID < users[j].ID })
 	var byAnchor, byAddress []directory.User
 	for _, u := range users {
 		a, _ := u.Attrs.String(t.anchorAttr)
 		switch {
 		case a == anchor:
 			byAnchor = append(byAnchor, u)
-		case a != "":
-			// Someone else's anchor: another source user (or another
-			// tenantsync) owns it. Never take it over.
-		case hasAddress(u, address) || invited != "" && hasAddress(u, invited) && isB2B(u):
+		case hasAddress(u, address):
+			byAddress = append(byAddress, u)
+		case invited != "" && hasAddress(u, invited):
 			byAddress = append(byAddress, u)
 		}
 	}
 	if len(byAnchor) > 0 {
 		// Several users with our anchor can only come from outside
-		// interference; take the oldest id deterministically, report the rest.
+		// interference; take the lowest id deterministically, report the rest.
 		u := byAnchor[0]
 		how := "matched target user " + u.ID + " by anchor " + t.anchorAttr
 		if len(byAnchor) > 1 {
 			how += fmt.Sprintf(" (warning: %d target users carry this anchor)", len(byAnchor))
 		}
-		return &u, how, nil
+		return matched{user: &u, how: how}, nil
 	}
 	for _, u := range byAddress {
-		if isB2B(u) || t.cfg.AdoptMembers {
-			addr := address
-			if !hasAddress(u, address) {
-				addr = invited + " (an invitation a crash interrupted)"
-			}
-			return &u, "adopted existing target user " + u.ID + " with address " + addr, nil
+		addr := address
+		if !hasAddress(u, address) {
+			addr = invited + " (an invitation a crash interrupted)"
+		}
+		if why, ok := e.provable(t, src, u, addr); ok {
+			return matched{user: &u, how: "adopted existing target user " + u.ID + " with address " + addr + ": " + why}, nil
 		}
 	}
 	if len(byAddress) > 0 {
-		return nil, "", fmt.Errorf("target %s: %s belongs to an internal member (%s) of the target; set adoptMembers to take it over: %w",
-			t.name, address, byAddress[0].ID, ErrPermanent)
+		u := byAddress[0]
+		why, _ := e.provable(t, src, u, address)
+		return matched{conflict: &Conflict{TargetID: u.ID, Reason: "target user " + u.ID + " has the address " + address + " but " + why}}, nil
 	}
-	return nil, "", nil
+	return matched{}, nil
+}
+
+// provable says whether an existing target user with a source user's
+// address is provably that source user, and why or why not. Only these
+// are: an unredeemed invitation (externalUserState PendingAcceptance) of a
+// B2B user, and a B2B user who redeemed with an identity issued by the
+// source tenant; an internal member only when adoptMembers allows it. A
+// user carrying an anchor is someone else's. Cross-Tenant Synchronization
+// likewise matches on the source identity and never takes over an account
+// that only shares an address.
+func (e *Engine) provable(t *target, src *source, u directory.User, address string) (string, bool) {
+	if a, _ := u.Attrs.String(t.anchorAttr); a != "" {
+		return fmt.Sprintf("carries another anchor in %s (%q): it belongs to another source user or another sync", t.anchorAttr, a), false
+	}
+	if !isB2B(u) {
+		if t.cfg.AdoptMembers {
+			return "an internal member, adopted as adoptMembers allows", true
+		}
+		return "is an internal member of the target, not a B2B user (set adoptMembers: true to take such users over)", false
+	}
+	state, _ := u.Attrs.String("externalUserState")
+	if strings.EqualFold(state, "PendingAcceptance") {
+		return "an unredeemed invitation for " + address, true
+	}
+	var issuers []string
+	for _, id := range u.Identities() {
+		if id.Issuer == "" || strings.EqualFold(id.SignInType, "userPrincipalName") {
+			continue // the target's own sign-in name, not the redemption
+		}
+		if e.sourceIssuer(src, id.Issuer) {
+			return "redeemed with the source tenant (" + id.Issuer + ")", true
+		}
+		issuers = append(issuers, describeIssuer(id.Issuer))
+	}
+	switch {
+	case len(issuers) > 0:
+		return "is a guest who redeemed with " + strings.Join(issuers, ", ") + ", not with the source tenant " + e.sourceTenant, false
+	case state != "":
+		return "is an external user (" + state + ") whose identities do not name the source tenant " + e.sourceTenant, false
+	}
+	return "is an external user whose redemption cannot be told (no externalUserState or identities)", false
+}
+
+// sourceIssuer reports whether an identity issuer is the source tenant: its
+// configured id or domain, or the domain of the source user's
+// userPrincipalName (always a verified domain of the source tenant).
+func (e *Engine) sourceIssuer(src *source, issuer string) bool {
+	if strings.EqualFold(issuer, e.sourceTenant) {
+		return true
+	}
+	if _, domain, ok := strings.Cut(src.upn(), "@"); ok && !strings.Contains(strings.ToUpper(src.upn()), "#EXT#") {
+		return strings.EqualFold(issuer, domain)
+	}
+	return false
+}
+
+// describeIssuer names an identity issuer for people.
+func describeIssuer(issuer string) string {
+	switch strings.ToLower(issuer) {
+	case "microsoftaccount", "live.com":
+		return "a personal Microsoft account (" + issuer + ")"
+	case "mail", "emailotp":
+		return "a one-time passcode (" + issuer + ")"
+	case "externalazuread":
+		return "an unnamed Microsoft Entra organization (" + issuer + ")"
+	}
+	return "another organization (" + issuer + ")"
 }
 
 func hasAddress(u directory.User, addr string) bool {
@@ -364,7 +638,7 @@ func isB2B(u directory.User) bool {
 	if c, _ := u.Attrs.String("creationType"); c == "Invitation" {
 		return true
 	}
-	if strings.Contains(u.UPN(), "#EXT#") {
+	if strings.Contains(strings.ToUpper(u.UPN()), "#EXT#") {
 		return true
 	}
 	return false

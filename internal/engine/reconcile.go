@@ -29,6 +29,11 @@ type ReconcileOptions struct {
 	// Emit receives the changes to process, a batch at a time. The event
 	// pipeline enqueues them; the CLI processes them at once.
 	Emit func(ctx context.Context, changes []Change) error
+	// AllPending makes a delta reconcile emit every deprovision pending
+	// with the deletion guard, due or not: the CLI, which waits for them.
+	// Otherwise only those whose re-check is overdue are emitted (the
+	// event pipeline schedules a re-check for each).
+	AllPending bool
 }
 
 // ReconcileResult says what a reconcile found.
@@ -67,10 +72,23 @@ func (e *Engine) Reconcile(ctx context.Context, opts ReconcileOptions) (Reconcil
 	case e.now().Sub(users.FullSyncAt) > opts.FullEvery:
 		res.Why = fmt.Sprintf("last full pass over %s ago", opts.FullEvery)
 	default:
-		if why, err := e.quarantineEnded(ctx); err != nil {
+		if why, err := e.fullPassNeeded(ctx); err != nil {
 			return res, err
 		} else if why != "" {
 			res.Why = why
+		}
+	}
+	if res.Why == "" {
+		// First the deprovisions recorded before and not re-checked: what
+		// the deltas find next is recorded anew.
+		grace := overdueGrace
+		if opts.AllPending {
+			grace = -24 * time.Hour // anything recorded, due or not
+		}
+		n, err := e.emitOverdue(ctx, grace, opts.Emit)
+		res.Changes += n
+		if err != nil {
+			return res, err
 		}
 	}
 	if res.Why == "" {
@@ -138,19 +156,44 @@ func (e *Engine) saveWatermark(ctx context.Context, w store.Watermark) error {
 	return nil
 }
 
-// quarantineEnded reports a target whose quarantine has run out since the
-// last full pass: work was skipped for it, so it needs a full pass.
-func (e *Engine) quarantineEnded(ctx context.Context) (string, error) {
+// fullPassNeeded reports a target that needs a full pass: work was skipped
+// for it (a quarantine) and its quarantine is over, ended by time or by an
+// operator.
+func (e *Engine) fullPassNeeded(ctx context.Context) (string, error) {
 	for _, t := range e.targets {
 		st, err := e.readStatus(ctx, t.name, true)
 		if err != nil {
 			return "", err
 		}
-		if st.QuarantineReason != "" && !e.now().Before(st.QuarantinedUntil) {
-			return "quarantine of " + t.name + " ended", nil
+		if st.FullPassNeeded && !e.now().Before(st.QuarantinedUntil) {
+			return "work for " + t.name + " was skipped while it was quarantined", nil
 		}
 	}
 	return "", nil
+}
+
+// overdueGrace is how long after its settle delay a pending deprovision may
+// wait for its re-check before a reconcile sends it again.
+const overdueGrace = time.Minute
+
+// emitOverdue emits a change for every pending deprovision whose re-check
+// is overdue by grace.
+func (e *Engine) emitOverdue(ctx context.Context, grace time.Duration, emit func(context.Context, []Change) error) (int, error) {
+	var changes []Change
+	for _, t := range e.targets {
+		ids, err := e.overdue(ctx, t, grace)
+		if err != nil {
+			return 0, err
+		}
+		for _, id := range ids {
+			changes = append(changes, Change{Kind: KindUser, ID: id, Cause: "guard", Observed: e.now()})
+		}
+	}
+	changes = dedupeChanges(changes)
+	if len(changes) == 0 {
+		return 0, nil
+	}
+	return len(changes), emit(ctx, changes)
 }
 
 func (e *Engine) deltaUsers(ctx context.Context, w store.Watermark, emit func(context.Context, []Change) error) (int, error) {
@@ -387,6 +430,7 @@ func (e *Engine) fullPass(ctx context.Context, emit func(context.Context, []Chan
 	if err != nil {
 		return 0, nil, fmt.Errorf("groups delta (latest): %w", err)
 	}
+	started := e.now()
 	e.expireStaged(ctx)
 	plan, err := e.plan(ctx, e.targets, false)
 	if err != nil {
@@ -398,7 +442,7 @@ func (e *Engine) fullPass(ctx context.Context, emit func(context.Context, []Chan
 	for _, tp := range plan.Targets {
 		for _, a := range append(tp.Actions, tp.Held...) {
 			planned[a.Op]++
-			if a.Held || a.Op == OpNoop || a.Op == OpSkip || a.Error != "" {
+			if a.stagedBefore || a.Op == OpNoop || a.Op == OpSkip || a.Error != "" {
 				// Errors the dry run met (an internal member in the way, a
 				// bad mapping) would fail the same way for real; they are in
 				// the plan and the log, not worth a message that cannot
@@ -425,6 +469,19 @@ func (e *Engine) fullPass(ctx context.Context, emit func(context.Context, []Chan
 		}
 		n += len(batch)
 	}
+	// A target in quarantine was not covered: its users were skipped. The
+	// pass is then not recorded and moves no watermark, so that the work
+	// is done once the quarantine ends.
+	var skipped []string
+	for _, t := range e.targets {
+		if reason, until := e.quarantined(ctx, t); reason != "" {
+			skipped = append(skipped, fmt.Sprintf("%s (quarantined until %s: %s)", t.name, until.UTC().Format(time.RFC3339), reason))
+		}
+	}
+	if len(skipped) > 0 {
+		return n, planned, fmt.Errorf("the full pass could not cover %s: it is not recorded, and runs again when the quarantine ends or after `resume`: %w",
+			strings.Join(skipped, "; "), ErrQuarantined)
+	}
 	now := e.now()
 	for _, w := range []store.Watermark{
 		{Resource: resourceUsers, DeltaLink: usersLink},
@@ -442,9 +499,9 @@ func (e *Engine) fullPass(ctx context.Context, emit func(context.Context, []Chan
 	for _, t := range e.targets {
 		err := e.updateStatus(ctx, t.name, func(st *store.TargetStatus) {
 			st.LastReconcile, st.LastFullReconcile = now, now
-			if st.QuarantineReason != "" && !now.Before(st.QuarantinedUntil) {
-				// The pass read the target without failing: a good probe.
-				st.QuarantineReason, st.QuarantinedUntil, st.ConsecutiveFailures = "", time.Time{}, 0
+			if st.QuarantinedUntil.Before(started) {
+				// Not quarantined since the pass began: it covered the target.
+				st.FullPassNeeded = false
 			}
 		})
 		if err != nil {
@@ -452,27 +509,6 @@ func (e *Engine) fullPass(ctx context.Context, emit func(context.Context, []Chan
 		}
 	}
 	return n, planned, nil
-}
-
-// expireStaged drops staged deletions nobody approved in time; the link goes
-// back to active, so the user is judged afresh (and staged again if the guard
-// still holds).
-func (e *Engine) expireStaged(ctx context.Context) {
-	for _, t := range e.targets {
-		staged, err := e.store.ListDeletions(ctx, t.name)
-		if err != nil {
-			e.log.WarnContext(ctx, "could not list staged deletions", "target", t.name, "err", err)
-			continue
-		}
-		for _, d := range staged {
-			if d.Approved || e.now().Before(d.ExpiresAt) {
-				continue
-			}
-			if err := e.store.DeleteDeletion(ctx, d); err != nil && !errors.Is(err, store.ErrNotFound) {
-				e.log.WarnContext(ctx, "could not expire staged deletion", "target", t.name, "sourceId", d.SourceID, "err", err)
-			}
-		}
-	}
 }
 
 // Plan is the outcome of a dry run: per target, what a full reconcile would do.
@@ -556,7 +592,7 @@ func (e *Engine) plan(ctx context.Context, targets []*target, details bool) (Pla
 					act.Op, act.Reason = OpSkip, "skipped: it would fail"
 				}
 			}
-			if act.Op == OpNoop {
+			if act.Op == OpNoop && len(act.Drift) == 0 {
 				continue
 			}
 			if !details {
@@ -568,9 +604,45 @@ func (e *Engine) plan(ctx context.Context, targets []*target, details bool) (Pla
 				tp.Actions = append(tp.Actions, act)
 			}
 		}
+		d.holdBurst(ctx, t, &tp)
 		p.Targets = append(p.Targets, tp)
 	}
 	return p, nil
+}
+
+// holdBurst applies the deletion guard's rule to a whole plan, as the guard
+// will apply it when the settle delay ends: when the deprovisions the plan
+// records as pending, with those pending or carried out already, are more
+// than the threshold, every one of them will be held.
+func (d *Engine) holdBurst(ctx context.Context, t *target, tp *TargetPlan) {
+	g, err := d.store.GetGuard(ctx, t.name)
+	if err != nil {
+		return // no guard record: nothing recorded
+	}
+	recent := 0
+	for _, at := range g.Executed {
+		if at.After(d.now().Add(-t.window)) {
+			recent++
+		}
+	}
+	count := len(g.Pending) + recent
+	if count <= t.threshold && !d.now().Before(g.HoldUntil) {
+		return
+	}
+	kept := tp.Actions[:0]
+	for _, a := range tp.Actions {
+		if a.PendingUntil == nil {
+			kept = append(kept, a)
+			continue
+		}
+		a.Held = true
+		if a.Reason != "" {
+			a.Reason += fmt.Sprintf("; the deletion guard will hold it: %d deprovisions pending or carried out within %s, over the threshold of %d",
+				count, t.window, t.threshold)
+		}
+		tp.Held = append(tp.Held, a)
+	}
+	tp.Actions = kept
 }
 
 // drifted reports whether a linked target user differs from what tenantsync
@@ -584,7 +656,7 @@ func drifted(t *target, ts *targetSurvey, sourceID string) bool {
 	if !ok {
 		return true // deleted in the target by someone else
 	}
-	for _, k := range t.updateAttrs() {
+	for _, k := range t.comparedAttrs() {
 		if !directory.Equal(u.Attrs[k], l.Attributes[k]) {
 			return true
 		}

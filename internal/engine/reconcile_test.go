@@ -76,10 +76,13 @@ func TestPlanIsADryRun(t *testing.T) {
 		if a.Error != "" {
 			got[a.UserPrincipalName] += " error"
 		}
+		if a.Conflict != nil {
+			got[a.UserPrincipalName] += " conflict"
+		}
 	}
 	want := map[string]string{
 		"alice@" + srcDomain: "create", "bob@" + srcDomain: "create", "erin@" + srcDomain: "create",
-		"heidi@" + srcDomain: "create", "frank@" + srcDomain: "update", "grace@" + srcDomain: "skip error",
+		"heidi@" + srcDomain: "create", "frank@" + srcDomain: "update", "grace@" + srcDomain: "skip conflict",
 		"carol@" + srcDomain: "skip", "dave@" + srcDomain: "skip",
 	}
 	for k, v := range want {

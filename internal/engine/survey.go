@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/tenantsync/tenantsync/internal/directory"
+	"github.com/tenantsync/tenantsync/internal/mapping"
 	"github.com/tenantsync/tenantsync/internal/scope"
 	"github.com/tenantsync/tenantsync/internal/store"
 )
@@ -121,8 +123,9 @@ func (e *Engine) surveyTarget(ctx context.Context, t *target) (*targetSurvey, er
 
 // targetAttrs are the target user properties a full pass reads.
 func (e *Engine) targetAttrs(t *target) []string {
-	attrs := append(t.mappings.TargetAttributes(), t.anchorAttr, "userType", "userPrincipalName",
-		"creationType", "mail", "otherMails", "accountEnabled")
+	attrs := append(slices.DeleteFunc(t.mappings.TargetAttributes(), func(a string) bool { return !mapping.ReadBack(a) }),
+		t.anchorAttr, "userType", "userPrincipalName", "creationType", "mail", "otherMails", "accountEnabled",
+		"externalUserState", "identities")
 	if t.mappings.HasManager() {
 		attrs = append(attrs, "manager")
 	}
@@ -202,6 +205,8 @@ func (dryTarget) UpdateUser(context.Context, string, directory.Attributes) error
 func (dryTarget) DeleteUser(context.Context, string) error                       { return nil }
 func (dryTarget) RestoreUser(context.Context, string) error                      { return nil }
 func (dryTarget) SetManager(context.Context, string, string) error               { return nil }
+func (dryTarget) Probe(context.Context) error                                    { return nil }
+func (dryTarget) InvitationsBlocked(context.Context) (bool, error)               { return false, nil }
 func (dryTarget) GetDeletedUser(ctx context.Context, id string, attrs []string) (directory.User, error) {
 	return directory.User{ID: id, Deleted: true}, nil
 }
@@ -215,11 +220,12 @@ type overlayStore struct {
 	links    map[string]map[string]store.Link
 	status   map[string]store.TargetStatus
 	deletion map[string]store.Deletion
+	guard    map[string]store.Guard
 }
 
 func newOverlay(real store.Store, s *survey) *overlayStore {
 	o := &overlayStore{Store: real, links: map[string]map[string]store.Link{},
-		status: map[string]store.TargetStatus{}, deletion: map[string]store.Deletion{}}
+		status: map[string]store.TargetStatus{}, deletion: map[string]store.Deletion{}, guard: map[string]store.Guard{}}
 	for name, ts := range s.targets {
 		o.links[name] = map[string]store.Link{}
 		for id, l := range ts.links {
@@ -290,7 +296,34 @@ func (o *overlayStore) PutDeletion(ctx context.Context, d store.Deletion) (store
 }
 
 func (o *overlayStore) DeleteDeletion(ctx context.Context, d store.Deletion) error { return nil }
-func (o *overlayStore) AppendEvent(ctx context.Context, ev store.Event) error      { return nil }
+
+func (o *overlayStore) GetGuard(ctx context.Context, target string) (store.Guard, error) {
+	o.mu.Lock()
+	g, ok := o.guard[target]
+	o.mu.Unlock()
+	if ok {
+		return cloneGuard(g), nil
+	}
+	g, err := o.Store.GetGuard(ctx, target)
+	if err != nil {
+		return g, err
+	}
+	g.ETag = "" // the overlay's writes are unconditional
+	return g, nil
+}
+
+func (o *overlayStore) PutGuard(ctx context.Context, g store.Guard) (store.Guard, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.guard[g.Target] = cloneGuard(g)
+	return g, nil
+}
+
+func cloneGuard(g store.Guard) store.Guard {
+	g.Pending, g.Executed = maps.Clone(g.Pending), maps.Clone(g.Executed)
+	return g
+}
+func (o *overlayStore) AppendEvent(ctx context.Context, ev store.Event) error { return nil }
 func (o *overlayStore) PutWatermark(ctx context.Context, w store.Watermark) (store.Watermark, error) {
 	return w, errors.New("dry run: watermarks are not written")
 }
@@ -299,17 +332,17 @@ func (o *overlayStore) PutWatermark(ctx context.Context, w store.Watermark) (sto
 // without writing to any tenant or to the store.
 func (e *Engine) dry(s *survey) *Engine {
 	d := &Engine{
-		source:          surveySource{Source: e.source, s: s},
-		sourceTenant:    e.sourceTenant,
-		store:           newOverlay(e.store, s),
-		log:             e.log,
-		now:             e.now,
-		userAttrs:       e.userAttrs,
-		quarantineAfter: e.quarantineAfter,
-		statusTTL:       e.statusTTL,
-		groups:          map[string]directory.Group{},
-		scopes:          map[string]*scope.Scope{},
-		status:          map[string]cachedStatus{},
+		source:       surveySource{Source: e.source, s: s},
+		sourceTenant: e.sourceTenant,
+		store:        newOverlay(e.store, s),
+		log:          e.log,
+		now:          e.now,
+		userAttrs:    e.userAttrs,
+		statusTTL:    e.statusTTL,
+		groups:       map[string]directory.Group{},
+		scopes:       map[string]*scope.Scope{},
+		status:       map[string]cachedStatus{},
+		probes:       map[string]probeResult{},
 	}
 	e.mu.Lock()
 	maps.Copy(d.groups, e.groups)

@@ -96,6 +96,14 @@ func (e *Engine) syncUser(ctx context.Context, ch Change, src *source, only *tar
 		if err != nil {
 			errs = append(errs, err)
 		}
+		if act.PendingUntil != nil && (res.RecheckAt.IsZero() || act.PendingUntil.Before(res.RecheckAt)) {
+			res.RecheckAt = *act.PendingUntil
+		}
+		for _, id := range act.burst {
+			// The burst this deprovision tripped: each is staged by its own
+			// sync too, whatever became of its re-check.
+			res.FollowUps = append(res.FollowUps, Change{Kind: KindUser, ID: id, Cause: "guard", Observed: ch.Observed})
+		}
 		if t.mappings.HasManager() && (act.activated || ch.Force && act.linked) {
 			// Reports synced while their manager had no active target user
 			// could not have their manager set; now they can. A forced
@@ -155,13 +163,31 @@ func (e *Engine) syncTargetRetrying(ctx context.Context, t *target, src *source,
 		}
 		e.log.DebugContext(ctx, "lost a race on a link, syncing again", "target", t.name, "sourceId", src.id)
 	}
-	e.finish(ctx, t, &act, ch, err)
+	wide := false
+	if err != nil && errors.Is(err, directory.ErrForbidden) {
+		// Refused: the whole target (token, consent, a policy), or only
+		// this user (an administrator in the target)? A probe tells.
+		var perr error
+		wide, perr = e.targetWide(ctx, t, err)
+		if perr == nil && !wide {
+			// This user's refusal: recorded on the action, the link and the
+			// log; retrying the change cannot help, and a dead letter per
+			// change would help no one either.
+			act.Error = err.Error()
+			if act.Reason == "" {
+				act.Reason = "failed"
+			}
+			act.Reason += "; the target refuses this user alone (its probe read succeeds)"
+			err = nil
+		}
+	}
+	e.finish(ctx, t, &act, ch, err, wide)
 	return act, err
 }
 
-// finish records the outcome of one decision: the provisioning log, the
-// target's failure counters and quarantine.
-func (e *Engine) finish(ctx context.Context, t *target, act *Action, ch Change, err error) {
+// finish records the outcome of one decision: the provisioning log, and
+// the target's quarantine (wide: the target as a whole refused us).
+func (e *Engine) finish(ctx context.Context, t *target, act *Action, ch Change, err error, wide bool) {
 	if err != nil {
 		act.Error = err.Error()
 		if act.Reason == "" {
@@ -175,8 +201,11 @@ func (e *Engine) finish(ctx context.Context, t *target, act *Action, ch Change, 
 			}
 		}
 	}
-	e.noteOutcome(ctx, t, err)
-	if act.Op == OpNoop && err == nil {
+	e.noteOutcome(ctx, t, err, wide)
+	switch {
+	case act.known && act.Error == "":
+		return // a conflict logged when it was found
+	case act.Op == OpNoop && act.Error == "" && act.cancelled == "":
 		return
 	}
 	ev := store.Event{
@@ -189,30 +218,38 @@ func (e *Engine) finish(ctx context.Context, t *target, act *Action, ch Change, 
 		Reason:     act.Reason,
 		Changes:    summarize(act.Changes),
 		RequestIDs: act.RequestIDs,
+		Error:      act.Error,
 	}
 	if act.TargetID != nil {
 		ev.TargetID = *act.TargetID
 	}
 	switch {
-	case err != nil:
-		ev.Result, ev.Error = "error", err.Error()
+	case act.Error != "":
+		ev.Result = "error"
 	case act.Held:
 		ev.Result = "held"
+	case act.PendingUntil != nil:
+		ev.Result = "pending"
+	case act.Conflict != nil:
+		ev.Result = "conflict"
+		ev.TargetID = act.Conflict.TargetID
 	case act.Op == OpSkip:
 		ev.Result = "skipped"
+	case act.cancelled != "" && act.Op == OpNoop:
+		ev.Result = "cancelled"
 	}
-	if !ch.Observed.IsZero() && err == nil && act.Op != OpSkip {
+	if !ch.Observed.IsZero() && ev.Result == "ok" {
 		ev.Latency = e.now().Sub(ch.Observed)
 	}
 	if err := e.store.AppendEvent(ctx, ev); err != nil {
 		e.log.WarnContext(ctx, "could not write provisioning event", "target", t.name, "sourceId", act.SourceID, "err", err)
 	}
 	level := slog.LevelInfo
-	if err != nil {
+	if act.Error != "" {
 		level = slog.LevelWarn
 	}
 	e.log.Log(ctx, level, "provisioning", "target", t.name, "sourceId", act.SourceID, "upn", act.UserPrincipalName,
-		"action", act.Op, "reason", act.Reason, "changes", ev.Changes, "requestIds", act.RequestIDs, "err", err)
+		"action", act.Op, "result", ev.Result, "reason", act.Reason, "changes", ev.Changes, "requestIds", act.RequestIDs, "err", err)
 }
 
 // summarize renders a diff for the log: "department: Sales → Marketing".
@@ -382,7 +419,16 @@ func (e *Engine) desiredFor(ctx context.Context, t *target, src *source, op mapp
 		attrs = directory.Attributes{}
 	}
 	attrs[t.anchorAttr] = anchor
-	attrs["userType"] = string(userType(t.cfg))
+	if v, _ := attrs.String("userType"); v == "" {
+		// Without a userType mapping (or with one that gives no value), the
+		// target's setting applies on create only, as Cross-Tenant
+		// Synchronization does: an adopted guest stays a guest, and a
+		// target user's userType is never cleared.
+		delete(attrs, "userType")
+		if op == mapping.Create {
+			attrs["userType"] = string(userType(t.cfg))
+		}
+	}
 	addr, err := t.inviteAddress.Eval(&expr.Env{Attrs: src.user.Attrs, Now: e.now})
 	if err != nil && !errors.Is(err, expr.ErrIgnoreFlow) {
 		return desired{}, fmt.Errorf("evaluate inviteAddress of %s for %s: %w: %w", src.id, t.name, err, ErrPermanent)

@@ -92,3 +92,18 @@ func (c *Client) AuthorizationPolicy(ctx context.Context) (AuthorizationPolicy, 
 func AuthorityFor(graphURL string) string {
 	return cloudFor(graphURL).ActiveDirectoryAuthorityHost
 }
+
+// Probe implements engine.Target: the smallest read the sync's permissions
+// allow (one user), to tell a refusal of the whole tenant from one user's.
+func (c *Client) Probe(ctx context.Context) error { return c.CanReadUsers(ctx) }
+
+// InvitationsBlocked implements engine.Target: whether the authorization
+// policy refuses every invitation. It needs Policy.Read.All, so a 403
+// means "cannot tell".
+func (c *Client) InvitationsBlocked(ctx context.Context) (bool, error) {
+	p, err := c.AuthorizationPolicy(ctx)
+	if err != nil {
+		return false, err
+	}
+	return p.InvitationsBlocked(), nil
+}

@@ -230,6 +230,19 @@ func normalize(typ attrType, v any) (any, error) {
 			return nil, nil
 		}
 		return v, nil
+	case typeUserType:
+		s, _ := v.(string)
+		switch s = strings.TrimSpace(s); {
+		case s == "" && v != nil:
+			if _, isString := v.(string); isString {
+				return nil, nil
+			}
+		case strings.EqualFold(s, "Member"):
+			return "Member", nil
+		case strings.EqualFold(s, "Guest"):
+			return "Guest", nil
+		}
+		return nil, fmt.Errorf("userType must be Member or Guest, got %v", v)
 	}
 	var s string
 	switch t := v.(type) {

@@ -14,8 +14,9 @@ const ManagerAttribute = "manager"
 // mapping. Every call returns a new slice.
 //
 // Differences from CTS (docs/expressions.md has the full list): userType is
-// not a mapping here but the target's userType setting, applied by the
-// engine; CTS's internal alternativeSecurityIds matching attribute has no
+// not a default mapping here but the target's userType setting, which the
+// engine applies on create only (CTS's default userType mapping applies on
+// create only too); a userType rule overrides it; CTS's internal alternativeSecurityIds matching attribute has no
 // Graph equivalent (the engine matches by its links and anchor); isSoftDeleted
 // is the engine's deprovisioning; userPrincipalName is not mapped, as a B2B
 // user's UPN comes from the invitation; mailNickname, preferredLanguage and
@@ -54,6 +55,7 @@ const (
 	typeStrings   // a collection of strings
 	typeReference // manager
 	typeAny       // directory extensions: whatever the expression gives
+	typeUserType  // userType: Member or Guest
 )
 
 // targetType returns the type of a writable Graph user property, or an error
@@ -67,7 +69,10 @@ func targetType(name string) (attrType, error) {
 	case ManagerAttribute:
 		return typeReference, nil
 	case "userType":
-		return 0, fmt.Errorf("userType is set by the target's userType setting, not by a mapping")
+		// Without a mapping, the target's userType setting applies on
+		// create only, as Cross-Tenant Synchronization does; a mapping
+		// (apply always by default) makes it flow on every update too.
+		return typeUserType, nil
 	case "ageGroup", "city", "companyName", "consentProvidedForMinor", "country", "department", "displayName",
 		"employeeHireDate", "employeeLeaveDateTime", "employeeId", "employeeOrgData.costCenter",
 		"employeeOrgData.division", "employeeType", "faxNumber", "givenName", "jobTitle", "mail", "mailNickname",

@@ -61,6 +61,16 @@ func (s *Set) targets(updateOnly bool) []string {
 	return names
 }
 
+// writeOnly are the user properties Graph accepts in a write but does not
+// read back as written: showInAddressList, "Do not use in Microsoft Graph",
+// reads null (learn.microsoft.com/graph/api/resources/user, Properties).
+var writeOnly = map[string]bool{"showInAddressList": true}
+
+// ReadBack reports whether Graph reads a target attribute back as written.
+// Only such attributes can be compared with a target user to find drift;
+// for the others, what tenantsync wrote is all that is known.
+func ReadBack(attr string) bool { return !writeOnly[attr] }
+
 // HasManager reports whether the manager mapping is on.
 func (s *Set) HasManager() bool {
 	for _, c := range s.rules {

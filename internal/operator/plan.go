@@ -14,11 +14,14 @@ import (
 // them; noops are left out of plans.
 var planOps = []engine.Op{engine.OpCreate, engine.OpUpdate, engine.OpDisable, engine.OpDeprovision, engine.OpRestore, engine.OpSkip}
 
-// PlanCounts count the actions of a plan by operation, and those the
-// deletion guard would hold back.
+// PlanCounts count the actions of a plan by operation, those the deletion
+// guard would hold back, the conflicts among the skips, and the users with
+// target-side changes left alone.
 type PlanCounts struct {
-	ByOp map[engine.Op]int
-	Held int
+	ByOp      map[engine.Op]int
+	Held      int
+	Conflicts int
+	Drift     int
 }
 
 // CountPlan counts the actions of the given target plans.
@@ -26,7 +29,15 @@ func CountPlan(targets ...engine.TargetPlan) PlanCounts {
 	c := PlanCounts{ByOp: map[engine.Op]int{}}
 	for _, tp := range targets {
 		for _, a := range tp.Actions {
-			c.ByOp[a.Op]++
+			if a.Op != engine.OpNoop {
+				c.ByOp[a.Op]++
+			}
+			if a.Conflict != nil {
+				c.Conflicts++
+			}
+			if len(a.Drift) > 0 {
+				c.Drift++
+			}
 		}
 		c.Held += len(tp.Held)
 	}
@@ -34,13 +45,20 @@ func CountPlan(targets ...engine.TargetPlan) PlanCounts {
 }
 
 // String renders the counts as "3 create, 1 update, 0 disable, 0
-// deprovision, 0 restore, 2 skip, 1 held".
+// deprovision, 0 restore, 2 skip, 1 held", with ", 1 conflict" and ", 1
+// drift left" when there are any.
 func (c PlanCounts) String() string {
-	parts := make([]string, 0, len(planOps)+1)
+	parts := make([]string, 0, len(planOps)+3)
 	for _, op := range planOps {
 		parts = append(parts, fmt.Sprintf("%d %s", c.ByOp[op], op))
 	}
 	parts = append(parts, fmt.Sprintf("%d held", c.Held))
+	if c.Conflicts > 0 {
+		parts = append(parts, plural(c.Conflicts, "conflict", "conflicts"))
+	}
+	if c.Drift > 0 {
+		parts = append(parts, fmt.Sprintf("%d drift left", c.Drift))
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -72,7 +90,7 @@ func WritePlan(w io.Writer, p engine.Plan) error {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "%s: %s\n", tp.Name, CountPlan(tp))
-		work := slices.DeleteFunc(slices.Clone(tp.Actions), func(a engine.Action) bool { return a.Op == engine.OpSkip })
+		work := slices.DeleteFunc(slices.Clone(tp.Actions), func(a engine.Action) bool { return a.Op == engine.OpSkip || a.Op == engine.OpNoop })
 		slices.SortStableFunc(work, func(a, b engine.Action) int {
 			return slices.Index(planOps, a.Op) - slices.Index(planOps, b.Op)
 		})
@@ -91,6 +109,12 @@ func WritePlan(w io.Writer, p engine.Plan) error {
 		} else {
 			fmt.Fprintln(w, "  nothing to create, update or deprovision")
 		}
+		if err := writeConflicts(w, tp.Actions); err != nil {
+			return err
+		}
+		if err := writeDrift(w, tp.Actions); err != nil {
+			return err
+		}
 		if err := writeSkips(w, tp.Actions); err != nil {
 			return err
 		}
@@ -102,13 +126,60 @@ func WritePlan(w io.Writer, p engine.Plan) error {
 	return err
 }
 
+// writeConflicts lists the users who are not linked because a target user
+// that is not provably theirs holds their address.
+func writeConflicts(w io.Writer, acts []engine.Action) error {
+	t := newTable(w)
+	n := 0
+	for _, a := range acts {
+		if a.Conflict == nil {
+			continue
+		}
+		if n == 0 {
+			fmt.Fprintln(w, "\n  Conflicts (nothing is written to these target users; `adopt` links one if it is the user's):")
+		}
+		n++
+		user := a.UserPrincipalName
+		if user == "" {
+			user = a.SourceID
+		}
+		t.row("    conflict", user, a.Conflict.TargetID, a.Conflict.Reason)
+	}
+	return t.flush()
+}
+
+// writeDrift lists the users a target administrator changed, whose changes
+// are left as the target has them.
+func writeDrift(w io.Writer, acts []engine.Action) error {
+	t := newTable(w)
+	n := 0
+	for _, a := range acts {
+		if len(a.Drift) == 0 {
+			continue
+		}
+		if n == 0 {
+			fmt.Fprintln(w, "\n  Changed in the target and left alone (tenantsync wrote → the target has):")
+		}
+		n++
+		user := a.UserPrincipalName
+		if user == "" {
+			user = a.SourceID
+		}
+		for _, k := range a.Drift.Keys() {
+			d := a.Drift[k]
+			t.row("    drift", user, fmt.Sprintf("%s: %s → %s", k, directory.Format(d.Old), directory.Format(d.New)))
+		}
+	}
+	return t.flush()
+}
+
 // writeSkips lists the skipped users grouped by reason, in the order the
 // reasons first appear.
 func writeSkips(w io.Writer, acts []engine.Action) error {
 	var reasons []string
 	byReason := map[string][]engine.Action{}
 	for _, a := range acts {
-		if a.Op != engine.OpSkip {
+		if a.Op != engine.OpSkip || a.Conflict != nil {
 			continue
 		}
 		key := a.Reason
@@ -156,6 +227,13 @@ func actionRows(t *table, label string, a engine.Action) {
 	for _, k := range a.Changes.Keys() {
 		ch := a.Changes[k]
 		t.text(fmt.Sprintf("      %s: %s → %s", k, directory.Format(ch.Old), directory.Format(ch.New)))
+	}
+	if a.Conflict != nil {
+		t.text("      conflict with target user " + a.Conflict.TargetID + ": " + a.Conflict.Reason)
+	}
+	for _, k := range a.Drift.Keys() {
+		d := a.Drift[k]
+		t.text(fmt.Sprintf("      left as the target has it: %s: %s → %s", k, directory.Format(d.Old), directory.Format(d.New)))
 	}
 	if a.Error != "" {
 		t.text("      error: " + a.Error)

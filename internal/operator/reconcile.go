@@ -42,6 +42,14 @@ type ReconcileOptions struct {
 	Workers int
 	// Progress, when set, follows the run.
 	Progress Progress
+	// NoWait leaves the deprovisions that wait out the deletion guard's
+	// settle delay pending (the running service, or the next reconcile,
+	// carries them out or holds them). By default the run waits for them
+	// and syncs them again, so that it finishes its work.
+	NoWait bool
+	// Waiting, when set, is told before the run waits out the settle
+	// delay: for how long, and for how many deprovisions.
+	Waiting func(d time.Duration, n int)
 }
 
 // ReconcileSummary is what a reconcile run did.
@@ -54,7 +62,9 @@ type ReconcileSummary struct {
 	// Synced is how many changes were synced, follow-ups included.
 	Synced int `json:"synced"`
 	// Actions count the outcomes in every target by operation ("create",
-	// "update", …; "held" for deprovisions the deletion guard staged).
+	// "update", …; "held" for deprovisions the deletion guard staged,
+	// "pending" for those still waiting out its settle delay,
+	// "conflict" for users a target user in the way keeps from being linked).
 	Actions map[string]int `json:"actions"`
 	// Failed is how many changes failed; Errors lists the first of them.
 	Failed  int           `json:"failed"`
@@ -89,10 +99,13 @@ func Reconcile(ctx context.Context, s Syncer, opts ReconcileOptions) (ReconcileS
 		workers = DefaultWorkers
 	}
 	r := &run{syncer: s, workers: min(workers, MaxWorkers), progress: opts.Progress,
-		sum: ReconcileSummary{Actions: map[string]int{}}}
+		sum: ReconcileSummary{Actions: map[string]int{}}, pending: map[string]engine.Change{}, outcome: map[string]string{}}
 	start := time.Now()
-	res, err := s.Reconcile(ctx, engine.ReconcileOptions{Full: opts.Full, Emit: r.emit})
+	res, err := s.Reconcile(ctx, engine.ReconcileOptions{Full: opts.Full, Emit: r.emit, AllPending: true})
 	r.sum.Full, r.sum.Why, r.sum.Changes = res.Full, res.Why, res.Changes
+	if err == nil && !opts.NoWait {
+		err = r.settle(ctx, opts.Waiting)
+	}
 	r.sum.Seconds = time.Since(start).Seconds()
 	if opts.Progress != nil {
 		opts.Progress.Finish()
@@ -107,6 +120,58 @@ type run struct {
 
 	mu  sync.Mutex
 	sum ReconcileSummary
+	// pending are the changes whose deprovision waits out the deletion
+	// guard's settle delay, and until when.
+	pending   map[string]engine.Change
+	recheckAt time.Time
+	// rechecking is set while settle syncs pending deprovisions again:
+	// they were counted as found and synced already.
+	rechecking bool
+	// outcome is the operation last counted for each user in each target:
+	// a deprovision synced again after the guard's settle delay, or staged
+	// with its burst, counts once, by its last outcome.
+	outcome map[string]string
+}
+
+// maxSettleRounds bounds how often a run waits for pending deprovisions: a
+// re-check decides each one (carried out or held), so one round is the
+// norm, and a user who keeps leaving and coming back cannot hold the run.
+const maxSettleRounds = 3
+
+// settle waits until the deprovisions the run left pending are due, and
+// syncs them again.
+func (r *run) settle(ctx context.Context, waiting func(time.Duration, int)) error {
+	for range maxSettleRounds {
+		r.mu.Lock()
+		batch := make([]engine.Change, 0, len(r.pending))
+		for _, ch := range r.pending {
+			batch = append(batch, ch)
+		}
+		at := r.recheckAt
+		r.pending, r.recheckAt = map[string]engine.Change{}, time.Time{}
+		r.mu.Unlock()
+		if len(batch) == 0 {
+			return nil
+		}
+		slices.SortFunc(batch, func(a, b engine.Change) int { return strings.Compare(a.ID, b.ID) })
+		if d := time.Until(at); d > 0 {
+			if waiting != nil {
+				waiting(d, len(batch))
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(d):
+			}
+		}
+		r.rechecking = true
+		err := r.emit(ctx, batch)
+		r.rechecking = false
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // emit syncs a batch of changes and their follow-ups, and fails when one
@@ -116,7 +181,7 @@ func (r *run) emit(ctx context.Context, batch []engine.Change) error {
 	retry := 0
 	var first error
 	for len(round) > 0 {
-		if r.progress != nil {
+		if r.progress != nil && !r.rechecking {
 			r.progress.Grow(len(round))
 		}
 		var next []engine.Change
@@ -134,6 +199,15 @@ func (r *run) emit(ctx context.Context, batch []engine.Change) error {
 					res, err := r.syncer.Sync(ctx, ch)
 					permanent := errors.Is(err, engine.ErrPermanent)
 					r.record(ch, res, err, permanent)
+					if !res.RecheckAt.IsZero() {
+						r.mu.Lock()
+						ch.Force, ch.Cause = false, "guard"
+						r.pending[ch.ID] = ch
+						if res.RecheckAt.After(r.recheckAt) {
+							r.recheckAt = res.RecheckAt
+						}
+						r.mu.Unlock()
+					}
 					mu.Lock()
 					next = append(next, res.FollowUps...)
 					if err != nil && !permanent && ctx.Err() == nil {
@@ -173,14 +247,30 @@ func (r *run) emit(ctx context.Context, batch []engine.Change) error {
 func (r *run) record(ch engine.Change, res engine.Result, err error, permanent bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sum.Synced++
+	if !r.rechecking {
+		r.sum.Synced++
+	}
 	for _, a := range res.Actions {
 		op := string(a.Op)
-		if a.Held {
+		switch {
+		case a.Held:
 			op = "held"
+		case a.PendingUntil != nil:
+			op = "pending"
+		case a.Conflict != nil:
+			op = "conflict"
+		}
+		key := ch.ID + "\x00" + a.Target
+		if prev, ok := r.outcome[key]; ok && (prev == "pending" || prev == "held") {
+			// The deletion guard's decision, made again: it counts once.
+			if r.sum.Actions[prev]--; r.sum.Actions[prev] <= 0 {
+				delete(r.sum.Actions, prev)
+			}
+			delete(r.outcome, key)
 		}
 		if op != "" {
 			r.sum.Actions[op]++
+			r.outcome[key] = op
 		}
 	}
 	failed := 0
@@ -192,7 +282,7 @@ func (r *run) record(ch engine.Change, res engine.Result, err error, permanent b
 				Error: strings.ReplaceAll(err.Error(), "\n", "; ")})
 		}
 	}
-	if r.progress != nil {
+	if r.progress != nil && !r.rechecking {
 		r.progress.Done(1, failed)
 	}
 }
@@ -209,6 +299,15 @@ func dedupe(cs []engine.Change) []engine.Change {
 		}
 	}
 	return out
+}
+
+// WaitingLine returns a ReconcileOptions.Waiting that says, on w, what the
+// run waits for.
+func WaitingLine(w io.Writer) func(time.Duration, int) {
+	return func(d time.Duration, n int) {
+		fmt.Fprintf(w, "waiting %s for the deletion guard's settle delay: %s pending\n",
+			d.Round(time.Second), plural(n, "deprovision", "deprovisions"))
+	}
 }
 
 // WriteReconcileSummary writes what a reconcile did: the kind of pass, the
@@ -250,7 +349,7 @@ func opCounts(m map[string]int) string {
 	if len(m) == 0 {
 		return "nothing to do"
 	}
-	order := []string{"create", "update", "disable", "deprovision", "restore", "held", "skip", "noop"}
+	order := []string{"create", "update", "disable", "deprovision", "restore", "pending", "held", "conflict", "skip", "noop"}
 	var keys []string
 	for k := range m {
 		if !slices.Contains(order, k) {

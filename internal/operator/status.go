@@ -27,7 +27,13 @@ const maxErrorScan = 2000
 type Status struct {
 	GeneratedAt time.Time `json:"generatedAt"`
 	// Store names where the state was read, without keys.
-	Store         string                    `json:"store"`
+	Store string `json:"store"`
+	// Health is the worst of the targets', or attention for dead letters.
+	Health string `json:"health"`
+	// DeadLetters counts dead-lettered changes (-1: could not be counted).
+	DeadLetters int `json:"deadLetters"`
+	// Attention lists what needs an operator outside any one target.
+	Attention     []statuspage.Attention    `json:"attention,omitempty"`
 	Source        statuspage.Source         `json:"source"`
 	Subscriptions []statuspage.Subscription `json:"subscriptions"`
 	Targets       []TargetStatus            `json:"targets"`
@@ -65,6 +71,8 @@ type StatusOptions struct {
 	RecentErrors int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// DeadLetters, when set, counts the dead-lettered changes.
+	DeadLetters func(ctx context.Context) (int, error)
 }
 
 // ReadStatus reads the status from the store. What cannot be read is named
@@ -82,6 +90,7 @@ func ReadStatus(ctx context.Context, opts StatusOptions) (*Status, error) {
 		SourceTenant: opts.SourceTenant,
 		Targets:      opts.Targets,
 		Now:          opts.Now,
+		DeadLetters:  opts.DeadLetters,
 		Logger:       slog.New(problems),
 	})
 	if err != nil {
@@ -91,6 +100,9 @@ func ReadStatus(ctx context.Context, opts StatusOptions) (*Status, error) {
 	s := &Status{
 		GeneratedAt:   snap.GeneratedAt,
 		Store:         opts.StoreName,
+		Health:        snap.Health,
+		DeadLetters:   snap.DeadLetters,
+		Attention:     snap.Attention,
 		Source:        snap.Source,
 		Subscriptions: snap.Subscriptions,
 		Targets:       make([]TargetStatus, 0, len(snap.Targets)),
@@ -184,6 +196,10 @@ func (p *problemLog) list() []string {
 // WriteStatus writes the status for people.
 func WriteStatus(w io.Writer, s *Status) error {
 	now := s.GeneratedAt
+	fmt.Fprintf(w, "Health: %s\n", s.Health)
+	for _, a := range s.Attention {
+		fmt.Fprintf(w, "  attention: %s: %s\n", a.What, a.Command)
+	}
 	fmt.Fprintf(w, "State: %s\n", s.Store)
 	fmt.Fprintf(w, "Source: %s\n", s.Source.Tenant)
 	t := newTable(w)
@@ -218,12 +234,14 @@ func WriteStatus(w io.Writer, s *Status) error {
 			t.row("  last reconcile", fmt.Sprintf("%s (%s); last full %s", timestamp(ts.LastReconcile), ago(now, ts.LastReconcile), fullPass(now, ts.LastFullReconcile)))
 		}
 		t.row("  linked users", linkCounts(ts.Links))
+		t.row("  health", ts.Health)
+		for _, a := range ts.Attention {
+			t.row("    attention", a.What+": "+a.Command)
+		}
 		switch q := ts.Quarantine; {
 		case q != nil:
-			t.row("  quarantine", fmt.Sprintf("until %s (%s), after %s: %s", timestamp(q.Until), ago(now, q.Until),
-				plural(q.ConsecutiveFailures, "failure", "consecutive failures"), q.Reason))
-		case ts.ConsecutiveFailures > 0:
-			t.row("  quarantine", fmt.Sprintf("none (%s in a row)", plural(ts.ConsecutiveFailures, "failure", "failures")))
+			t.row("  quarantine", fmt.Sprintf("until %s (%s), quarantine %d in a row: %s", timestamp(q.Until), ago(now, q.Until),
+				q.Quarantines, q.Reason))
 		default:
 			t.row("  quarantine", "none")
 		}
@@ -270,7 +288,8 @@ func fullPass(now, t time.Time) string {
 }
 
 func linkCounts(c statuspage.LinkCounts) string {
-	s := fmt.Sprintf("%d: %d active, %d disabled, %d deleted, %d staged, %d quarantined", c.Total, c.Active, c.Disabled, c.Deleted, c.Staged, c.Quarantined)
+	s := fmt.Sprintf("%d: %d active, %d disabled, %d deleted, %d pending, %d staged, %d in conflict, %d quarantined",
+		c.Total, c.Active, c.Disabled, c.Deleted, c.Pending, c.Staged, c.Conflict, c.Quarantined)
 	if c.Other > 0 {
 		s += fmt.Sprintf(", %d other", c.Other)
 	}

@@ -140,6 +140,23 @@ func (p *Pipeline) ProcessChange(ctx context.Context, d queue.Delivery) error {
 			err = fmt.Errorf("record the groups watermark after %s %s: %w", ch.Kind, ch.ID, cerr)
 		}
 	}
+	if err == nil && !res.RecheckAt.IsZero() {
+		// A deprovision waits out the deletion guard's settle delay: look
+		// again then. Losing this message is not fatal either: reconcile
+		// sends overdue ones again.
+		recheck := ch
+		recheck.Cause, recheck.Force = "guard", false
+		msg, merr := changes.Message(recheck)
+		if merr == nil {
+			merr = p.queue.Schedule(ctx, res.RecheckAt, msg)
+		}
+		if merr != nil {
+			p.retried.Add(1)
+			return fmt.Errorf("schedule the deletion guard's re-check of %s %s: %w", ch.Kind, ch.ID, merr)
+		}
+		p.scheduled.Add(1)
+		log.InfoContext(ctx, "deprovision pending: re-check scheduled", "recheckAt", res.RecheckAt)
+	}
 	if err == nil {
 		p.processed.Add(1)
 		return nil

@@ -26,18 +26,24 @@ type Spec struct {
 	// IncludeGuests admits source users whose userType is Guest; by default
 	// only members are in scope, as in Cross-Tenant Synchronization.
 	IncludeGuests bool
+	// IncludeExternal admits source users who are external (B2B) users of
+	// the source tenant themselves; by default only internal users are in
+	// scope, as in Cross-Tenant Synchronization, which thereby prevents
+	// loops between tenants that sync each other.
+	IncludeExternal bool
 	// Filters are OR'ed; the clauses of each filter are AND'ed.
 	Filters []Filter
 }
 
 // Scope is a compiled Spec. It is immutable and safe for concurrent use.
 type Scope struct {
-	all           bool
-	groupIDs      []string          // as given, for reasons
-	groups        map[string]string // lower-cased id → id as given
-	names         map[string]string
-	includeGuests bool
-	filters       [][]clause
+	all             bool
+	groupIDs        []string          // as given, for reasons
+	groups          map[string]string // lower-cased id → id as given
+	names           map[string]string
+	includeGuests   bool
+	includeExternal bool
+	filters         [][]clause
 }
 
 // Decision is whether a user is in scope, and why in words that `plan` and
@@ -53,11 +59,12 @@ func (d Decision) String() string { return d.Reason }
 // reported: the error joins one *ClauseError per problem.
 func Compile(spec Spec) (*Scope, error) {
 	s := &Scope{
-		all:           spec.All,
-		groupIDs:      slices.Clone(spec.GroupIDs),
-		groups:        make(map[string]string, len(spec.GroupIDs)),
-		names:         spec.GroupNames,
-		includeGuests: spec.IncludeGuests,
+		all:             spec.All,
+		groupIDs:        slices.Clone(spec.GroupIDs),
+		groups:          make(map[string]string, len(spec.GroupIDs)),
+		names:           spec.GroupNames,
+		includeGuests:   spec.IncludeGuests,
+		includeExternal: spec.IncludeExternal,
 	}
 	for _, id := range spec.GroupIDs {
 		s.groups[strings.ToLower(id)] = id
@@ -93,8 +100,8 @@ func New(spec Spec) (*Scope, error) { return Compile(spec) }
 // ignored.
 //
 // The conditions are checked in this order, and the reason names the first
-// that fails: userType (guests are out unless IncludeGuests), group
-// membership, then the filters.
+// that fails: userType (guests are out unless IncludeGuests), external
+// users (out unless IncludeExternal), group membership, then the filters.
 func (s *Scope) Evaluate(u directory.User, memberOf []string) Decision {
 	out := func(format string, args ...any) Decision {
 		return Decision{Reason: "out of scope: " + fmt.Sprintf(format, args...)}
@@ -106,6 +113,11 @@ func (s *Scope) Evaluate(u directory.User, memberOf []string) Decision {
 		// A null userType is read as Member: such users predate userType.
 		if t, _ := u.Attrs["userType"].(string); strings.EqualFold(t, "Guest") {
 			return out("userType is %s", t)
+		}
+	}
+	if !s.includeExternal {
+		if why := External(u); why != "" {
+			return out("%s: an external user of the source tenant (includeExternal is false)", why)
 		}
 	}
 
@@ -190,6 +202,9 @@ func (s *Scope) Attributes() []string {
 	var attrs []string
 	if !s.includeGuests {
 		attrs = append(attrs, "userType")
+	}
+	if !s.includeExternal {
+		attrs = append(attrs, externalAttributes...)
 	}
 	for _, f := range s.filters {
 		for _, c := range f {
@@ -308,6 +323,9 @@ func (s *Scope) String() string {
 	if !s.includeGuests {
 		parts = append(parts, "members only (no guests)")
 	}
+	if !s.includeExternal {
+		parts = append(parts, "internal users only (no external users)")
+	}
 	if len(s.filters) > 0 {
 		fs := make([]string, len(s.filters))
 		for i, f := range s.filters {
@@ -316,4 +334,28 @@ func (s *Scope) String() string {
 		parts = append(parts, "where "+strings.Join(fs, " or "))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// externalAttributes are the user properties External reads.
+var externalAttributes = []string{"creationType", "externalUserState", "userPrincipalName"}
+
+// External says why u is an external (B2B) user of its tenant, or "" for an
+// internal user: a userPrincipalName with #EXT#, creationType Invitation,
+// or an externalUserState (set only on invited users). userType says
+// nothing here: B2B users may be members.
+func External(u directory.User) string {
+	switch {
+	case strings.Contains(strings.ToUpper(u.UPN()), "#EXT#"):
+		return "userPrincipalName " + u.UPN() + " has #EXT#"
+	case strings.EqualFold(stringAttr(u, "creationType"), "Invitation"):
+		return "creationType is Invitation"
+	case stringAttr(u, "externalUserState") != "":
+		return "externalUserState is " + stringAttr(u, "externalUserState")
+	}
+	return ""
+}
+
+func stringAttr(u directory.User, name string) string {
+	s, _ := u.Attrs[name].(string)
+	return s
 }

@@ -2,6 +2,7 @@ package scope
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tenantsync/tenantsync/internal/directory"
@@ -241,16 +242,58 @@ func TestSelectsNothing(t *testing.T) {
 	}
 }
 
+// TestExternalUsersOutOfScope: Cross-Tenant Synchronization syncs
+// internal members only; a B2B user of the source, even one with userType
+// Member, is out unless IncludeExternal (issue 19, defect 6).
+func TestExternalUsersOutOfScope(t *testing.T) {
+	internal := directory.Attributes{"userType": "Member", "userPrincipalName": "ada@fabrikam.example"}
+	with := func(k string, v any) directory.Attributes {
+		a := internal.Clone()
+		a[k] = v
+		return a
+	}
+	tests := []struct {
+		name  string
+		attrs directory.Attributes
+		why   string // "" for internal
+	}{
+		{"internal member", internal, ""},
+		{"#EXT# in the UPN", with("userPrincipalName", "ada_contoso.example#EXT#@fabrikam.onmicrosoft.com"), "has #EXT#"},
+		{"lower-case #ext#", with("userPrincipalName", "ada_contoso.example#ext#@fabrikam.onmicrosoft.com"), "has #EXT#"},
+		{"invited", with("creationType", "Invitation"), "creationType is Invitation"},
+		{"redeemed member", with("externalUserState", "Accepted"), "externalUserState is Accepted"},
+		{"pending", with("externalUserState", "PendingAcceptance"), "externalUserState is PendingAcceptance"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := user(tt.attrs)
+			strict, _ := Compile(Spec{All: true})
+			open, _ := Compile(Spec{All: true, IncludeExternal: true})
+			d := strict.Evaluate(u, nil)
+			if d.InScope != (tt.why == "") || !strings.Contains(d.Reason, tt.why) {
+				t.Errorf("Evaluate = %+v, want in scope %v with %q", d, tt.why == "", tt.why)
+			}
+			if tt.why != "" && !strings.Contains(d.Reason, "includeExternal is false") {
+				t.Errorf("reason %q does not name the setting", d.Reason)
+			}
+			if d := open.Evaluate(u, nil); !d.InScope {
+				t.Errorf("with IncludeExternal: %+v, want in scope", d)
+			}
+		})
+	}
+}
+
 func TestAttributes(t *testing.T) {
 	tests := []struct {
 		name string
 		spec Spec
 		want []string
 	}{
-		{"groups only", Spec{GroupIDs: []string{salesGroup}}, []string{"userType"}},
-		{"guests included", Spec{All: true, IncludeGuests: true}, nil},
-		{"design filters", Spec{All: true, Filters: designFilters}, []string{"accountEnabled", "department", "jobTitle", "userType"}},
-		{"canonical and deduplicated", Spec{All: true, IncludeGuests: true, Filters: []Filter{
+		{"groups only", Spec{GroupIDs: []string{salesGroup}}, []string{"creationType", "externalUserState", "userPrincipalName", "userType"}},
+		{"guests included", Spec{All: true, IncludeGuests: true}, []string{"creationType", "externalUserState", "userPrincipalName"}},
+		{"guests and externals included", Spec{All: true, IncludeGuests: true, IncludeExternal: true}, nil},
+		{"design filters", Spec{All: true, IncludeExternal: true, Filters: designFilters}, []string{"accountEnabled", "department", "jobTitle", "userType"}},
+		{"canonical and deduplicated", Spec{All: true, IncludeGuests: true, IncludeExternal: true, Filters: []Filter{
 			{{"extensionAttribute3", IsNotNull, ""}, {"Department", Equals, "a"}},
 			{{"onPremisesExtensionAttributes.extensionAttribute3", Equals, "b"}, {"department", Equals, "b"}},
 		}}, []string{"department", "onPremisesExtensionAttributes.extensionAttribute3"}},
@@ -275,11 +318,12 @@ func TestScopeString(t *testing.T) {
 		usesGroups bool
 	}{
 		{Spec{}, "no users", false},
-		{Spec{All: true, IncludeGuests: true}, "all users", false},
+		{Spec{All: true, IncludeGuests: true, IncludeExternal: true}, "all users", false},
+		{Spec{All: true, IncludeGuests: true}, "all users, internal users only (no external users)", false},
 		{Spec{GroupIDs: []string{salesGroup}, GroupNames: map[string]string{salesGroup: "Cross-tenant sync"}, Filters: designFilters},
-			`members of "Cross-tenant sync" (id ` + salesGroup + `), members only (no guests), where (department EQUALS "Sales" and accountEnabled IS TRUE) or (jobTitle REGEX MATCH "^Director")`, true},
-		{Spec{Filters: []Filter{{{"employeeId", GreaterThanOrEquals, "10"}}}}, "all users, members only (no guests), where (employeeId Greater_Than_OR_EQUALS 10)", false},
-		{Spec{All: true, GroupIDs: []string{salesGroup}}, "all users, members only (no guests)", false},
+			`members of "Cross-tenant sync" (id ` + salesGroup + `), members only (no guests), internal users only (no external users), where (department EQUALS "Sales" and accountEnabled IS TRUE) or (jobTitle REGEX MATCH "^Director")`, true},
+		{Spec{IncludeExternal: true, Filters: []Filter{{{"employeeId", GreaterThanOrEquals, "10"}}}}, "all users, members only (no guests), where (employeeId Greater_Than_OR_EQUALS 10)", false},
+		{Spec{All: true, GroupIDs: []string{salesGroup}}, "all users, members only (no guests), internal users only (no external users)", false},
 	}
 	for _, tt := range tests {
 		s, err := New(tt.spec)

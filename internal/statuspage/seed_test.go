@@ -89,7 +89,7 @@ func seedStore(t testing.TB) store.Store {
 
 	_, err = st.PutStatus(ctx, store.TargetStatus{
 		Target: "contoso", LastReconcile: seedNow.Add(-2 * time.Minute), LastFullReconcile: seedNow.Add(-5 * time.Hour),
-		QuarantinedUntil: seedNow.Add(25 * time.Minute), QuarantineReason: quarantineWhy, ConsecutiveFailures: 5,
+		QuarantinedUntil: seedNow.Add(25 * time.Minute), QuarantineReason: quarantineWhy, Quarantines: 5,
 		Counters: map[string]int64{"create": 9, "update": 30},
 	})
 	must(err)

@@ -17,6 +17,14 @@ type Snapshot struct {
 	Title       string    `json:"title"`
 	GeneratedAt time.Time `json:"generatedAt"`
 	Source      Source    `json:"source"`
+	// Health is the worst of the targets' health, and "attention" when
+	// changes were dead-lettered.
+	Health string `json:"health"`
+	// DeadLetters counts the dead-lettered changes (Options.DeadLetters),
+	// -1 when they could not be counted.
+	DeadLetters int `json:"deadLetters"`
+	// Attention lists what needs an operator outside any one target.
+	Attention []Attention `json:"attention,omitempty"`
 	// Pipeline holds the pipeline's counters (Options.Counters), if any.
 	Pipeline      map[string]int64 `json:"pipeline,omitempty"`
 	Subscriptions []Subscription   `json:"subscriptions"`
@@ -68,6 +76,8 @@ type LinkCounts struct {
 	Disabled    int `json:"disabled"`
 	Deleted     int `json:"deleted"`
 	Staged      int `json:"staged"`
+	Pending     int `json:"pending"`
+	Conflict    int `json:"conflict"`
 	Quarantined int `json:"quarantined"`
 	// Other counts links in a state this page does not know.
 	Other int `json:"other,omitempty"`
@@ -86,6 +96,11 @@ func (c *LinkCounts) add(l store.Link) {
 		c.Deleted++
 	case store.LinkStaged:
 		c.Staged++
+	case store.LinkPending:
+		c.Pending++
+	case store.LinkConflict:
+		c.Conflict++
+		return // its error is the conflict, counted as such
 	case store.LinkQuarantined:
 		c.Quarantined++
 	default:
@@ -98,9 +113,37 @@ func (c *LinkCounts) add(l store.Link) {
 
 // Quarantine says that work on a target is paused.
 type Quarantine struct {
-	Until               time.Time `json:"until"`
-	Reason              string    `json:"reason"`
-	ConsecutiveFailures int       `json:"consecutiveFailures"`
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason"`
+	// Quarantines counts the quarantines in a row, this one included.
+	Quarantines int `json:"quarantines"`
+}
+
+// Attention is something that needs an operator: what, how many, and the
+// command that resolves it.
+type Attention struct {
+	What    string `json:"what"`
+	Count   int    `json:"count"`
+	Command string `json:"command"`
+}
+
+// Health values, worst first.
+const (
+	HealthQuarantined = "quarantined"
+	HealthAttention   = "attention"
+	HealthNotYet      = "not reconciled yet"
+	HealthHealthy     = "healthy"
+)
+
+// healthRank orders health values, worst first.
+var healthRank = map[string]int{HealthQuarantined: 0, HealthAttention: 1, HealthNotYet: 2, HealthHealthy: 3}
+
+// worse returns the worse of two health values.
+func worse(a, b string) string {
+	if healthRank[b] < healthRank[a] {
+		return b
+	}
+	return a
 }
 
 // TargetSummary is the state of one target, as the overview shows it.
@@ -109,9 +152,14 @@ type TargetSummary struct {
 	Links             LinkCounts `json:"links"`
 	LastReconcile     time.Time  `json:"lastReconcile,omitzero"`
 	LastFullReconcile time.Time  `json:"lastFullReconcile,omitzero"`
+	// Health is computed from the facts below: quarantined, attention
+	// (held deletions, conflicts, users failing), not reconciled yet, or
+	// healthy.
+	Health string `json:"health"`
+	// Attention says what needs an operator, each with its command.
+	Attention []Attention `json:"attention,omitempty"`
 	// Quarantine is set while the target is quarantined.
-	Quarantine          *Quarantine `json:"quarantine,omitempty"`
-	ConsecutiveFailures int         `json:"consecutiveFailures"`
+	Quarantine *Quarantine `json:"quarantine,omitempty"`
 	// Actions count the actions taken, by name, since the status record
 	// was created.
 	Actions           map[string]int64 `json:"actions,omitempty"`
@@ -229,11 +277,26 @@ func (h *Handler) snapshot(ctx context.Context, req request) *Snapshot {
 	slices.SortFunc(s.Subscriptions, func(a, b Subscription) int { return a.Expiry.Compare(b.Expiry) })
 
 	var selectedDeletions []store.Deletion
+	s.Health = HealthHealthy
 	for _, name := range h.opts.Targets {
 		t, dels := h.summary(ctx, now, name, problem)
 		s.Targets = append(s.Targets, t)
+		s.Health = worse(s.Health, t.Health)
 		if name == req.target {
 			selectedDeletions = dels
+		}
+	}
+	if h.opts.DeadLetters != nil {
+		n, err := h.opts.DeadLetters(ctx)
+		switch {
+		case err != nil:
+			s.DeadLetters = -1
+			problem("count the dead-lettered changes", err)
+		case n > 0:
+			s.DeadLetters = n
+			s.Attention = append(s.Attention, Attention{What: count(n, "change", "changes") + " dead-lettered", Count: n,
+				Command: "handler dlq list, then handler dlq resubmit once the cause is fixed"})
+			s.Health = worse(s.Health, HealthAttention)
 		}
 	}
 
@@ -263,12 +326,11 @@ func (h *Handler) summary(ctx context.Context, now time.Time, name string, probl
 	default:
 		t.LastReconcile = st.LastReconcile.UTC()
 		t.LastFullReconcile = st.LastFullReconcile.UTC()
-		t.ConsecutiveFailures = st.ConsecutiveFailures
 		if st.QuarantinedUntil.After(now) {
 			t.Quarantine = &Quarantine{
-				Until:               st.QuarantinedUntil.UTC(),
-				Reason:              st.QuarantineReason,
-				ConsecutiveFailures: st.ConsecutiveFailures,
+				Until:       st.QuarantinedUntil.UTC(),
+				Reason:      st.QuarantineReason,
+				Quarantines: st.Quarantines,
 			}
 		}
 		if len(st.Counters) > 0 {
@@ -287,8 +349,44 @@ func (h *Handler) summary(ctx context.Context, now time.Time, name string, probl
 			t.StagedDeletions++
 		}
 	}
+	t.judge()
 	return t, dels
 }
+
+// judge computes a target's health and what needs attention from the facts
+// read.
+func (t *TargetSummary) judge() {
+	add := func(what string, n int, command string) {
+		t.Attention = append(t.Attention, Attention{What: what, Count: n, Command: command})
+	}
+	if q := t.Quarantine; q != nil {
+		add("quarantined until "+q.Until.Format(time.RFC3339)+": "+q.Reason, 1, "handler resume --target "+t.Name)
+	}
+	if n := t.StagedDeletions; n > 0 {
+		add(count(n, "deprovision held", "deprovisions held")+" by the deletion guard, awaiting approval", n,
+			"handler deletions list --target "+t.Name+", then handler deletions approve --target "+t.Name+" SOURCE-ID… (or --all)")
+	}
+	if n := t.Links.Conflict; n > 0 {
+		add(count(n, "user", "users")+" in conflict with a target user that is not provably theirs", n,
+			"handler plan lists them; handler adopt --target "+t.Name+" --source-user ID --target-user ID if one is")
+	}
+	if n := t.Links.Failing; n > 0 {
+		add(count(n, "user", "users")+" whose last attempt failed", n, "handler status shows the recent errors")
+	}
+	switch {
+	case t.Quarantine != nil:
+		t.Health = HealthQuarantined
+	case len(t.Attention) > 0:
+		t.Health = HealthAttention
+	case t.LastReconcile.IsZero():
+		t.Health = HealthNotYet
+	default:
+		t.Health = HealthHealthy
+	}
+}
+
+// count writes "1 user", "2 users".
+func count(n int, one, many string) string { return fmt.Sprintf("%d %s", n, plural(n, one, many)) }
 
 // DeletionOf converts a stored deletion.
 func DeletionOf(d store.Deletion) Deletion {

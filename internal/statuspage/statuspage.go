@@ -17,6 +17,7 @@ package statuspage
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -72,6 +73,9 @@ type Options struct {
 	// received or dropped, messages processed, retried, dead-lettered, …)
 	// to show beside the stored state. It must be safe for concurrent use.
 	Counters func() map[string]int64
+	// DeadLetters, when set, counts the dead-lettered changes; any makes
+	// the health "attention".
+	DeadLetters func(ctx context.Context) (int, error)
 	// Refresh is how often the browser reloads the page. Zero means 10
 	// seconds; a negative value turns the automatic reload off.
 	Refresh time.Duration

@@ -112,8 +112,11 @@ func TestTargetStatus(t *testing.T) {
 	s := getJSON(t, h, "/status.json")
 	c, nw := s.Targets[0], s.Targets[1]
 
-	if c.Quarantine == nil || c.Quarantine.Reason != quarantineWhy || !c.Quarantine.Until.Equal(seedNow.Add(25*time.Minute)) || c.Quarantine.ConsecutiveFailures != 5 {
+	if c.Quarantine == nil || c.Quarantine.Reason != quarantineWhy || !c.Quarantine.Until.Equal(seedNow.Add(25*time.Minute)) || c.Quarantine.Quarantines != 5 {
 		t.Errorf("contoso quarantine = %+v", c.Quarantine)
+	}
+	if c.Health != HealthQuarantined || len(c.Attention) == 0 || c.Attention[0].Command != "handler resume --target contoso" {
+		t.Errorf("contoso health = %q, attention %+v; want quarantined, resolved by handler resume", c.Health, c.Attention)
 	}
 	if nw.Quarantine != nil {
 		t.Errorf("northwind's quarantine ended an hour ago, got %+v", nw.Quarantine)

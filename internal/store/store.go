@@ -75,6 +75,13 @@ type Store interface {
 	GetStatus(ctx context.Context, target string) (TargetStatus, error)
 	PutStatus(ctx context.Context, s TargetStatus) (TargetStatus, error)
 
+	// GetGuard reads a target's deletion guard record.
+	GetGuard(ctx context.Context, target string) (Guard, error)
+	// PutGuard writes g conditionally on g.ETag: the deletion guard's every
+	// decision is one such write, so that two workers can never both act
+	// on the same count.
+	PutGuard(ctx context.Context, g Guard) (Guard, error)
+
 	Close() error
 }
 
@@ -93,10 +100,19 @@ type Watermark struct {
 type LinkState string
 
 const (
-	LinkActive      LinkState = "active"
-	LinkDisabled    LinkState = "disabled"    // deprovisioned by disabling, or source disabled
-	LinkDeleted     LinkState = "deleted"     // soft deleted in the target
-	LinkStaged      LinkState = "staged"      // deprovision held by the deletion guard
+	LinkActive   LinkState = "active"
+	LinkDisabled LinkState = "disabled" // deprovisioned by disabling, or source disabled
+	LinkDeleted  LinkState = "deleted"  // soft deleted in the target
+	LinkStaged   LinkState = "staged"   // deprovision held by the deletion guard
+	// LinkPending: a deprovision is recorded with the deletion guard and
+	// waits out its settle delay (Guard.Pending) before it is carried out,
+	// staged, or cancelled because the user came back.
+	LinkPending LinkState = "pending"
+	// LinkConflict: the source user is not linked because a target user
+	// that is not provably theirs holds their address; TargetID names it
+	// and LastError says why. Only an operator (handler adopt) resolves it,
+	// or a change of either user.
+	LinkConflict    LinkState = "conflict"
 	LinkQuarantined LinkState = "quarantined" // repeated failures for this user
 	// LinkInviting records an invitation about to be sent, before the target
 	// id is known: Attributes["mail"] is the invited address.
@@ -220,15 +236,38 @@ type EventPage struct {
 type TargetStatus struct {
 	Target string
 	// Quarantine: work on the target is paused until QuarantinedUntil.
-	QuarantinedUntil    time.Time
-	QuarantineReason    string
-	ConsecutiveFailures int
-	LastReconcile       time.Time
-	LastFullReconcile   time.Time
+	QuarantinedUntil time.Time
+	QuarantineReason string
+	// Quarantines counts the quarantines in a row (each lasts twice as long
+	// as the one before); a success resets it.
+	Quarantines int
+	// FullPassNeeded is set when work for the target was skipped (a
+	// quarantine) and cleared by the next full pass that covers it.
+	FullPassNeeded bool
+	LastReconcile  time.Time
+	// LastFullReconcile is when the last full pass that covered this
+	// target completed.
+	LastFullReconcile time.Time
 	// Counters of actions taken since the record was created, by action name.
 	Counters map[string]int64
-	// RecentDeprovisions are the times of the deprovisions executed within
-	// the deletion guard's window (older ones are pruned by the engine).
-	RecentDeprovisions []time.Time
-	ETag               string
+	ETag     string
+}
+
+// Guard is the deletion guard's record of one target. A deprovision
+// (delete or disable, for any cause) is first recorded as pending; once it
+// has waited out the settle delay it is carried out only if the pending
+// and recently executed deprovisions together stay within the threshold,
+// and otherwise every pending one is staged for approval and the guard
+// holds until HoldUntil. The engine decides each step with one conditional
+// PutGuard.
+type Guard struct {
+	Target string
+	// Pending deprovisions by source user id, with when each was recorded.
+	Pending map[string]time.Time
+	// Executed deprovisions carried out without approval, by source user
+	// id, with when; the engine drops those older than the window.
+	Executed map[string]time.Time
+	// HoldUntil: while it is in the future, every deprovision is staged.
+	HoldUntil time.Time
+	ETag      string
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"EventRetention", testEventRetention},
 		{"SubscriptionSecret", testSubscriptionSecret},
 		{"Cancelled", testCancelled},
+		{"GuardNoLostUpdates", testGuardNoLostUpdates},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,6 +208,7 @@ func testRecords(t *testing.T, s store.Store) {
 		{"Subscription", func(t *testing.T, s store.Store) { checkRecordKind(t, s, subscriptionOps) }},
 		{"Deletion", func(t *testing.T, s store.Store) { checkRecordKind(t, s, deletionOps) }},
 		{"Status", func(t *testing.T, s store.Store) { checkRecordKind(t, s, statusOps) }},
+		{"Guard", func(t *testing.T, s store.Store) { checkRecordKind(t, s, guardOps) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, s) })
@@ -312,9 +314,8 @@ var statusOps = ops[store.TargetStatus]{
 	make: func(key string, v int) store.TargetStatus {
 		return store.TargetStatus{
 			Target: key, QuarantinedUntil: at(v), QuarantineReason: fmt.Sprintf("429 storm %d", v),
-			ConsecutiveFailures: v, LastReconcile: at(-v), LastFullReconcile: at(-2 * v),
-			Counters:           map[string]int64{"create": int64(v), "update": 1 << 40},
-			RecentDeprovisions: []time.Time{at(v), at(v + 1)},
+			Quarantines: v, FullPassNeeded: v%2 == 1, LastReconcile: at(-v), LastFullReconcile: at(-2 * v),
+			Counters: map[string]int64{"create": int64(v), "update": 1 << 40},
 		}
 	},
 	etag:     func(s store.TargetStatus) string { return s.ETag },
@@ -324,5 +325,26 @@ var statusOps = ops[store.TargetStatus]{
 	},
 	get: func(ctx context.Context, s store.Store, st store.TargetStatus) (store.TargetStatus, error) {
 		return s.GetStatus(ctx, st.Target)
+	},
+}
+
+var guardOps = ops[store.Guard]{
+	make: func(key string, v int) store.Guard {
+		g := store.Guard{Target: key, HoldUntil: at(60 * v)}
+		if v%2 == 1 {
+			g.Pending = map[string]time.Time{"p1": at(v), fmt.Sprintf("p-%d", v): at(v + 1)}
+		}
+		if v > 1 {
+			g.Executed = map[string]time.Time{fmt.Sprintf("e-%d", v): at(-v)}
+		}
+		return g
+	},
+	etag:     func(g store.Guard) string { return g.ETag },
+	withETag: func(g store.Guard, e string) store.Guard { g.ETag = e; return g },
+	put: func(ctx context.Context, s store.Store, g store.Guard) (store.Guard, error) {
+		return s.PutGuard(ctx, g)
+	},
+	get: func(ctx context.Context, s store.Store, g store.Guard) (store.Guard, error) {
+		return s.GetGuard(ctx, g.Target)
 	},
 }

@@ -261,8 +261,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 		t.Error("a float attribute was accepted")
 	}
 	st := store.TargetStatus{
-		QuarantinedUntil: now, ConsecutiveFailures: 3, Counters: map[string]int64{"create": 1 << 40},
-		RecentDeprovisions: []time.Time{now, now.Add(-time.Minute)},
+		QuarantinedUntil: now, Quarantines: 3, FullPassNeeded: true, Counters: map[string]int64{"create": 1 << 40},
 	}
 	e, err = FromStatus(st)
 	if err != nil {
@@ -271,5 +270,18 @@ func TestRecordsRoundTrip(t *testing.T) {
 	gotSt, err := ToStatus(e)
 	if err != nil || !reflect.DeepEqual(gotSt, st) {
 		t.Errorf("status round trip: %#v, %v\nwant %#v", gotSt, err, st)
+	}
+	g := store.Guard{
+		Pending:   map[string]time.Time{"a": now, "b": now.Add(-time.Minute)},
+		Executed:  map[string]time.Time{"c": now.Add(-time.Hour)},
+		HoldUntil: now.Add(time.Hour),
+	}
+	e, err = FromGuard(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotG, err := ToGuard(e)
+	if err != nil || !reflect.DeepEqual(gotG, g) {
+		t.Errorf("guard round trip: %#v, %v\nwant %#v", gotG, err, g)
 	}
 }

@@ -39,8 +39,12 @@ const (
 	sep         = ":"
 )
 
-// statusRow is the row key of a target's status row.
-const statusRow = "status"
+// statusRow and guardRow are the row keys of a target's status and
+// deletion guard rows, in the target's partition of the status table.
+const (
+	statusRow = "status"
+	guardRow  = "guard"
+)
 
 // subscriptionsPartition holds all subscriptions: there are a handful.
 const subscriptionsPartition = "subscriptions"
@@ -137,6 +141,15 @@ func StatusKey(target string) (Key, error) {
 		return Key{}, err
 	}
 	return Key{pk, statusRow}, nil
+}
+
+// GuardKey is the key of a target's deletion guard row.
+func GuardKey(target string) (Key, error) {
+	pk, err := EncodeKey(target)
+	if err != nil {
+		return Key{}, err
+	}
+	return Key{pk, guardRow}, nil
 }
 
 func pair(a, b string) (Key, error) {

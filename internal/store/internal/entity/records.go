@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/tenantsync/tenantsync/internal/store"
@@ -177,7 +178,8 @@ func FromStatus(s store.TargetStatus) (Entity, error) {
 	e := Entity{}
 	e.SetTime("QuarantinedUntil", s.QuarantinedUntil)
 	e.SetString("QuarantineReason", s.QuarantineReason)
-	e.SetInt64("ConsecutiveFailures", int64(s.ConsecutiveFailures))
+	e.SetInt64("Quarantines", int64(s.Quarantines))
+	e.SetBool("FullPassNeeded", s.FullPassNeeded)
 	e.SetTime("LastReconcile", s.LastReconcile)
 	e.SetTime("LastFullReconcile", s.LastFullReconcile)
 	if s.Counters != nil {
@@ -187,26 +189,15 @@ func FromStatus(s store.TargetStatus) (Entity, error) {
 		}
 		e.SetBlob("Counters", string(b))
 	}
-	if s.RecentDeprovisions != nil {
-		times := make([]time.Time, len(s.RecentDeprovisions))
-		for i, t := range s.RecentDeprovisions {
-			times[i] = Time(t)
-		}
-		b, err := json.Marshal(times)
-		if err != nil {
-			return nil, fmt.Errorf("encode recent deprovisions: %w", err)
-		}
-		e.SetBlob("RecentDeprovisions", string(b))
-	}
 	return e, nil
 }
 
 // ToStatus reads a target status's properties.
 func ToStatus(e Entity) (store.TargetStatus, error) {
-	s := store.TargetStatus{QuarantineReason: e.String("QuarantineReason")}
+	s := store.TargetStatus{QuarantineReason: e.String("QuarantineReason"), FullPassNeeded: e.Bool("FullPassNeeded")}
 	r := reader{e: e}
 	s.QuarantinedUntil = r.time("QuarantinedUntil")
-	s.ConsecutiveFailures = int(r.int64("ConsecutiveFailures"))
+	s.Quarantines = int(r.int64("Quarantines"))
 	s.LastReconcile = r.time("LastReconcile")
 	s.LastFullReconcile = r.time("LastFullReconcile")
 	if b := e.Blob("Counters"); b != "" {
@@ -214,15 +205,50 @@ func ToStatus(e Entity) (store.TargetStatus, error) {
 			r.fail(fmt.Errorf("decode counters: %w", err))
 		}
 	}
-	if b := e.Blob("RecentDeprovisions"); b != "" {
-		if err := json.Unmarshal([]byte(b), &s.RecentDeprovisions); err != nil {
-			r.fail(fmt.Errorf("decode recent deprovisions: %w", err))
+	return s, r.err
+}
+
+// FromGuard returns the properties of g. The pending and executed sets are
+// JSON objects of source id to time, in blobs: a burst is cut off at the
+// threshold, so they stay small, and a blob may span several properties.
+func FromGuard(g store.Guard) (Entity, error) {
+	e := Entity{}
+	e.SetTime("HoldUntil", g.HoldUntil)
+	for name, set := range map[string]map[string]time.Time{"Pending": g.Pending, "Executed": g.Executed} {
+		if len(set) == 0 {
+			continue
 		}
-		for i, t := range s.RecentDeprovisions {
-			s.RecentDeprovisions[i] = t.UTC()
+		canon := make(map[string]time.Time, len(set))
+		for id, t := range set {
+			canon[id] = Time(t)
+		}
+		b, err := json.Marshal(canon)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", strings.ToLower(name), err)
+		}
+		e.SetBlob(name, string(b))
+	}
+	return e, nil
+}
+
+// ToGuard reads a deletion guard's properties.
+func ToGuard(e Entity) (store.Guard, error) {
+	r := reader{e: e}
+	g := store.Guard{HoldUntil: r.time("HoldUntil")}
+	for name, set := range map[string]*map[string]time.Time{"Pending": &g.Pending, "Executed": &g.Executed} {
+		b := e.Blob(name)
+		if b == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(b), set); err != nil {
+			r.fail(fmt.Errorf("decode %s: %w", strings.ToLower(name), err))
+			continue
+		}
+		for id, t := range *set {
+			(*set)[id] = t.UTC()
 		}
 	}
-	return s, r.err
+	return g, r.err
 }
 
 // reader reads typed properties, keeping the first error.

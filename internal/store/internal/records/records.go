@@ -264,6 +264,44 @@ func (m Methods) PutStatus(ctx context.Context, st store.TargetStatus) (store.Ta
 	return st, nil
 }
 
+// GetGuard implements store.Store.
+func (m Methods) GetGuard(ctx context.Context, target string) (store.Guard, error) {
+	wrap := func(err error) error { return fmt.Errorf("get deletion guard %q: %w", target, err) }
+	k, err := entity.GuardKey(target)
+	if err != nil {
+		return store.Guard{}, wrap(err)
+	}
+	p, err := m.b.Get(ctx, entity.TableStatus, k)
+	if err != nil {
+		return store.Guard{}, wrap(err)
+	}
+	g, err := entity.ToGuard(p.Entity)
+	if err != nil {
+		return store.Guard{}, wrap(err)
+	}
+	g.Target, g.ETag = target, p.ETag
+	return g, nil
+}
+
+// PutGuard implements store.Store.
+func (m Methods) PutGuard(ctx context.Context, g store.Guard) (store.Guard, error) {
+	wrap := func(err error) error { return fmt.Errorf("put deletion guard %q: %w", g.Target, err) }
+	k, err := entity.GuardKey(g.Target)
+	if err != nil {
+		return store.Guard{}, wrap(err)
+	}
+	e, err := entity.FromGuard(g)
+	if err != nil {
+		return store.Guard{}, wrap(err)
+	}
+	etag, err := m.b.Put(ctx, entity.TableStatus, k, e, g.ETag)
+	if err != nil {
+		return store.Guard{}, wrap(err)
+	}
+	g.ETag = etag
+	return g, nil
+}
+
 // eventKeyAttempts bounds the keys AppendEvent tries.
 const eventKeyAttempts = 3
 
