@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -67,7 +68,7 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrDeltaExpired:
-		return e.Code == "syncStateNotFound" || e.Code == "resyncRequired" || e.Status == http.StatusGone
+		return deltaReset(e.Code) || e.Status == http.StatusGone
 	case ErrThrottled:
 		return e.Status == http.StatusTooManyRequests || (e.Status == http.StatusServiceUnavailable && e.RetryAfter > 0)
 	case ErrNotFound:
@@ -77,12 +78,21 @@ func (e *Error) Is(target error) bool {
 	case ErrConflict:
 		return e.Status == http.StatusConflict || e.Status == http.StatusPreconditionFailed
 	case ErrBadRequest:
-		return e.Status == http.StatusBadRequest && e.Code != "syncStateNotFound" && e.Code != "resyncRequired"
+		return e.Status == http.StatusBadRequest && !deltaReset(e.Code)
 	case ErrTransient:
 		return e.Status == 0 || e.Status >= 500 || e.Status == http.StatusRequestTimeout
 	}
 	return false
 }
+
+// deltaResetCodes are the error codes with which Graph says a delta token is
+// no longer good, lower-cased: Graph's services do not agree on the casing
+// (syncStateNotFound, SyncStateNotFound), and the directory documents none
+// for a reset (learn.microsoft.com/graph/delta-query-overview,
+// "Synchronization reset"). Each means: start again with a full round.
+var deltaResetCodes = map[string]bool{"syncstatenotfound": true, "syncstateinvalid": true, "resyncrequired": true}
+
+func deltaReset(code string) bool { return deltaResetCodes[strings.ToLower(code)] }
 
 // RetryAfter returns how long err asks the caller to wait, and whether it is
 // a throttling error at all.

@@ -33,6 +33,11 @@ func (e *Engine) deprovision(ctx context.Context, t *target, src *source, link s
 		rep.step("action", "nothing to do: the conflict is dropped")
 		return act, nil
 	}
+	if hasLink && link.State == store.LinkInviting && link.TargetID != "" {
+		// Invited, its attributes not written yet: the user the invitation
+		// returned is this one's, whether Graph shows it yet or not.
+		link.State = store.LinkActive
+	}
 	if addr := invitedAddress(link); hasLink && addr != "" {
 		// A crash came between an invitation and its link: the invited user
 		// is found by the address, as it carries no anchor yet.
@@ -251,8 +256,8 @@ func (e *Engine) targetState(ctx context.Context, t *target, id string) (live, e
 func (e *Engine) executeDeprovision(ctx context.Context, t *target, link *store.Link, action config.DeprovisionAction) error {
 	switch action {
 	case config.DeprovisionDelete:
-		err := t.api.DeleteUser(ctx, link.TargetID)
-		if err != nil && !errors.Is(err, directory.ErrNotFound) {
+		err := e.notYet(*link, t.api.DeleteUser(ctx, link.TargetID))
+		if err != nil && (!errors.Is(err, directory.ErrNotFound) || directory.Retryable(err)) {
 			return e.failLink(ctx, *link, fmt.Errorf("delete target user %s: %w", link.TargetID, err))
 		}
 		link.State = store.LinkDeleted
@@ -263,8 +268,8 @@ func (e *Engine) executeDeprovision(ctx context.Context, t *target, link *store.
 			// disabled user stays in the target and must stay findable.
 			patch[t.anchorAttr] = anchor
 		}
-		err := t.api.UpdateUser(ctx, link.TargetID, patch)
-		if err != nil && !errors.Is(err, directory.ErrNotFound) {
+		err := e.notYet(*link, t.api.UpdateUser(ctx, link.TargetID, patch))
+		if err != nil && (!errors.Is(err, directory.ErrNotFound) || directory.Retryable(err)) {
 			return e.failLink(ctx, *link, fmt.Errorf("disable target user %s: %w", link.TargetID, err))
 		}
 		if link.Attributes == nil {

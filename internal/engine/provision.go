@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tenantsync/tenantsync/internal/config"
 	"github.com/tenantsync/tenantsync/internal/directory"
@@ -265,6 +266,9 @@ func setManager(ctx context.Context, t *target, id, managerID string) error {
 // deleted it in the target. It is restored if it is in deleted items, and
 // created again otherwise, as Cross-Tenant Synchronization would.
 func (e *Engine) lostTarget(ctx context.Context, t *target, src *source, link store.Link, scopeReason string, act Action, rep *Report) (Action, error) {
+	if err := e.notYet(link, fmt.Errorf("target user %s: %w", link.TargetID, directory.ErrNotFound)); errors.Is(err, directory.ErrTransient) {
+		return act, err // created a moment ago: not replicated yet
+	}
 	rep.step("match", "linked target user %s no longer exists", link.TargetID)
 	err := e.restore(ctx, t, &link, rep)
 	if err == nil {
@@ -311,9 +315,11 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 		rep.step("match", "no invitation address")
 		return act, nil
 	}
-	m, err := e.match(ctx, t, src, want.address, invitedAddress(link), want.attrs.Keys())
-	if err != nil {
-		return act, err
+	var m matched
+	if link.State != store.LinkInviting || link.TargetID == "" {
+		if m, err = e.match(ctx, t, src, want.address, invitedAddress(link), want.attrs.Keys()); err != nil {
+			return act, err
+		}
 	}
 	if m.conflict != nil {
 		return e.conflict(ctx, t, src, link, want.address, *m.conflict, scopeReason, act, rep)
@@ -333,41 +339,13 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 		act.Op = OpUpdate
 		act.Reason = scopeReason + "; " + m.how
 	} else {
-		rep.step("match", "no existing target user: inviting %s", want.address)
-		// Record the invitation before sending it. A crash between the
-		// invitation and the link write leaves this link, from which the
-		// next sync finds the invited user by its address, whether the
-		// source user is still in scope (it is adopted) or not (it is
-		// deprovisioned), even if their address has changed since.
-		// Another worker may have recorded this very invitation already (a
-		// lost race brings us here again): rewriting the same record would
-		// only make the workers take turns on the link.
-		if invitedAddress(link) != want.address || link.SourceUPN != src.upn() {
-			link.TargetID, link.State, link.SourceUPN, link.LastError = "", store.LinkInviting, src.upn(), ""
-			link.Attributes = directory.Attributes{"mail": want.address}
-			if link, err = e.putLink(ctx, link); err != nil {
-				return act, err
-			}
-		}
-		userType, _ := want.attrs.String("userType")
-		u, err := t.api.Invite(ctx, Invitation{
-			Email:       want.address,
-			DisplayName: stringAttr(want.attrs, "displayName"),
-			RedirectURL: t.cfg.InviteRedirectURL,
-			UserType:    userType,
-		})
-		if err != nil {
-			return act, fmt.Errorf("invite %s into %s: %w", want.address, t.name, &inviteError{err})
-		}
-		// Graph answers an invitation to an address it already knows with
-		// the user that has it: make sure that user is this one's before
-		// writing anything to it.
-		if c, err := e.checkInvited(ctx, t, src, u.ID, want.address); err != nil {
+		u, c, err := e.invite(ctx, t, src, &link, want, rep)
+		switch {
+		case err != nil:
 			return act, err
-		} else if c != nil {
+		case c != nil:
 			return e.conflict(ctx, t, src, link, want.address, *c, scopeReason, act, rep)
 		}
-		link.TargetID = u.ID
 		current = u.Attrs
 		act.Op = OpCreate
 		act.Reason = scopeReason + "; invited " + want.address
@@ -385,13 +363,13 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 	if len(changes) > 0 {
 		refused, err = e.patch(ctx, t, link.TargetID, changes.Patch())
 		if err != nil {
-			return act, fmt.Errorf("write attributes of target user %s: %w", link.TargetID, err)
+			return act, e.notYet(link, fmt.Errorf("write attributes of target user %s: %w", link.TargetID, err))
 		}
 		act.refused(refused)
 	}
 	if mgrKnown && !directory.Equal(current["manager"], mgr) {
 		if err := setManager(ctx, t, link.TargetID, mgr); err != nil {
-			return act, fmt.Errorf("set manager of target user %s: %w", link.TargetID, err)
+			return act, e.notYet(link, fmt.Errorf("set manager of target user %s: %w", link.TargetID, err))
 		}
 		addChange(&act, "manager", current["manager"], mgr)
 	} else if found != nil && mgrKnown && mgr == "" {
@@ -423,6 +401,80 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 	}
 	act.linked, act.activated = true, true
 	return act, nil
+}
+
+// invite invites a source user into a target, or returns the user an
+// earlier invitation of theirs returned (the link records it): a user is
+// never invited twice, however often writing its attributes must be tried
+// again while Graph replicates the new user.
+//
+// The invitation is recorded on the link before it is sent, with the
+// address: a crash between the invitation and the next link write leaves
+// that record, from which the next sync finds the invited user by its
+// address, whether the source user is still in scope (it is adopted) or
+// not (it is deprovisioned), even if their address has changed since. The
+// user the invitation returns is recorded at once.
+func (e *Engine) invite(ctx context.Context, t *target, src *source, link *store.Link, want desired, rep *Report) (directory.User, *Conflict, error) {
+	if link.State == store.LinkInviting && link.TargetID != "" {
+		rep.step("match", "invited before as target user %s: writing its attributes", link.TargetID)
+		return directory.User{ID: link.TargetID, Attrs: directory.Attributes{}}, nil, nil
+	}
+	rep.step("match", "no existing target user: inviting %s", want.address)
+	// Another worker may have recorded this very invitation already (a lost
+	// race brings us here again): rewriting the same record would only make
+	// the workers take turns on the link.
+	if invitedAddress(*link) != want.address || link.SourceUPN != src.upn() {
+		link.TargetID, link.State, link.SourceUPN, link.LastError = "", store.LinkInviting, src.upn(), ""
+		link.Attributes, link.Created = directory.Attributes{"mail": want.address}, time.Time{}
+		stored, err := e.putLink(ctx, *link)
+		if err != nil {
+			return directory.User{}, nil, err
+		}
+		*link = stored
+	}
+	userType, _ := want.attrs.String("userType")
+	u, err := t.api.Invite(ctx, Invitation{
+		Email:       want.address,
+		DisplayName: stringAttr(want.attrs, "displayName"),
+		RedirectURL: t.cfg.InviteRedirectURL,
+		UserType:    userType,
+	})
+	if err != nil {
+		return directory.User{}, nil, fmt.Errorf("invite %s into %s: %w", want.address, t.name, &inviteError{err})
+	}
+	// Graph answers an invitation to an address it already knows with the
+	// user that has it: make sure that user is this one's before writing
+	// anything to it.
+	c, err := e.checkInvited(ctx, t, src, u.ID, want.address)
+	if err != nil || c != nil {
+		return directory.User{}, c, err
+	}
+	link.TargetID = u.ID
+	stored, err := e.putLink(ctx, *link)
+	if err != nil {
+		return directory.User{}, nil, err
+	}
+	*link = stored
+	return u, nil, nil
+}
+
+// lagTolerance is how long after tenantsync invited a target user a 404 for
+// it means "not replicated yet" rather than "gone": Graph replicates a new
+// user to the directory's replicas with a delay, so that a read or a PATCH
+// right after the invitation may not find it
+// (learn.microsoft.com/graph/best-practices-concept, "Eventual
+// consistency" — hedged: the docs give no bound).
+const lagTolerance = 10 * time.Minute
+
+// notYet turns a 404 for a target user tenantsync created less than
+// lagTolerance ago into a retryable error: the user is not replicated yet,
+// and is never taken for gone (which would invite it again).
+func (e *Engine) notYet(link store.Link, err error) error {
+	if !errors.Is(err, directory.ErrNotFound) || link.Created.IsZero() || e.now().Sub(link.Created) >= lagTolerance {
+		return err
+	}
+	return fmt.Errorf("%w (invited %s ago; Graph replicates a new user with a delay, so this is tried again): %w",
+		err, e.now().Sub(link.Created).Round(time.Second), directory.ErrTransient)
 }
 
 // conflict records that a target user holds a source user's address without

@@ -703,3 +703,64 @@ func (e *env) sortedIDs(users []string) []string {
 
 // near reports whether two times are equal to the stores' resolution.
 func near(a, b time.Time) bool { return a.Sub(b).Abs() <= time.Microsecond }
+
+// TestSurvivesReplicationLag: with the target's directory replicating new
+// users late (graphsim's replicationLag: a read, a PATCH or a filter may not
+// see a user for a while after it was created), each user is invited
+// exactly once, a 404 right after the invitation is "not yet" (a retryable
+// error), never "gone", and every user converges. Then they leave, and the
+// deprovisions converge too.
+func TestSurvivesReplicationLag(t *testing.T) {
+	e := newEnv(t, crowd(8))
+	if err := e.sim.SetReplicationLag(dstDomain, 3*time.Second, 0); err != nil {
+		t.Fatal(err)
+	}
+	users := names("p", 8)
+	before := e.stats(dstDomain).Routes["POST /invitations"]
+	converge := func(want func(engine.Action) bool) {
+		t.Helper()
+		left := slices.Clone(users)
+		for round := 0; len(left) > 0; round++ {
+			if round == 40 {
+				t.Fatalf("not converged after 40 rounds: %v", left)
+			}
+			var next []string
+			for _, n := range left {
+				res, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID(n), Force: round > 0})
+				switch {
+				case err != nil && !directory.Retryable(err):
+					t.Fatalf("%s, round %d: %v, want success or a retryable error", n, round, err)
+				case err != nil || !want(res.Actions[0]):
+					next = append(next, n)
+				}
+			}
+			left = next
+			e.sim.AdvanceClock(500 * time.Millisecond)
+			e.advance(500 * time.Millisecond)
+		}
+	}
+	converge(func(a engine.Action) bool { return a.Op == engine.OpCreate || a.Op == engine.OpNoop })
+	if n := e.stats(dstDomain).Routes["POST /invitations"] - before; n != int64(len(users)) {
+		t.Errorf("%d invitations for %d users", n, len(users))
+	}
+	e.sim.AdvanceClock(time.Minute)
+	for _, n := range users {
+		u := e.targetUser(n + "@" + srcDomain)
+		if ext, _ := u["onPremisesExtensionAttributes"].(map[string]any); ext["extensionAttribute15"] != "tenantsync:"+srcDomain+":"+e.sourceID(n) {
+			t.Errorf("%s: %v, want the anchor written", n, u)
+		}
+		if l := e.link(n); l.State != store.LinkActive {
+			t.Errorf("%s: link %s", n, l.State)
+		}
+	}
+	for _, n := range users {
+		e.removeMember(n)
+	}
+	converge(func(a engine.Action) bool { return a.Op == engine.OpDeprovision || a.Op == engine.OpNoop })
+	e.sim.AdvanceClock(time.Minute)
+	for _, n := range users {
+		if e.live(n) {
+			t.Errorf("%s still live after leaving", n)
+		}
+	}
+}

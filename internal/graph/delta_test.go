@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -197,6 +198,38 @@ func TestUsersDeltaExpired(t *testing.T) {
 	}
 	if errors.Is(err, directory.ErrBadRequest) {
 		t.Error("an expired token also reads as a bad request")
+	}
+}
+
+// TestDeltaResets: a delta token Graph no longer honours, whether it answers
+// 400 with a sync-state code in any of the casings Graph's services use or
+// 410 Gone with a Location (learn.microsoft.com/graph/delta-query-overview,
+// "Synchronization reset"), reads as ErrDeltaExpired: start a full pass,
+// never a permanent error.
+func TestDeltaResets(t *testing.T) {
+	for _, r := range []graphsim.DeltaReset{
+		{Status: 410},
+		{Status: 400, Code: "syncStateNotFound"},
+		{Status: 400, Code: "SyncStateNotFound"},
+		{Status: 400, Code: "resyncRequired"},
+	} {
+		t.Run(fmt.Sprintf("%d %s", r.Status, r.Code), func(t *testing.T) {
+			sim := newSim(t, graphsim.Options{})
+			c := sim.client(t, source)
+			_, users, _ := usersRound(t, c, "", []string{"displayName"})
+			_, groups, _ := groupsRound(t, c, "")
+			if err := sim.ResetDelta(source, r); err != nil {
+				t.Fatal(err)
+			}
+			_, err := c.UsersDelta(t.Context(), users, []string{"displayName"}, func([]directory.UserDelta) error { return nil })
+			if !errors.Is(err, directory.ErrDeltaExpired) || errors.Is(err, directory.ErrBadRequest) {
+				t.Errorf("users delta after a reset: %v, want ErrDeltaExpired and not a bad request", err)
+			}
+			_, err = c.GroupsDelta(t.Context(), groups, func([]directory.GroupDelta) error { return nil })
+			if !errors.Is(err, directory.ErrDeltaExpired) || errors.Is(err, directory.ErrBadRequest) {
+				t.Errorf("groups delta after a reset: %v, want ErrDeltaExpired and not a bad request", err)
+			}
+		})
 	}
 }
 
