@@ -58,7 +58,8 @@ func seedWith(source graphsim.TenantSeed, targets []target) graphsim.Seed {
 }
 
 // writeConfig writes tenantsync's config for the simulator: every source
-// user, guests included, into each target, with the default mappings.
+// user, guests and external users included, into each target, with the
+// default mappings.
 func writeConfig(path, simURL, source string, targets []target) error {
 	tenant := func(domain string) map[string]any {
 		return map[string]any{"tenant": domain, "graph": simURL + "/" + domain + "/v1.0", "auth": map[string]any{"method": "none"}}
@@ -67,7 +68,7 @@ func writeConfig(path, simURL, source string, targets []target) error {
 	for _, t := range targets {
 		m := tenant(t.domain)
 		m["name"] = t.name
-		m["scope"] = map[string]any{"all": true, "includeGuests": true}
+		m["scope"] = map[string]any{"all": true, "includeGuests": true, "includeExternal": true}
 		ts = append(ts, m)
 	}
 	b, err := json.MarshalIndent(map[string]any{"source": tenant(source), "targets": ts}, "", "  ")

@@ -764,3 +764,61 @@ func TestSurvivesReplicationLag(t *testing.T) {
 		}
 	}
 }
+
+// Defect 8: one user's 403 quarantined the whole target. A synced user who
+// holds an administrator role in the target (graphsim's privileged: an app
+// may not change their sensitive properties) is that user's error: the rest
+// of their attributes is written, the other users go on, and the target is
+// not quarantined.
+func TestPerUser403IsThatUsersError(t *testing.T) {
+	e := newEnv(t)
+	for _, n := range []string{"alice", "bob", "erin", "heidi"} {
+		e.sync(n)
+	}
+	aliceID := *only(t, e.sync("alice")).TargetID
+	if err := e.sim.SetPrivileged(dstDomain, aliceID, true); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 { // more than the old quarantine's three failures
+		e.patchSource("alice", map[string]any{"department": "Legal", "mobilePhone": "+1 555 0100"})
+		res, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice")})
+		if err != nil {
+			t.Fatalf("alice: %v, want her refusal recorded as hers, not returned", err)
+		}
+		a := only(t, res)
+		if !contains(a.Error, "mobilePhone") || a.Changes["department"].New != "Legal" {
+			t.Errorf("alice: %+v, want the department written and mobilePhone refused", a)
+		}
+		e.patchSource("alice", map[string]any{"department": "Sales", "mobilePhone": nil})
+		e.sync("alice")
+	}
+	e.patchSource("alice", map[string]any{"department": "Legal", "mobilePhone": "+1 555 0100"})
+	e.sync("alice")
+	u := e.targetUser("alice@" + srcDomain)
+	if u["department"] != "Legal" {
+		t.Errorf("alice's department = %v, want Legal: the rest of the PATCH is written", u["department"])
+	}
+	if l := e.link("alice"); !contains(l.LastError, "mobilePhone") {
+		t.Errorf("alice's link error = %q, want the refusal", l.LastError)
+	}
+	st, _ := e.store.GetStatus(t.Context(), "contoso")
+	if st.QuarantineReason != "" {
+		t.Fatalf("target quarantined for one user's refusal: %+v", st)
+	}
+	e.patchSource("bob", map[string]any{"department": "Finance"})
+	if a := only(t, e.sync("bob")); a.Op != engine.OpUpdate {
+		t.Errorf("bob after alice's refusals: %s (%s)", a.Op, a.Reason)
+	}
+	// Her deprovision is refused too: an error on her, no quarantine.
+	e.removeMember("alice")
+	res, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice")})
+	if err != nil || !contains(only(t, res).Error, "403") {
+		t.Errorf("alice out of scope: %+v, %v; want her refusal recorded", res.Actions, err)
+	}
+	if !e.live("alice") {
+		t.Error("a privileged user was deleted")
+	}
+	if st, _ := e.store.GetStatus(t.Context(), "contoso"); st.QuarantineReason != "" {
+		t.Errorf("quarantined after a refused deprovision: %+v", st)
+	}
+}
