@@ -6,6 +6,7 @@
 #   make package  dist/ for Azure Functions (Linux amd64 custom handler)
 #   make bench    benchmarks against the throttled simulator (docs/performance.md)
 #   make chaos    the long convergence and chaos run (docs/reliability.md)
+#   make mutants  the hand-made mutation check of the safety code (docs/reliability.md)
 
 GO        ?= go
 TOOLS     := $(CURDIR)/.tools
@@ -109,3 +110,10 @@ BENCH_THROTTLE ?= x2
 bench:
 	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/handler-bench ./handler
 	bin/handler-bench bench --users $(BENCH_USERS) --throttle $(BENCH_THROTTLE) --dir .bench
+
+# The hand-made mutation check of the deletion guard, approvals, adoption,
+# quarantine and drift repair (docs/reliability.md): each mutant must make a
+# test fail. Minutes of CPU; not part of make test.
+.PHONY: mutants
+mutants:
+	python3 .ci/mutants.py
