@@ -20,109 +20,110 @@ const stagedLifetime = 7 * 24 * time.Hour
 
 // deprovision applies the target's deprovision action to the target user of
 // a source user that left scope or was deleted, through the deletion guard.
-func (e *Engine) deprovision(ctx context.Context, t *target, src *source, link store.Link, hasLink, force bool, scopeReason string, act Action, rep *Report) (Action, error) {
-	act.Reason = scopeReason
-	if hasLink && link.State == store.LinkConflict {
+func (d *decision) deprovision(ctx context.Context) (Action, error) {
+	e, t, src, rep := d.e, d.t, d.src, d.rep
+	d.act.Reason = d.scope
+	if d.linked && d.link.State == store.LinkConflict {
 		// The user in the way was never ours: there is nothing of ours to
 		// deprovision, and the conflict no longer matters.
-		if err := e.store.DeleteLink(ctx, link); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return act, fmt.Errorf("drop conflict link %s/%s: %w", t.name, src.id, err)
+		if err := e.store.DeleteLink(ctx, d.link); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return d.act, fmt.Errorf("drop conflict link %s/%s: %w", t.name, src.id, err)
 		}
-		act.setTargetID("")
-		act.Op, act.Reason = OpSkip, scopeReason+"; no target user to deprovision (the conflicting target user "+link.TargetID+" is not this user's and is left alone)"
+		d.act.setTargetID("")
+		d.act.Op, d.act.Reason = OpSkip, d.scope+"; no target user to deprovision (the conflicting target user "+d.link.TargetID+" is not this user's and is left alone)"
 		rep.step("action", "nothing to do: the conflict is dropped")
-		return act, nil
+		return d.act, nil
 	}
-	if hasLink && link.State == store.LinkInviting && link.TargetID != "" {
+	if d.linked && d.link.State == store.LinkInviting && d.link.TargetID != "" {
 		// Invited, its attributes not written yet: the user the invitation
 		// returned is this one's, whether Graph shows it yet or not.
-		link.State = store.LinkActive
+		d.link.State = store.LinkActive
 	}
-	if addr := invitedAddress(link); hasLink && addr != "" {
+	if addr := invitedAddress(d.link); d.linked && addr != "" {
 		// A crash came between an invitation and its link: the invited user
 		// is found by the address, as it carries no anchor yet.
-		found, err := e.findInvited(ctx, t, src, link, addr)
+		found, err := d.findInvited(ctx, addr)
 		if err != nil {
-			return act, err
+			return d.act, err
 		}
 		if found == nil {
 			// The invitation was never sent, or went to someone who is not
 			// provably this user: forget it.
-			if err := e.store.DeleteLink(ctx, link); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return act, fmt.Errorf("drop link %s/%s: %w", t.name, src.id, err)
+			if err := e.store.DeleteLink(ctx, d.link); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return d.act, fmt.Errorf("drop link %s/%s: %w", t.name, src.id, err)
 			}
-			act.Op, act.Reason = OpSkip, scopeReason+"; an interrupted invitation created no target user of this user's"
-			return act, nil
+			d.act.Op, d.act.Reason = OpSkip, d.scope+"; an interrupted invitation created no target user of this user's"
+			return d.act, nil
 		}
-		link.TargetID, link.State, link.Attributes = found.ID, store.LinkActive, found.Attrs
-		act.setTargetID(link.TargetID)
-		rep.step("match", "found target user %s of an interrupted invitation to %s", link.TargetID, addr)
+		d.link.TargetID, d.link.State, d.link.Attributes = found.ID, store.LinkActive, found.Attrs
+		d.act.setTargetID(d.link.TargetID)
+		rep.step("match", "found target user %s of an interrupted invitation to %s", d.link.TargetID, addr)
 	}
-	if (!hasLink || link.TargetID == "") && force {
+	if (!d.linked || d.link.TargetID == "") && d.ch.Force {
 		// A full pass found a target user with this user's anchor but no
 		// link (a crash between invitation and link): deprovision it too.
 		users, err := t.api.FindUsers(ctx, []Cond{{Attr: t.anchorAttr, Value: e.anchorValue(src.id)}}, []string{t.anchorAttr, "accountEnabled"})
 		if err != nil {
-			return act, fmt.Errorf("find unlinked target user of %s in %s: %w", src.id, t.name, err)
+			return d.act, fmt.Errorf("find unlinked target user of %s in %s: %w", src.id, t.name, err)
 		}
 		if len(users) > 0 {
-			link.TargetID, link.State, link.Attributes = users[0].ID, store.LinkActive, users[0].Attrs
-			act.setTargetID(link.TargetID)
-			rep.step("match", "found unlinked target user %s by anchor", link.TargetID)
-			hasLink = true
+			d.link.TargetID, d.link.State, d.link.Attributes = users[0].ID, store.LinkActive, users[0].Attrs
+			d.act.setTargetID(d.link.TargetID)
+			rep.step("match", "found unlinked target user %s by anchor", d.link.TargetID)
+			d.linked = true
 		}
 	}
-	if !hasLink || link.TargetID == "" {
-		act.Op = OpSkip
-		act.Reason = scopeReason + "; no target user to deprovision"
+	if !d.linked || d.link.TargetID == "" {
+		d.act.Op = OpSkip
+		d.act.Reason = d.scope + "; no target user to deprovision"
 		rep.step("action", "nothing to do")
-		return act, nil
+		return d.act, nil
 	}
 	action := deprovisionAction(t.cfg)
-	already := link.State == store.LinkDeleted || action == config.DeprovisionDisable && link.State == store.LinkDisabled
-	if already && force {
+	already := d.link.State == store.LinkDeleted || action == config.DeprovisionDisable && d.link.State == store.LinkDisabled
+	if already && d.ch.Force {
 		// A crash may have come between a restore (or an enable) and its
 		// link write: believe the target, not the link.
-		live, enabled, err := e.targetState(ctx, t, link.TargetID)
+		live, enabled, err := e.targetState(ctx, t, d.link.TargetID)
 		if err != nil {
-			return act, err
+			return d.act, err
 		}
-		if link.State == store.LinkDeleted && live || link.State == store.LinkDisabled && enabled {
-			rep.step("match", "target user %s is live (enabled: %t) although its link says %s", link.TargetID, enabled, link.State)
+		if d.link.State == store.LinkDeleted && live || d.link.State == store.LinkDisabled && enabled {
+			rep.step("match", "target user %s is live (enabled: %t) although its link says %s", d.link.TargetID, enabled, d.link.State)
 			already = false
 		}
 	}
 	switch {
-	case already && link.State == store.LinkDeleted:
-		act.Op, act.Reason = OpNoop, scopeReason+"; already deprovisioned (deleted)"
-		return act, nil
+	case already && d.link.State == store.LinkDeleted:
+		d.act.Op, d.act.Reason = OpNoop, d.scope+"; already deprovisioned (deleted)"
+		return d.act, nil
 	case already:
-		act.Op, act.Reason = OpNoop, scopeReason+"; already deprovisioned (disabled)"
-		return act, nil
+		d.act.Op, d.act.Reason = OpNoop, d.scope+"; already deprovisioned (disabled)"
+		return d.act, nil
 	case action == config.DeprovisionNone:
-		if link.State == store.LinkPending || link.State == store.LinkStaged {
+		if d.link.State == store.LinkPending || d.link.State == store.LinkStaged {
 			// The action was changed to none while one was held: cancel it.
-			if err := e.cancelDeprovision(ctx, t, &link, &act, rep); err != nil {
-				return act, err
+			if err := d.cancel(ctx); err != nil {
+				return d.act, err
 			}
 		}
-		act.Op, act.Reason = OpNoop, scopeReason+"; deprovision action is none: target user left as is"
-		return act, nil
+		d.act.Op, d.act.Reason = OpNoop, d.scope+"; deprovision action is none: target user left as is"
+		return d.act, nil
 	}
-	act.Op = OpDeprovision
+	d.act.Op = OpDeprovision
 	if action == config.DeprovisionDisable {
-		act.Op = OpDisable
-		act.Changes = mapping.Changes{"accountEnabled": {Old: link.Attributes["accountEnabled"], New: false}}
+		d.act.Op = OpDisable
+		d.act.Changes = mapping.Changes{"accountEnabled": {Old: d.link.Attributes["accountEnabled"], New: false}}
 	}
-	g, err := e.guarded(ctx, t, src, &link, string(action), &act, rep)
+	g, err := d.guarded(ctx, string(action))
 	if err != nil || g != verdictExecute {
-		return act, err
+		return d.act, err
 	}
-	rep.step("action", "%s target user %s", act.Op, link.TargetID)
-	if err := e.executeDeprovision(ctx, t, &link, action); err != nil {
-		return act, err
+	rep.step("action", "%s target user %s", d.act.Op, d.link.TargetID)
+	if err := d.execute(ctx, action); err != nil {
+		return d.act, err
 	}
-	return act, e.settled(ctx, t, src.id)
+	return d.act, e.settled(ctx, t, src.id)
 }
 
 // guarded takes a deprovision (action "delete" or "disable") of a linked
@@ -132,17 +133,18 @@ func (e *Engine) deprovision(ctx context.Context, t *target, src *source, link s
 // ahead (verdictExecute, which the caller then carries out). The link is
 // marked pending before the guard is asked, so that whatever a crash
 // interrupts, the next sync of the user finds and finishes it.
-func (e *Engine) guarded(ctx context.Context, t *target, src *source, link *store.Link, action string, act *Action, rep *Report) (verdict, error) {
-	if link.State == store.LinkStaged {
-		d, err := e.store.GetDeletion(ctx, t.name, src.id)
+func (d *decision) guarded(ctx context.Context, action string) (verdict, error) {
+	e, t, src, rep := d.e, d.t, d.src, d.rep
+	if d.link.State == store.LinkStaged {
+		staged, err := e.store.GetDeletion(ctx, t.name, src.id)
 		switch {
-		case err == nil && d.Approved:
+		case err == nil && staged.Approved:
 			rep.step("guard", "approved by an operator")
-			act.Reason += "; approved"
+			d.act.Reason += "; approved"
 			return verdictExecute, nil
 		case err == nil:
-			act.Held, act.stagedBefore = true, true
-			act.Reason += "; held by the deletion guard, awaiting approval (deletions approve)"
+			d.act.Held, d.act.stagedBefore = true, true
+			d.act.Reason += "; held by the deletion guard, awaiting approval (deletions approve)"
 			rep.step("guard", "held, awaiting approval")
 			return verdictStage, nil
 		case !errors.Is(err, store.ErrNotFound):
@@ -151,48 +153,48 @@ func (e *Engine) guarded(ctx context.Context, t *target, src *source, link *stor
 		// Staged, but the staged deletion expired unapproved: the guard
 		// decides afresh.
 	}
-	if link.State != store.LinkPending {
-		prev := link.State
-		link.State = store.LinkPending
-		stored, err := e.putLink(ctx, *link)
+	if d.link.State != store.LinkPending {
+		prev := d.link.State
+		d.link.State = store.LinkPending
+		stored, err := e.putLink(ctx, d.link)
 		if err != nil {
-			link.State = prev
+			d.link.State = prev
 			return verdictWait, err
 		}
-		*link = stored
+		d.link = stored
 	}
-	d, err := e.admit(ctx, t, src.id)
+	g, err := e.admit(ctx, t, src.id)
 	if err != nil {
 		return verdictWait, err
 	}
-	switch d.verdict {
+	switch g.verdict {
 	case verdictWait:
-		due := d.due
-		act.PendingUntil = &due
-		act.Reason += fmt.Sprintf("; pending: carried out after the settle delay (%s), at %s, unless the user comes back or the deletion guard holds it",
+		due := g.due
+		d.act.PendingUntil = &due
+		d.act.Reason += fmt.Sprintf("; pending: carried out after the settle delay (%s), at %s, unless the user comes back or the deletion guard holds it",
 			t.delay, due.UTC().Format(time.RFC3339))
-		rep.step("guard", "recorded as pending until %s (%d pending or recent of threshold %d)", due.UTC().Format(time.RFC3339), d.count, t.threshold)
+		rep.step("guard", "recorded as pending until %s (%d pending or recent of threshold %d)", due.UTC().Format(time.RFC3339), g.count, t.threshold)
 	case verdictStage:
-		act.Held = true
-		act.Reason += fmt.Sprintf("; held by the deletion guard (%d deprovisions pending or carried out within %s, threshold %d): approve with `deletions approve`",
-			d.count, t.window, t.threshold)
+		d.act.Held = true
+		d.act.Reason += fmt.Sprintf("; held by the deletion guard (%d deprovisions pending or carried out within %s, threshold %d): approve with `deletions approve`",
+			g.count, t.window, t.threshold)
 		rep.step("guard", "staged for approval")
-		if err := e.stage(ctx, t, src.id, link, action, act.Reason); err != nil {
+		if err := e.stage(ctx, t, src.id, &d.link, action, d.act.Reason); err != nil {
 			return verdictStage, err
 		}
-		act.burst = d.staged
-		for _, id := range d.staged {
+		d.act.burst = g.staged
+		for _, id := range g.staged {
 			// The rest of the burst: staged here too, so that `deletions
 			// list` shows it at once. Each one's own re-check stages it as
 			// well (the guard holds), so a failure here loses nothing.
-			if err := e.stageOther(ctx, t, id, act.Reason); err != nil {
+			if err := e.stageOther(ctx, t, id, d.act.Reason); err != nil {
 				e.log.WarnContext(ctx, "could not stage a deprovision of the burst; its own re-check will", "target", t.name, "sourceId", id, "err", err)
 			}
 		}
 	case verdictExecute:
-		rep.step("guard", "within the threshold (%d pending or recent of %d)", d.count, t.threshold)
+		rep.step("guard", "within the threshold (%d pending or recent of %d)", g.count, t.threshold)
 	}
-	return d.verdict, nil
+	return g.verdict, nil
 }
 
 // settled clears what the guard kept of a deprovision that was carried out:
@@ -205,33 +207,35 @@ func (e *Engine) settled(ctx context.Context, t *target, sourceID string) error 
 	return nil
 }
 
-// cancelDeprovision drops a pending or staged deprovision of a user who no
+// cancel drops a pending or staged deprovision of a user who no
 // longer needs one (back in scope, enabled again in the source).
-func (e *Engine) cancelDeprovision(ctx context.Context, t *target, link *store.Link, act *Action, rep *Report) error {
-	if err := e.release(ctx, t, link.SourceID); err != nil {
+func (d *decision) cancel(ctx context.Context) error {
+	e, t, rep := d.e, d.t, d.rep
+	if err := e.release(ctx, t, d.link.SourceID); err != nil {
 		return err
 	}
-	if err := e.settled(ctx, t, link.SourceID); err != nil {
+	if err := e.settled(ctx, t, d.link.SourceID); err != nil {
 		return err
 	}
 	what := "pending"
-	if link.State == store.LinkStaged {
+	if d.link.State == store.LinkStaged {
 		what = "staged"
 	}
-	link.State = store.LinkActive
-	stored, err := e.putLink(ctx, *link)
+	d.link.State = store.LinkActive
+	stored, err := e.putLink(ctx, d.link)
 	if err != nil {
 		return err
 	}
-	*link = stored
-	act.cancelled = what
+	d.link = stored
+	d.act.cancelled = what
 	rep.step("guard", "the %s deprovision is cancelled", what)
 	return nil
 }
 
 // findInvited finds the target user of an invitation a crash interrupted,
 // among the users with its address, if one is provably this user's.
-func (e *Engine) findInvited(ctx context.Context, t *target, src *source, link store.Link, addr string) (*directory.User, error) {
+func (d *decision) findInvited(ctx context.Context, addr string) (*directory.User, error) {
+	e, t, src := d.e, d.t, d.src
 	m, err := e.match(ctx, t, src, addr, "", []string{t.anchorAttr, "accountEnabled"})
 	if err != nil {
 		return nil, err
@@ -253,40 +257,41 @@ func (e *Engine) targetState(ctx context.Context, t *target, id string) (live, e
 	return true, enabled || !ok, nil
 }
 
-func (e *Engine) executeDeprovision(ctx context.Context, t *target, link *store.Link, action config.DeprovisionAction) error {
+func (d *decision) execute(ctx context.Context, action config.DeprovisionAction) error {
+	e, t := d.e, d.t
 	switch action {
 	case config.DeprovisionDelete:
-		err := e.notYet(*link, t.api.DeleteUser(ctx, link.TargetID))
+		err := e.notYet(d.link, t.api.DeleteUser(ctx, d.link.TargetID))
 		if err != nil && (!errors.Is(err, directory.ErrNotFound) || directory.Retryable(err)) {
-			return e.failLink(ctx, *link, fmt.Errorf("delete target user %s: %w", link.TargetID, err))
+			return e.failLink(ctx, d.link, fmt.Errorf("delete target user %s: %w", d.link.TargetID, err))
 		}
-		link.State = store.LinkDeleted
+		d.link.State = store.LinkDeleted
 	case config.DeprovisionDisable:
 		patch := directory.Attributes{"accountEnabled": false}
-		if anchor := e.anchorValue(link.SourceID); !directory.Equal(link.Attributes[t.anchorAttr], anchor) {
+		if anchor := e.anchorValue(d.link.SourceID); !directory.Equal(d.link.Attributes[t.anchorAttr], anchor) {
 			// The user of an interrupted invitation has no anchor yet; a
 			// disabled user stays in the target and must stay findable.
 			patch[t.anchorAttr] = anchor
 		}
-		err := e.notYet(*link, t.api.UpdateUser(ctx, link.TargetID, patch))
+		err := e.notYet(d.link, t.api.UpdateUser(ctx, d.link.TargetID, patch))
 		if err != nil && (!errors.Is(err, directory.ErrNotFound) || directory.Retryable(err)) {
-			return e.failLink(ctx, *link, fmt.Errorf("disable target user %s: %w", link.TargetID, err))
+			return e.failLink(ctx, d.link, fmt.Errorf("disable target user %s: %w", d.link.TargetID, err))
 		}
-		if link.Attributes == nil {
-			link.Attributes = map[string]any{}
+		if d.link.Attributes == nil {
+			d.link.Attributes = map[string]any{}
 		}
 		for k, v := range patch {
-			link.Attributes[k] = v
+			d.link.Attributes[k] = v
 		}
-		link.Hash = "" // no longer what the mappings want
-		link.State = store.LinkDisabled
+		d.link.Hash = "" // no longer what the mappings want
+		d.link.State = store.LinkDisabled
 	}
-	link.LastError = ""
-	stored, err := e.putLink(ctx, *link)
+	d.link.LastError = ""
+	stored, err := e.putLink(ctx, d.link)
 	if err != nil {
 		return err
 	}
-	*link = stored
+	d.link = stored
 	return e.updateStatus(ctx, t.name, func(st *store.TargetStatus) { bump(st, "deprovision") })
 }
 

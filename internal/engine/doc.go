@@ -10,6 +10,7 @@
 // same target state and never creates a second user.
 //
 // The engine speaks to tenants through the Source and Target interfaces and
-// remembers through store.Store; it knows nothing of Azure Functions, Service
-// Bus or msgraph-sdk-go.
+// remembers through Store (the methods of store.Store it calls, which a dry
+// run's overlay implements in full, writing nothing); it knows nothing of
+// Azure Functions, Service Bus or msgraph-sdk-go.
 package engine

@@ -26,7 +26,8 @@ type Options struct {
 	Source Source
 	// Targets holds a Target for every target in Config, by name.
 	Targets map[string]Target
-	Store   store.Store
+	// Store is the engine's memory; a store.Store is one.
+	Store  Store
 	Logger  *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -41,7 +42,7 @@ type Engine struct {
 	source       Source
 	sourceTenant string
 	targets      []*target
-	store        store.Store
+	store        Store
 	log          *slog.Logger
 	now          func() time.Time
 

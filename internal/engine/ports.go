@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/tenantsync/tenantsync/internal/directory"
+	"github.com/tenantsync/tenantsync/internal/store"
 )
 
 // Source is the source tenant, which tenantsync only reads. The Graph
@@ -86,3 +87,35 @@ type Cond struct {
 	Attr  string
 	Value string
 }
+
+// Store is the engine's memory: exactly the methods of store.Store the
+// engine calls. A dry run (Plan, and the decisions of a full pass) gives the
+// engine an overlay that implements this interface in full and writes
+// nothing; a store call added to the engine must be added here, and the
+// overlay then fails to compile until it says what a dry run does with it.
+type Store interface {
+	GetWatermark(ctx context.Context, tenant, resource string) (store.Watermark, error)
+	PutWatermark(ctx context.Context, w store.Watermark) (store.Watermark, error)
+
+	GetLink(ctx context.Context, target, sourceID string) (store.Link, error)
+	GetLinkByTargetID(ctx context.Context, target, targetID string) (store.Link, error)
+	PutLink(ctx context.Context, l store.Link) (store.Link, error)
+	DeleteLink(ctx context.Context, l store.Link) error
+	ListLinks(ctx context.Context, target string, fn func(store.Link) error) error
+
+	GetDeletion(ctx context.Context, target, sourceID string) (store.Deletion, error)
+	PutDeletion(ctx context.Context, d store.Deletion) (store.Deletion, error)
+	DeleteDeletion(ctx context.Context, d store.Deletion) error
+	ListDeletions(ctx context.Context, target string) ([]store.Deletion, error)
+
+	AppendEvent(ctx context.Context, ev store.Event) error
+
+	GetStatus(ctx context.Context, target string) (store.TargetStatus, error)
+	PutStatus(ctx context.Context, s store.TargetStatus) (store.TargetStatus, error)
+
+	GetGuard(ctx context.Context, target string) (store.Guard, error)
+	PutGuard(ctx context.Context, g store.Guard) (store.Guard, error)
+}
+
+// Every store.Store is an engine Store.
+var _ Store = store.Store(nil)

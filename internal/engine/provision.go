@@ -17,26 +17,22 @@ import (
 
 // provision makes the target user of an in-scope source user exist, enabled
 // or disabled as the source is, with the mapped attributes.
-func (e *Engine) provision(ctx context.Context, t *target, src *source, ch Change, link store.Link, hasLink bool, scopeReason string, act Action, rep *Report) (Action, error) {
-	if hasLink && link.TargetID != "" && link.State != store.LinkConflict {
+func (d *decision) provision(ctx context.Context) (Action, error) {
+	if d.linked && d.link.TargetID != "" && d.link.State != store.LinkConflict {
 		restored := false
-		if link.State == store.LinkDeleted {
-			if err := e.restore(ctx, t, &link, rep); err != nil {
+		if d.link.State == store.LinkDeleted {
+			if err := d.restore(ctx); err != nil {
 				if !errors.Is(err, directory.ErrNotFound) {
-					return act, err
+					return d.act, err
 				}
-				// Gone for good from the target's deleted items: start over.
-				rep.step("match", "target user %s is gone for good; creating a new one", link.TargetID)
-				if err := e.store.DeleteLink(ctx, link); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return act, fmt.Errorf("drop link %s/%s: %w", t.name, src.id, err)
-				}
-				return e.matchOrCreate(ctx, t, src, store.Link{Target: t.name, SourceID: src.id}, scopeReason, act, rep)
+				d.rep.step("match", "target user %s is gone for good; creating a new one", d.link.TargetID)
+				return d.startOver(ctx)
 			}
 			restored = true
 		}
-		return e.update(ctx, t, src, ch, link, restored, scopeReason, act, rep)
+		return d.update(ctx, restored)
 	}
-	return e.matchOrCreate(ctx, t, src, link, scopeReason, act, rep)
+	return d.matchOrCreate(ctx)
 }
 
 // update brings a linked target user in line with the source. What a target
@@ -45,28 +41,29 @@ func (e *Engine) provision(ctx context.Context, t *target, src *source, ch Chang
 // enabled again by drift repair, and with driftRepair false no drift is
 // written back at all. A disable that the source asks for goes through the
 // deletion guard like any deprovision.
-func (e *Engine) update(ctx context.Context, t *target, src *source, ch Change, link store.Link, restored bool, scopeReason string, act Action, rep *Report) (Action, error) {
-	activating := restored || link.State != store.LinkActive && link.State != store.LinkPending && link.State != store.LinkStaged
+func (d *decision) update(ctx context.Context, restored bool) (Action, error) {
+	e, t, src, rep := d.e, d.t, d.src, d.rep
+	activating := restored || d.link.State != store.LinkActive && d.link.State != store.LinkPending && d.link.State != store.LinkStaged
 	want, err := e.desiredFor(ctx, t, src, mapping.Update)
 	if err != nil {
-		return act, err
+		return d.act, err
 	}
-	written := directory.Attributes(link.Attributes) // what tenantsync last wrote
+	written := directory.Attributes(d.link.Attributes) // what tenantsync last wrote
 	current := written
 	hiddenManager := false
-	if ch.Force {
+	if d.ch.Force {
 		// The target may have drifted from what we wrote: compare with it as
 		// it is, its manager included.
 		keys := slices.DeleteFunc(want.attrs.Keys(), func(k string) bool { return !mapping.ReadBack(k) })
 		if t.mappings.HasManager() {
 			keys = append(keys, mapping.ManagerAttribute)
 		}
-		tu, err := t.api.GetUser(ctx, link.TargetID, keys)
+		tu, err := t.api.GetUser(ctx, d.link.TargetID, keys)
 		switch {
 		case errors.Is(err, directory.ErrNotFound):
-			return e.lostTarget(ctx, t, src, link, scopeReason, act, rep)
+			return d.lostTarget(ctx)
 		case err != nil:
-			return act, fmt.Errorf("read target user %s: %w", link.TargetID, err)
+			return d.act, fmt.Errorf("read target user %s: %w", d.link.TargetID, err)
 		}
 		// Graph shows no manager while the manager is soft deleted, and the
 		// reference comes back with a restore: when a manager was written,
@@ -76,116 +73,116 @@ func (e *Engine) update(ctx context.Context, t *target, src *source, ch Change, 
 	}
 	mgr, mgrKnown, err := e.targetManager(ctx, t, want)
 	if err != nil {
-		return act, err
+		return d.act, err
 	}
 	changes := mapping.Diff(current, want.attrs)
-	if ch.Force && written != nil && !restored {
-		act.Drift = e.leaveTargetEdits(t, changes, written, want.attrs)
-		if len(act.Drift) > 0 {
-			rep.step("drift", "left as the target has it: %s", summarize(act.Drift))
+	if d.ch.Force && written != nil && !restored {
+		d.act.Drift = e.leaveTargetEdits(t, changes, written, want.attrs)
+		if len(d.act.Drift) > 0 {
+			rep.step("drift", "left as the target has it: %s", summarize(d.act.Drift))
 		}
 	}
 	mgrChange := mgrKnown && (!directory.Equal(current["manager"], mgr) || mgr == "" && hiddenManager)
 
 	// A disable is a deprovision: the guard decides when it happens.
-	act.Reason = scopeReason
+	d.act.Reason = d.scope
 	disable, disabling := changes["accountEnabled"]
 	disabling = disabling && disable.New == false
 	pendingDisable := false
 	switch {
 	case disabling:
-		v, err := e.guarded(ctx, t, src, &link, string(config.DeprovisionDisable), &act, rep)
+		v, err := d.guarded(ctx, string(config.DeprovisionDisable))
 		if err != nil {
-			return act, err
+			return d.act, err
 		}
 		if v != verdictExecute {
 			pendingDisable = true
 			delete(changes, "accountEnabled")
 		}
-	case link.State == store.LinkPending || link.State == store.LinkStaged:
+	case d.link.State == store.LinkPending || d.link.State == store.LinkStaged:
 		// Back in scope, or enabled again in the source, before the
 		// deprovision happened.
-		if err := e.cancelDeprovision(ctx, t, &link, &act, rep); err != nil {
-			return act, err
+		if err := d.cancel(ctx); err != nil {
+			return d.act, err
 		}
-		act.Reason += "; the " + act.cancelled + " deprovision is cancelled"
+		d.act.Reason += "; the " + d.act.cancelled + " deprovision is cancelled"
 	}
 
-	act.Changes = changes.Redact(want.redacted)
+	d.act.Changes = changes.Redact(want.redacted)
 	if mgrChange {
-		addChange(&act, "manager", current["manager"], mgr)
+		addChange(&d.act, "manager", current["manager"], mgr)
 	}
-	act.Op = OpUpdate
+	d.act.Op = OpUpdate
 	switch {
 	case restored:
-		act.Op = OpRestore
+		d.act.Op = OpRestore
 	case disabling:
-		act.Op = OpDisable
+		d.act.Op = OpDisable
 		if pendingDisable {
-			addChange(&act, "accountEnabled", disable.Old, false)
+			addChange(&d.act, "accountEnabled", disable.Old, false)
 		}
 	}
 	hash := mapping.Hash(want.attrs)
-	act.linked = true
+	d.act.linked = true
 	if len(changes) == 0 && !mgrChange && !restored {
 		if pendingDisable {
-			return act, nil // guarded recorded the link's state
+			return d.act, nil // guarded recorded the link's state
 		}
-		act.Op = OpNoop
-		act.Reason += "; target user is up to date"
+		d.act.Op = OpNoop
+		d.act.Reason += "; target user is up to date"
 		rep.step("action", "no change")
-		if link.State != store.LinkActive || link.Hash != hash || link.LastError != "" {
-			link.State, link.Hash, link.LastError = store.LinkActive, hash, ""
-			if _, err := e.putLink(ctx, link); err != nil {
-				return act, err
+		if d.link.State != store.LinkActive || d.link.Hash != hash || d.link.LastError != "" {
+			d.link.State, d.link.Hash, d.link.LastError = store.LinkActive, hash, ""
+			if _, err := e.putLink(ctx, d.link); err != nil {
+				return d.act, err
 			}
 		}
-		act.activated = activating
-		return act, nil
+		d.act.activated = activating
+		return d.act, nil
 	}
-	rep.step("action", "%s: %s", act.Op, summarize(act.Changes))
+	rep.step("action", "%s: %s", d.act.Op, summarize(d.act.Changes))
 	var refused []string
 	if len(changes) > 0 {
-		refused, err = e.patch(ctx, t, link.TargetID, changes.Patch())
+		refused, err = e.patch(ctx, t, d.link.TargetID, changes.Patch())
 		if err != nil {
 			if errors.Is(err, directory.ErrNotFound) {
-				return e.lostTarget(ctx, t, src, link, scopeReason, act, rep)
+				return d.lostTarget(ctx)
 			}
-			return act, e.failLink(ctx, link, fmt.Errorf("update target user %s: %w", link.TargetID, err))
+			return d.act, e.failLink(ctx, d.link, fmt.Errorf("update target user %s: %w", d.link.TargetID, err))
 		}
-		act.refused(refused)
+		d.act.refused(refused)
 	}
 	if mgrChange {
-		if err := setManager(ctx, t, link.TargetID, mgr); err != nil {
-			return act, e.failLink(ctx, link, fmt.Errorf("set manager of target user %s: %w", link.TargetID, err))
+		if err := setManager(ctx, t, d.link.TargetID, mgr); err != nil {
+			return d.act, e.failLink(ctx, d.link, fmt.Errorf("set manager of target user %s: %w", d.link.TargetID, err))
 		}
 	}
 	// The target now has what was desired, but for what was not written:
 	// a disable still held, and what the target refused.
-	link.Attributes = mergeAttrs(current, want.attrs)
+	d.link.Attributes = mergeAttrs(current, want.attrs)
 	if pendingDisable {
-		link.Attributes["accountEnabled"] = current["accountEnabled"]
+		d.link.Attributes["accountEnabled"] = current["accountEnabled"]
 	}
 	for _, k := range refused {
-		link.Attributes[k] = current[k]
+		d.link.Attributes[k] = current[k]
 	}
 	if mgrKnown {
-		setOrDelete(link.Attributes, "manager", mgr)
+		setOrDelete(d.link.Attributes, "manager", mgr)
 	}
-	link.Hash = hash
+	d.link.Hash = hash
 	if pendingDisable || len(refused) > 0 {
-		link.Hash = "" // not all of it is written yet
+		d.link.Hash = "" // not all of it is written yet
 	}
 	if !pendingDisable {
-		link.State = store.LinkActive
+		d.link.State = store.LinkActive
 	}
-	link.LastError = act.Error
-	link.SourceUPN = src.upn()
-	if _, err = e.putLink(ctx, link); err != nil {
-		return act, err
+	d.link.LastError = d.act.Error
+	d.link.SourceUPN = src.upn()
+	if _, err = e.putLink(ctx, d.link); err != nil {
+		return d.act, err
 	}
-	act.activated = activating && !pendingDisable
-	return act, nil
+	d.act.activated = activating && !pendingDisable
+	return d.act, nil
 }
 
 // leaveTargetEdits takes out of changes what a target administrator changed
@@ -265,31 +262,42 @@ func setManager(ctx context.Context, t *target, id, managerID string) error {
 // lostTarget handles a linked target user that no longer exists: someone
 // deleted it in the target. It is restored if it is in deleted items, and
 // created again otherwise, as Cross-Tenant Synchronization would.
-func (e *Engine) lostTarget(ctx context.Context, t *target, src *source, link store.Link, scopeReason string, act Action, rep *Report) (Action, error) {
-	if err := e.notYet(link, fmt.Errorf("target user %s: %w", link.TargetID, directory.ErrNotFound)); errors.Is(err, directory.ErrTransient) {
-		return act, err // created a moment ago: not replicated yet
+func (d *decision) lostTarget(ctx context.Context) (Action, error) {
+	e, rep := d.e, d.rep
+	if err := e.notYet(d.link, fmt.Errorf("target user %s: %w", d.link.TargetID, directory.ErrNotFound)); errors.Is(err, directory.ErrTransient) {
+		return d.act, err // created a moment ago: not replicated yet
 	}
-	rep.step("match", "linked target user %s no longer exists", link.TargetID)
-	err := e.restore(ctx, t, &link, rep)
+	rep.step("match", "linked target user %s no longer exists", d.link.TargetID)
+	err := d.restore(ctx)
 	if err == nil {
-		link.Attributes = nil // unknown after someone else's delete: rewrite all
-		return e.update(ctx, t, src, Change{Kind: KindUser, ID: src.id, Force: true}, link, true, scopeReason, act, rep)
+		d.link.Attributes = nil // unknown after someone else's delete: rewrite all
+		d.ch.Force = true
+		return d.update(ctx, true)
 	}
 	if !errors.Is(err, directory.ErrNotFound) {
-		return act, err
+		return d.act, err
 	}
-	if err := e.store.DeleteLink(ctx, link); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return act, fmt.Errorf("drop link %s/%s: %w", t.name, src.id, err)
-	}
-	return e.matchOrCreate(ctx, t, src, store.Link{Target: t.name, SourceID: src.id}, scopeReason, act, rep)
+	return d.startOver(ctx)
 }
 
-func (e *Engine) restore(ctx context.Context, t *target, link *store.Link, rep *Report) error {
-	if err := t.api.RestoreUser(ctx, link.TargetID); err != nil {
-		return fmt.Errorf("restore target user %s: %w", link.TargetID, err)
+// startOver drops the link of a target user that is gone for good (not in
+// the target's deleted items either) and matches or creates the user again.
+func (d *decision) startOver(ctx context.Context) (Action, error) {
+	if err := d.e.store.DeleteLink(ctx, d.link); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return d.act, fmt.Errorf("drop link %s/%s: %w", d.t.name, d.src.id, err)
 	}
-	rep.step("action", "restored target user %s from deleted items", link.TargetID)
-	link.State = store.LinkActive
+	d.fresh()
+	return d.matchOrCreate(ctx)
+}
+
+// restore restores the linked target user from the target's deleted items.
+func (d *decision) restore(ctx context.Context) error {
+	t, rep := d.t, d.rep
+	if err := t.api.RestoreUser(ctx, d.link.TargetID); err != nil {
+		return fmt.Errorf("restore target user %s: %w", d.link.TargetID, err)
+	}
+	rep.step("action", "restored target user %s from deleted items", d.link.TargetID)
+	d.link.State = store.LinkActive
 	return nil
 }
 
@@ -298,35 +306,36 @@ func (e *Engine) restore(ctx context.Context, t *target, link *store.Link, rep *
 // one, then writes the link. A target user that holds the address but is
 // not provably this user's is a conflict: recorded on the link, never
 // adopted, and nothing is written to it.
-func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link store.Link, scopeReason string, act Action, rep *Report) (Action, error) {
+func (d *decision) matchOrCreate(ctx context.Context) (Action, error) {
+	e, t, src, rep := d.e, d.t, d.src, d.rep
 	want, err := e.desiredFor(ctx, t, src, mapping.Create)
 	if err != nil {
-		return act, err
+		return d.act, err
 	}
 	// The link's hash is always over what an update writes, so that the
 	// next comparison is like for like.
 	update, err := e.desiredFor(ctx, t, src, mapping.Update)
 	if err != nil {
-		return act, err
+		return d.act, err
 	}
 	if want.address == "" {
-		act.Op = OpSkip
-		act.Reason = scopeReason + "; skipped: no invitation address (the inviteAddress expression is empty for this user)"
+		d.act.Op = OpSkip
+		d.act.Reason = d.scope + "; skipped: no invitation address (the inviteAddress expression is empty for this user)"
 		rep.step("match", "no invitation address")
-		return act, nil
+		return d.act, nil
 	}
 	var m matched
-	if link.State != store.LinkInviting || link.TargetID == "" {
-		if m, err = e.match(ctx, t, src, want.address, invitedAddress(link), want.attrs.Keys()); err != nil {
-			return act, err
+	if d.link.State != store.LinkInviting || d.link.TargetID == "" {
+		if m, err = e.match(ctx, t, src, want.address, invitedAddress(d.link), want.attrs.Keys()); err != nil {
+			return d.act, err
 		}
 	}
 	if m.conflict != nil {
-		return e.conflict(ctx, t, src, link, want.address, *m.conflict, scopeReason, act, rep)
+		return d.conflict(ctx, want.address, *m.conflict)
 	}
 	mgr, mgrKnown, err := e.targetManager(ctx, t, want)
 	if err != nil {
-		return act, err
+		return d.act, err
 	}
 	found := m.user
 	var current directory.Attributes
@@ -334,73 +343,73 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 		// Adopted: the user exists, so this is an update of what is there.
 		rep.step("match", "%s", m.how)
 		want = update
-		link.TargetID = found.ID
+		d.link.TargetID = found.ID
 		current = found.Attrs
-		act.Op = OpUpdate
-		act.Reason = scopeReason + "; " + m.how
+		d.act.Op = OpUpdate
+		d.act.Reason = d.scope + "; " + m.how
 	} else {
-		u, c, err := e.invite(ctx, t, src, &link, want, rep)
+		u, c, err := d.invite(ctx, want)
 		switch {
 		case err != nil:
-			return act, err
+			return d.act, err
 		case c != nil:
-			return e.conflict(ctx, t, src, link, want.address, *c, scopeReason, act, rep)
+			return d.conflict(ctx, want.address, *c)
 		}
 		current = u.Attrs
-		act.Op = OpCreate
-		act.Reason = scopeReason + "; invited " + want.address
-		act.Changes = mapping.Diff(nil, want.attrs).Redact(want.redacted)
+		d.act.Op = OpCreate
+		d.act.Reason = d.scope + "; invited " + want.address
+		d.act.Changes = mapping.Diff(nil, want.attrs).Redact(want.redacted)
 	}
-	act.setTargetID(link.TargetID)
+	d.act.setTargetID(d.link.TargetID)
 	changes := mapping.Diff(current, want.attrs)
 	if found == nil {
 		delete(changes, "userType") // the invitation set it
 	}
-	if act.Op == OpUpdate {
-		act.Changes = changes.Redact(want.redacted)
+	if d.act.Op == OpUpdate {
+		d.act.Changes = changes.Redact(want.redacted)
 	}
 	var refused []string
 	if len(changes) > 0 {
-		refused, err = e.patch(ctx, t, link.TargetID, changes.Patch())
+		refused, err = e.patch(ctx, t, d.link.TargetID, changes.Patch())
 		if err != nil {
-			return act, e.notYet(link, fmt.Errorf("write attributes of target user %s: %w", link.TargetID, err))
+			return d.act, e.notYet(d.link, fmt.Errorf("write attributes of target user %s: %w", d.link.TargetID, err))
 		}
-		act.refused(refused)
+		d.act.refused(refused)
 	}
 	if mgrKnown && !directory.Equal(current["manager"], mgr) {
-		if err := setManager(ctx, t, link.TargetID, mgr); err != nil {
-			return act, e.notYet(link, fmt.Errorf("set manager of target user %s: %w", link.TargetID, err))
+		if err := setManager(ctx, t, d.link.TargetID, mgr); err != nil {
+			return d.act, e.notYet(d.link, fmt.Errorf("set manager of target user %s: %w", d.link.TargetID, err))
 		}
-		addChange(&act, "manager", current["manager"], mgr)
+		addChange(&d.act, "manager", current["manager"], mgr)
 	} else if found != nil && mgrKnown && mgr == "" {
 		// An adopted user that shows no manager may still refer to a
 		// soft-deleted one, which comes back when that user is restored:
 		// remove the reference too (setManager takes "none" for done).
-		if err := setManager(ctx, t, link.TargetID, ""); err != nil {
-			return act, fmt.Errorf("remove manager of target user %s: %w", link.TargetID, err)
+		if err := setManager(ctx, t, d.link.TargetID, ""); err != nil {
+			return d.act, fmt.Errorf("remove manager of target user %s: %w", d.link.TargetID, err)
 		}
 	}
-	rep.step("action", "%s: %s", act.Op, summarize(act.Changes))
-	link.Attributes = mergeAttrs(current, want.attrs)
+	rep.step("action", "%s: %s", d.act.Op, summarize(d.act.Changes))
+	d.link.Attributes = mergeAttrs(current, want.attrs)
 	for _, k := range refused {
-		link.Attributes[k] = current[k]
+		d.link.Attributes[k] = current[k]
 	}
 	if mgrKnown {
-		setOrDelete(link.Attributes, "manager", mgr)
+		setOrDelete(d.link.Attributes, "manager", mgr)
 	}
-	link.Hash = mapping.Hash(update.attrs)
+	d.link.Hash = mapping.Hash(update.attrs)
 	if len(refused) > 0 {
-		link.Hash = ""
+		d.link.Hash = ""
 	}
-	link.State = store.LinkActive
-	link.SourceUPN = src.upn()
-	link.LastError = act.Error
-	link.Created = e.now()
-	if _, err := e.putLink(ctx, link); err != nil {
-		return act, err
+	d.link.State = store.LinkActive
+	d.link.SourceUPN = src.upn()
+	d.link.LastError = d.act.Error
+	d.link.Created = e.now()
+	if _, err := e.putLink(ctx, d.link); err != nil {
+		return d.act, err
 	}
-	act.linked, act.activated = true, true
-	return act, nil
+	d.act.linked, d.act.activated = true, true
+	return d.act, nil
 }
 
 // invite invites a source user into a target, or returns the user an
@@ -414,23 +423,24 @@ func (e *Engine) matchOrCreate(ctx context.Context, t *target, src *source, link
 // address, whether the source user is still in scope (it is adopted) or
 // not (it is deprovisioned), even if their address has changed since. The
 // user the invitation returns is recorded at once.
-func (e *Engine) invite(ctx context.Context, t *target, src *source, link *store.Link, want desired, rep *Report) (directory.User, *Conflict, error) {
-	if link.State == store.LinkInviting && link.TargetID != "" {
-		rep.step("match", "invited before as target user %s: writing its attributes", link.TargetID)
-		return directory.User{ID: link.TargetID, Attrs: directory.Attributes{}}, nil, nil
+func (d *decision) invite(ctx context.Context, want desired) (directory.User, *Conflict, error) {
+	e, t, src, rep := d.e, d.t, d.src, d.rep
+	if d.link.State == store.LinkInviting && d.link.TargetID != "" {
+		rep.step("match", "invited before as target user %s: writing its attributes", d.link.TargetID)
+		return directory.User{ID: d.link.TargetID, Attrs: directory.Attributes{}}, nil, nil
 	}
 	rep.step("match", "no existing target user: inviting %s", want.address)
 	// Another worker may have recorded this very invitation already (a lost
 	// race brings us here again): rewriting the same record would only make
 	// the workers take turns on the link.
-	if invitedAddress(*link) != want.address || link.SourceUPN != src.upn() {
-		link.TargetID, link.State, link.SourceUPN, link.LastError = "", store.LinkInviting, src.upn(), ""
-		link.Attributes, link.Created = directory.Attributes{"mail": want.address}, time.Time{}
-		stored, err := e.putLink(ctx, *link)
+	if invitedAddress(d.link) != want.address || d.link.SourceUPN != src.upn() {
+		d.link.TargetID, d.link.State, d.link.SourceUPN, d.link.LastError = "", store.LinkInviting, src.upn(), ""
+		d.link.Attributes, d.link.Created = directory.Attributes{"mail": want.address}, time.Time{}
+		stored, err := e.putLink(ctx, d.link)
 		if err != nil {
 			return directory.User{}, nil, err
 		}
-		*link = stored
+		d.link = stored
 	}
 	userType, _ := want.attrs.String("userType")
 	u, err := t.api.Invite(ctx, Invitation{
@@ -449,12 +459,12 @@ func (e *Engine) invite(ctx context.Context, t *target, src *source, link *store
 	if err != nil || c != nil {
 		return directory.User{}, c, err
 	}
-	link.TargetID = u.ID
-	stored, err := e.putLink(ctx, *link)
+	d.link.TargetID = u.ID
+	stored, err := e.putLink(ctx, d.link)
 	if err != nil {
 		return directory.User{}, nil, err
 	}
-	*link = stored
+	d.link = stored
 	return u, nil, nil
 }
 
@@ -482,28 +492,29 @@ func (e *Engine) notYet(link store.Link, err error) error {
 // provision, status and the status page) until the source or the target
 // user changes or an operator adopts (handler adopt). It is not an error
 // of the change: retrying it would find the same.
-func (e *Engine) conflict(ctx context.Context, t *target, src *source, link store.Link, address string, c Conflict, scopeReason string, act Action, rep *Report) (Action, error) {
-	act.Op = OpSkip
-	act.Conflict = &c
-	act.setTargetID("")
-	act.Reason = scopeReason + "; conflict: " + c.Reason + "; resolve with `handler adopt --target " + t.name +
+func (d *decision) conflict(ctx context.Context, address string, c Conflict) (Action, error) {
+	e, t, src, rep := d.e, d.t, d.src, d.rep
+	d.act.Op = OpSkip
+	d.act.Conflict = &c
+	d.act.setTargetID("")
+	d.act.Reason = d.scope + "; conflict: " + c.Reason + "; resolve with `handler adopt --target " + t.name +
 		" --source-user " + src.id + " --target-user " + c.TargetID + "` if it is this user"
 	rep.step("match", "conflict: %s", c.Reason)
-	if link.State == store.LinkConflict && link.TargetID == c.TargetID && link.LastError == c.Reason && invitedAddressOf(link) == address {
-		act.known = true // recorded already: nothing to write or log again
-		return act, nil
+	if d.link.State == store.LinkConflict && d.link.TargetID == c.TargetID && d.link.LastError == c.Reason && invitedAddressOf(d.link) == address {
+		d.act.known = true // recorded already: nothing to write or log again
+		return d.act, nil
 	}
-	link.State, link.TargetID, link.LastError, link.SourceUPN = store.LinkConflict, c.TargetID, c.Reason, src.upn()
-	link.Attributes, link.Hash = directory.Attributes{"mail": address}, ""
-	_, err := e.putLink(ctx, link)
-	return act, err
+	d.link.State, d.link.TargetID, d.link.LastError, d.link.SourceUPN = store.LinkConflict, c.TargetID, c.Reason, src.upn()
+	d.link.Attributes, d.link.Hash = directory.Attributes{"mail": address}, ""
+	_, err := e.putLink(ctx, d.link)
+	return d.act, err
 }
 
 // checkInvited reads the user an invitation returned and reports a conflict
 // when it is not provably this source user's (the address belonged to
 // someone else already). A user not readable yet is a new one: Graph
 // replicates a new user with a delay, while an existing one is long there.
-func (e *Engine) checkInvited(ctx context.Context, t *target, src *source, id, address string) (*Conflict, error) {
+func (e *Engine) checkInvited(ctx context.Context, t *target, src *sourceUser, id, address string) (*Conflict, error) {
 	u, err := t.api.GetUser(ctx, id, []string{t.anchorAttr, "userPrincipalName", "creationType", "userType", "mail", "otherMails", "externalUserState", "identities"})
 	switch {
 	case errors.Is(err, directory.ErrNotFound):
@@ -545,7 +556,7 @@ type matched struct {
 // then, among the users with the invitation address (or invited, the
 // address of an invitation a crash interrupted), one that is provably this
 // source user's. A user with the address that is not is a conflict.
-func (e *Engine) match(ctx context.Context, t *target, src *source, address, invited string, attrs []string) (matched, error) {
+func (e *Engine) match(ctx context.Context, t *target, src *sourceUser, address, invited string, attrs []string) (matched, error) {
 	anchor := e.anchorValue(src.id)
 	attrs = append(attrs, t.anchorAttr, "userPrincipalName", "creationType", "userType", "mail", "otherMails", "manager",
 		"externalUserState", "identities")
@@ -612,7 +623,7 @@ func (e *Engine) match(ctx context.Context, t *target, src *source, address, inv
 // user carrying an anchor is someone else's. Cross-Tenant Synchronization
 // likewise matches on the source identity and never takes over an account
 // that only shares an address.
-func (e *Engine) provable(t *target, src *source, u directory.User, address string) (string, bool) {
+func (e *Engine) provable(t *target, src *sourceUser, u directory.User, address string) (string, bool) {
 	if a, _ := u.Attrs.String(t.anchorAttr); a != "" {
 		return fmt.Sprintf("carries another anchor in %s (%q): it belongs to another source user or another sync", t.anchorAttr, a), false
 	}
@@ -648,7 +659,7 @@ func (e *Engine) provable(t *target, src *source, u directory.User, address stri
 // sourceIssuer reports whether an identity issuer is the source tenant: its
 // configured id or domain, or the domain of the source user's
 // userPrincipalName (always a verified domain of the source tenant).
-func (e *Engine) sourceIssuer(src *source, issuer string) bool {
+func (e *Engine) sourceIssuer(src *sourceUser, issuer string) bool {
 	if strings.EqualFold(issuer, e.sourceTenant) {
 		return true
 	}

@@ -211,11 +211,14 @@ func (dryTarget) GetDeletedUser(ctx context.Context, id string, attrs []string) 
 	return directory.User{ID: id, Deleted: true}, nil
 }
 
-// overlayStore reads links from a survey and everything else from the real
-// store, and keeps every write in memory: a dry run changes nothing, yet sees
-// its own earlier decisions (so the deletion guard counts as it would).
+// overlayStore is the engine's Store for a dry run: it reads links from a
+// survey and everything else from the real store, and keeps every write in
+// memory. A dry run changes nothing, yet sees its own earlier decisions (so
+// the deletion guard counts as it would). It implements Store in full and
+// embeds nothing: a store call added to the engine cannot reach the real
+// store through it unnoticed.
 type overlayStore struct {
-	store.Store
+	real     Store
 	mu       sync.Mutex
 	links    map[string]map[string]store.Link
 	status   map[string]store.TargetStatus
@@ -223,8 +226,10 @@ type overlayStore struct {
 	guard    map[string]store.Guard
 }
 
-func newOverlay(real store.Store, s *survey) *overlayStore {
-	o := &overlayStore{Store: real, links: map[string]map[string]store.Link{},
+var _ Store = (*overlayStore)(nil)
+
+func newOverlay(real Store, s *survey) *overlayStore {
+	o := &overlayStore{real: real, links: map[string]map[string]store.Link{},
 		status: map[string]store.TargetStatus{}, deletion: map[string]store.Deletion{}, guard: map[string]store.Guard{}}
 	for name, ts := range s.targets {
 		o.links[name] = map[string]store.Link{}
@@ -235,11 +240,30 @@ func newOverlay(real store.Store, s *survey) *overlayStore {
 	return o
 }
 
+func (o *overlayStore) GetWatermark(ctx context.Context, tenant, resource string) (store.Watermark, error) {
+	return o.real.GetWatermark(ctx, tenant, resource)
+}
+
+func (o *overlayStore) PutWatermark(ctx context.Context, w store.Watermark) (store.Watermark, error) {
+	return w, errors.New("dry run: watermarks are not written")
+}
+
 func (o *overlayStore) GetLink(ctx context.Context, target, sourceID string) (store.Link, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if l, ok := o.links[target][sourceID]; ok {
 		return l, nil
+	}
+	return store.Link{}, store.ErrNotFound
+}
+
+func (o *overlayStore) GetLinkByTargetID(ctx context.Context, target, targetID string) (store.Link, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, l := range o.links[target] {
+		if l.TargetID == targetID {
+			return l, nil
+		}
 	}
 	return store.Link{}, store.ErrNotFound
 }
@@ -261,21 +285,20 @@ func (o *overlayStore) DeleteLink(ctx context.Context, l store.Link) error {
 	return nil
 }
 
-func (o *overlayStore) GetStatus(ctx context.Context, target string) (store.TargetStatus, error) {
+func (o *overlayStore) ListLinks(ctx context.Context, target string, fn func(store.Link) error) error {
 	o.mu.Lock()
-	st, ok := o.status[target]
-	o.mu.Unlock()
-	if ok {
-		return st, nil
+	ls := make([]store.Link, 0, len(o.links[target]))
+	for _, l := range o.links[target] {
+		ls = append(ls, l)
 	}
-	return o.Store.GetStatus(ctx, target)
-}
-
-func (o *overlayStore) PutStatus(ctx context.Context, st store.TargetStatus) (store.TargetStatus, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.status[st.Target] = st
-	return st, nil
+	o.mu.Unlock()
+	slices.SortFunc(ls, func(a, b store.Link) int { return strings.Compare(a.SourceID, b.SourceID) })
+	for _, l := range ls {
+		if err := fn(l); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (o *overlayStore) GetDeletion(ctx context.Context, target, sourceID string) (store.Deletion, error) {
@@ -285,7 +308,7 @@ func (o *overlayStore) GetDeletion(ctx context.Context, target, sourceID string)
 	if ok {
 		return d, nil
 	}
-	return o.Store.GetDeletion(ctx, target, sourceID)
+	return o.real.GetDeletion(ctx, target, sourceID)
 }
 
 func (o *overlayStore) PutDeletion(ctx context.Context, d store.Deletion) (store.Deletion, error) {
@@ -297,6 +320,29 @@ func (o *overlayStore) PutDeletion(ctx context.Context, d store.Deletion) (store
 
 func (o *overlayStore) DeleteDeletion(ctx context.Context, d store.Deletion) error { return nil }
 
+func (o *overlayStore) ListDeletions(ctx context.Context, target string) ([]store.Deletion, error) {
+	return o.real.ListDeletions(ctx, target)
+}
+
+func (o *overlayStore) AppendEvent(ctx context.Context, ev store.Event) error { return nil }
+
+func (o *overlayStore) GetStatus(ctx context.Context, target string) (store.TargetStatus, error) {
+	o.mu.Lock()
+	st, ok := o.status[target]
+	o.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	return o.real.GetStatus(ctx, target)
+}
+
+func (o *overlayStore) PutStatus(ctx context.Context, st store.TargetStatus) (store.TargetStatus, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.status[st.Target] = st
+	return st, nil
+}
+
 func (o *overlayStore) GetGuard(ctx context.Context, target string) (store.Guard, error) {
 	o.mu.Lock()
 	g, ok := o.guard[target]
@@ -304,7 +350,7 @@ func (o *overlayStore) GetGuard(ctx context.Context, target string) (store.Guard
 	if ok {
 		return cloneGuard(g), nil
 	}
-	g, err := o.Store.GetGuard(ctx, target)
+	g, err := o.real.GetGuard(ctx, target)
 	if err != nil {
 		return g, err
 	}
@@ -322,10 +368,6 @@ func (o *overlayStore) PutGuard(ctx context.Context, g store.Guard) (store.Guard
 func cloneGuard(g store.Guard) store.Guard {
 	g.Pending, g.Executed = maps.Clone(g.Pending), maps.Clone(g.Executed)
 	return g
-}
-func (o *overlayStore) AppendEvent(ctx context.Context, ev store.Event) error { return nil }
-func (o *overlayStore) PutWatermark(ctx context.Context, w store.Watermark) (store.Watermark, error) {
-	return w, errors.New("dry run: watermarks are not written")
 }
 
 // dry returns an engine that decides exactly as e does, against the survey,

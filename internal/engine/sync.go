@@ -39,7 +39,7 @@ func (e *Engine) Sync(ctx context.Context, ch Change) (Result, error) {
 }
 
 // source is one source user as read for a sync.
-type source struct {
+type sourceUser struct {
 	id   string
 	user directory.User
 	// gone is true when the user is neither live nor in deleted items.
@@ -48,7 +48,7 @@ type source struct {
 	direct, nested map[string]bool
 }
 
-func (s *source) upn() string {
+func (s *sourceUser) upn() string {
 	if s.user.Attrs == nil {
 		return ""
 	}
@@ -56,10 +56,10 @@ func (s *source) upn() string {
 }
 
 // readSource reads a user's current state: live, soft deleted or gone.
-func (e *Engine) readSource(ctx context.Context, id string) (*source, error) {
+func (e *Engine) readSource(ctx context.Context, id string) (*sourceUser, error) {
 	u, err := e.source.GetUser(ctx, id, e.userAttrs)
 	if err == nil {
-		return &source{id: u.ID, user: u}, nil
+		return &sourceUser{id: u.ID, user: u}, nil
 	}
 	if !errors.Is(err, directory.ErrNotFound) {
 		return nil, fmt.Errorf("read source user %s: %w", id, err)
@@ -67,17 +67,17 @@ func (e *Engine) readSource(ctx context.Context, id string) (*source, error) {
 	u, err = e.source.GetDeletedUser(ctx, id, e.userAttrs)
 	if err == nil {
 		u.Deleted = true
-		return &source{id: u.ID, user: u}, nil
+		return &sourceUser{id: u.ID, user: u}, nil
 	}
 	if errors.Is(err, directory.ErrNotFound) {
-		return &source{id: id, gone: true}, nil
+		return &sourceUser{id: id, gone: true}, nil
 	}
 	return nil, fmt.Errorf("read deleted source user %s: %w", id, err)
 }
 
 // syncUser syncs one user into every target (or only into only, when set).
 // src may be given when the caller already read the user.
-func (e *Engine) syncUser(ctx context.Context, ch Change, src *source, only *target) (Result, error) {
+func (e *Engine) syncUser(ctx context.Context, ch Change, src *sourceUser, only *target) (Result, error) {
 	res := Result{Change: ch}
 	if src == nil {
 		var err error
@@ -153,7 +153,7 @@ func permanent(err error) bool {
 	return errors.Is(err, ErrPermanent) || (errors.Is(err, directory.ErrBadRequest) && !directory.Retryable(err))
 }
 
-func (e *Engine) syncTargetRetrying(ctx context.Context, t *target, src *source, ch Change, rep *Report) (Action, error) {
+func (e *Engine) syncTargetRetrying(ctx context.Context, t *target, src *sourceUser, ch Change, rep *Report) (Action, error) {
 	var act Action
 	var err error
 	for range maxRaces {
@@ -262,32 +262,61 @@ func summarize(changes mapping.Changes) string {
 	return strings.Join(parts, "; ")
 }
 
+// decision is one source user's sync into one target, from the reads to
+// the writes: the state of one call held in one struct, as log/slog's
+// handleState holds one Handle's, so that each step (provision, update,
+// matchOrCreate, deprovision, …) is a method that takes only what it varies.
+type decision struct {
+	e   *Engine
+	t   *target
+	src *sourceUser
+	ch  Change
+	rep *Report // nil but for on-demand provisioning
+	// link is the user's link in the target; linked says whether one was
+	// stored (otherwise link holds only its keys).
+	link   store.Link
+	linked bool
+	// scope is why the user is in or out of the target's scope.
+	scope string
+	// act is the decision as it stands: what was done, or is to be.
+	act Action
+}
+
 // syncTarget decides and carries out what one target needs for one user.
 // A store.ErrConflict means another worker changed the link meanwhile: the
 // caller runs it again, and the second run sees the other's work.
-func (e *Engine) syncTarget(ctx context.Context, t *target, src *source, ch Change, rep *Report) (Action, error) {
-	act := Action{Target: t.name, SourceID: src.id, UserPrincipalName: src.upn()}
+func (e *Engine) syncTarget(ctx context.Context, t *target, src *sourceUser, ch Change, rep *Report) (Action, error) {
+	d := &decision{e: e, t: t, src: src, ch: ch, rep: rep,
+		act: Action{Target: t.name, SourceID: src.id, UserPrincipalName: src.upn()}}
 	if q, until := e.quarantined(ctx, t); q != "" {
-		act.Op, act.Reason = OpSkip, fmt.Sprintf("target %s is quarantined until %s: %s", t.name, until.Format(time.RFC3339), q)
-		return act, nil
+		d.act.Op, d.act.Reason = OpSkip, fmt.Sprintf("target %s is quarantined until %s: %s", t.name, until.Format(time.RFC3339), q)
+		return d.act, nil
 	}
-	link, hasLink, err := e.getLink(ctx, t.name, src.id)
+	var err error
+	d.link, d.linked, err = e.getLink(ctx, t.name, src.id)
 	if err != nil {
-		return act, err
+		return d.act, err
 	}
-	if hasLink {
-		act.setTargetID(link.TargetID)
-		rep.step("match", "linked to target user %s (state %s)", link.TargetID, link.State)
+	if d.linked {
+		d.act.setTargetID(d.link.TargetID)
+		rep.step("match", "linked to target user %s (state %s)", d.link.TargetID, d.link.State)
 	}
 	in, reason, err := e.inScope(ctx, t, src)
 	if err != nil {
-		return act, err
+		return d.act, err
 	}
+	d.scope = reason
 	rep.step("scope", "%s", reason)
 	if in {
-		return e.provision(ctx, t, src, ch, link, hasLink, reason, act, rep)
+		return d.provision(ctx)
 	}
-	return e.deprovision(ctx, t, src, link, hasLink, ch.Force, reason, act, rep)
+	return d.deprovision(ctx)
+}
+
+// fresh drops the user's link from the decision: what follows starts over,
+// as for a user never linked.
+func (d *decision) fresh() {
+	d.link, d.linked = store.Link{Target: d.t.name, SourceID: d.src.id}, false
 }
 
 func (e *Engine) getLink(ctx context.Context, target, sourceID string) (store.Link, bool, error) {
@@ -303,7 +332,7 @@ func (e *Engine) getLink(ctx context.Context, target, sourceID string) (store.Li
 
 // inScope evaluates a target's scope for a source user, reading group
 // membership only when the cheaper conditions leave it open.
-func (e *Engine) inScope(ctx context.Context, t *target, src *source) (bool, string, error) {
+func (e *Engine) inScope(ctx context.Context, t *target, src *sourceUser) (bool, string, error) {
 	switch {
 	case src.gone:
 		return false, "out of scope: deleted in the source tenant", nil
@@ -324,7 +353,7 @@ func (e *Engine) inScope(ctx context.Context, t *target, src *source) (bool, str
 
 // memberOf returns which of the target's scoping groups the user is in,
 // asking the source once per nesting mode for all targets' groups together.
-func (e *Engine) memberOf(ctx context.Context, t *target, src *source) ([]string, error) {
+func (e *Engine) memberOf(ctx context.Context, t *target, src *sourceUser) ([]string, error) {
 	if len(t.cfg.Scope.Groups) == 0 {
 		return nil, nil
 	}
@@ -389,7 +418,7 @@ type desired struct {
 	redacted       []string // attributes whose values must not be shown
 }
 
-func (e *Engine) desiredFor(ctx context.Context, t *target, src *source, op mapping.Op) (desired, error) {
+func (e *Engine) desiredFor(ctx context.Context, t *target, src *sourceUser, op mapping.Op) (desired, error) {
 	anchor := e.anchorValue(src.id)
 	res, err := t.mappings.Map(src.user, op, mapping.Options{
 		Now: e.now,

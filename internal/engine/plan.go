@@ -1,0 +1,167 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/tenantsync/tenantsync/internal/directory"
+	"github.com/tenantsync/tenantsync/internal/store"
+)
+
+// Plan is the outcome of a dry run: per target, what a full reconcile would do.
+type Plan struct {
+	Targets []TargetPlan `json:"targets"`
+	// forced marks users whose target drifted or lost its link.
+	forced map[string]bool
+}
+
+// TargetPlan is the dry run of one target; Held lists deprovisions the
+// deletion guard would hold back.
+type TargetPlan struct {
+	Name    string   `json:"name"`
+	Actions []Action `json:"actions"`
+	Held    []Action `json:"held"`
+}
+
+// Plan is a full dry run: for each target, the users it would create,
+// update (with old → new attributes), disable, deprovision, restore or skip,
+// and what the deletion guard would hold back. It reads both tenants in pages
+// and writes nothing anywhere.
+func (e *Engine) Plan(ctx context.Context) (Plan, error) {
+	return e.plan(ctx, e.targets, true)
+}
+
+// plan decides for every user and target with the dry engine. Without
+// details it keeps only what a full pass needs to enqueue (the operation,
+// the user, whether it is held or failed): the attribute diffs and reasons
+// of every user in every target are most of a plan's memory.
+func (e *Engine) plan(ctx context.Context, targets []*target, details bool) (Plan, error) {
+	s, err := e.survey(ctx, targets)
+	if err != nil {
+		return Plan{}, err
+	}
+	d := e.dry(s)
+	p := Plan{forced: map[string]bool{}}
+	for _, t := range d.targets {
+		ts := s.targets[t.name]
+		tp := TargetPlan{Name: t.name, Actions: []Action{}, Held: []Action{}}
+		ids := append([]string(nil), s.order...)
+		// Linked users the listing did not return are deleted in the source;
+		// target users carrying our anchor without a link were left by a crash.
+		var extra []string
+		for id := range ts.links {
+			if _, live := s.users[id]; !live {
+				extra = append(extra, id)
+			}
+		}
+		for _, u := range ts.users {
+			a, _ := u.Attrs.String(t.anchorAttr)
+			if id, ok := strings.CutPrefix(a, e.anchorPrefix()); ok {
+				if l, linked := ts.links[id]; !linked || l.TargetID != u.ID {
+					p.forced[id] = true
+					if _, live := s.users[id]; !live {
+						extra = append(extra, id)
+					}
+				}
+			}
+		}
+		sort.Strings(extra)
+		ids = append(ids, dedupe(extra)...)
+		for _, id := range ids {
+			force := p.forced[id] || drifted(t, ts, id)
+			if force {
+				p.forced[id] = true
+			}
+			src, ok := s.users[id]
+			var sv *sourceUser
+			if ok {
+				sv = &sourceUser{id: id, user: src}
+			} else {
+				sv, err = e.readSource(ctx, id)
+				if err != nil {
+					return p, err
+				}
+			}
+			act, err := d.syncTarget(ctx, t, sv, Change{Kind: KindUser, ID: id, Force: force, Cause: "plan"}, nil)
+			if err != nil {
+				act.Error = err.Error()
+				if act.Op == "" {
+					act.Op, act.Reason = OpSkip, "skipped: it would fail"
+				}
+			}
+			if act.Op == OpNoop && len(act.Drift) == 0 {
+				continue
+			}
+			if !details {
+				act.Changes, act.Reason, act.UserPrincipalName, act.RequestIDs = nil, "", "", nil
+			}
+			if act.Held {
+				tp.Held = append(tp.Held, act)
+			} else {
+				tp.Actions = append(tp.Actions, act)
+			}
+		}
+		d.holdBurst(ctx, t, &tp)
+		p.Targets = append(p.Targets, tp)
+	}
+	return p, nil
+}
+
+// holdBurst applies the deletion guard's rule to a whole plan, as the guard
+// will apply it when the settle delay ends: when the deprovisions the plan
+// records as pending, with those pending or carried out already, are more
+// than the threshold, every one of them will be held.
+func (d *Engine) holdBurst(ctx context.Context, t *target, tp *TargetPlan) {
+	g, err := d.store.GetGuard(ctx, t.name)
+	if err != nil {
+		return // no guard record: nothing recorded
+	}
+	recent := 0
+	for _, at := range g.Executed {
+		if at.After(d.now().Add(-t.window)) {
+			recent++
+		}
+	}
+	count := len(g.Pending) + recent
+	if count <= t.threshold && !d.now().Before(g.HoldUntil) {
+		return
+	}
+	kept := tp.Actions[:0]
+	for _, a := range tp.Actions {
+		if a.PendingUntil == nil {
+			kept = append(kept, a)
+			continue
+		}
+		a.Held = true
+		if a.Reason != "" {
+			a.Reason += fmt.Sprintf("; the deletion guard will hold it: %d deprovisions pending or carried out within %s, over the threshold of %d",
+				count, t.window, t.threshold)
+		}
+		tp.Held = append(tp.Held, a)
+	}
+	tp.Actions = kept
+}
+
+// drifted reports whether a linked target user differs from what tenantsync
+// last wrote to it, on the attributes it keeps in step.
+func drifted(t *target, ts *targetSurvey, sourceID string) bool {
+	l, ok := ts.links[sourceID]
+	if !ok || l.State != store.LinkActive {
+		return false
+	}
+	u, ok := ts.users[l.TargetID]
+	if !ok {
+		return true // deleted in the target by someone else
+	}
+	for _, k := range t.comparedAttrs() {
+		if !directory.Equal(u.Attrs[k], l.Attributes[k]) {
+			return true
+		}
+	}
+	if m, ok := l.Attributes["manager"]; ok && !directory.Equal(u.Attrs["manager"], m) {
+		return true
+	}
+	return false
+}
