@@ -28,7 +28,7 @@ type Options struct {
 	Targets map[string]Target
 	// Store is the engine's memory; a store.Store is one.
 	Store  Store
-	Logger  *slog.Logger
+	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// StatusCacheTTL bounds how stale the engine's view of a target's

@@ -510,4 +510,3 @@ func (e *Engine) fullPass(ctx context.Context, emit func(context.Context, []Chan
 	}
 	return n, planned, nil
 }
-
