@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tenantsync/tenantsync/internal/config"
@@ -259,14 +260,23 @@ func (e *Engine) targetState(ctx context.Context, t *target, id string) (live, e
 
 func (d *decision) execute(ctx context.Context, action config.DeprovisionAction) error {
 	e, t := d.e, d.t
-	switch action {
-	case config.DeprovisionDelete:
+	gone, err := d.owned(ctx)
+	if err != nil {
+		return e.failLink(ctx, d.link, err)
+	}
+	if gone {
+		action = config.DeprovisionDelete // nothing left to disable either: deleted
+	}
+	switch {
+	case gone:
+		d.link.State = store.LinkDeleted
+	case action == config.DeprovisionDelete:
 		err := e.notYet(d.link, t.api.DeleteUser(ctx, d.link.TargetID))
 		if err != nil && (!errors.Is(err, directory.ErrNotFound) || directory.Retryable(err)) {
 			return e.failLink(ctx, d.link, fmt.Errorf("delete target user %s: %w", d.link.TargetID, err))
 		}
 		d.link.State = store.LinkDeleted
-	case config.DeprovisionDisable:
+	case action == config.DeprovisionDisable:
 		patch := directory.Attributes{"accountEnabled": false}
 		if anchor := e.anchorValue(d.link.SourceID); !directory.Equal(d.link.Attributes[t.anchorAttr], anchor) {
 			// The user of an interrupted invitation has no anchor yet; a
@@ -293,6 +303,47 @@ func (d *decision) execute(ctx context.Context, action config.DeprovisionAction)
 	}
 	d.link = stored
 	return e.updateStatus(ctx, t.name, func(st *store.TargetStatus) { bump(st, "deprovision") })
+}
+
+// errNotOurs marks a destructive write refused because the target user is
+// not provably tenantsync's: the link may be damaged, or point elsewhere.
+var errNotOurs = errors.New("refused: the target user is not provably this source user's")
+
+// owned re-reads the linked target user before a destructive write (a
+// delete, or a PATCH that disables) and checks it is provably this source
+// user's: tenantsync's anchor for them (or, for the user of an invitation a
+// crash interrupted, an unredeemed invitation without an anchor yet), and a
+// B2B user unless the target adopts internal members. What the link says is
+// not enough: a row of a store could point anywhere. gone reports a user
+// that no longer exists (and was not created a moment ago).
+func (d *decision) owned(ctx context.Context) (gone bool, err error) {
+	id := d.link.TargetID
+	u, err := d.t.api.GetUser(ctx, id, []string{d.t.anchorAttr, "userPrincipalName", "creationType", "externalUserState"})
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		if err := d.e.notYet(d.link, err); directory.Retryable(err) {
+			return false, fmt.Errorf("read target user %s before deprovisioning it: %w", id, err)
+		}
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("read target user %s before deprovisioning it: %w", id, err)
+	}
+	anchor, _ := u.Attrs.String(d.t.anchorAttr)
+	state, _ := u.Attrs.String("externalUserState")
+	switch {
+	case anchor == d.e.anchorValue(d.src.id):
+	case anchor == "" && isB2B(u) && strings.EqualFold(state, "PendingAcceptance"):
+		// An invitation of ours whose attributes a crash kept from being
+		// written: it has no anchor yet.
+	case anchor == "":
+		return false, fmt.Errorf("%w: target user %s carries no anchor in %s; nothing was written to it", errNotOurs, id, d.t.anchorAttr)
+	default:
+		return false, fmt.Errorf("%w: target user %s carries another anchor in %s (%q); nothing was written to it", errNotOurs, id, d.t.anchorAttr, anchor)
+	}
+	if !isB2B(u) && !d.t.cfg.AdoptMembers {
+		return false, fmt.Errorf("%w: target user %s is an internal member of the target, not a B2B user; nothing was written to it", errNotOurs, id)
+	}
+	return false, nil
 }
 
 // stage holds a deprovision for approval: a staged deletion, then the link.

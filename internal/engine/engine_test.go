@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/tenantsync/tenantsync/internal/graphsim"
 	"github.com/tenantsync/tenantsync/internal/scope"
 	"github.com/tenantsync/tenantsync/internal/store"
+	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 func TestCreate(t *testing.T) {
@@ -511,5 +513,34 @@ func TestFilters(t *testing.T) {
 	}
 	if act := only(t, e.sync("alice")); act.Op != engine.OpSkip || !contains(act.Reason, "department") {
 		t.Errorf("alice (Sales) = %s (%s)", act.Op, act.Reason)
+	}
+}
+
+// TestLogsNameAttributesNotValues (issue 18, finding 1): at Info the
+// provisioning log names the attributes that changed, never their values;
+// the values appear only at Debug.
+func TestLogsNameAttributesNotValues(t *testing.T) {
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		t.Run(level.String(), func(t *testing.T) {
+			e := newEnv(t)
+			var buf testenv.Buffer
+			eng, err := engine.New(engine.Options{Config: e.cfg, Source: e.src, Targets: map[string]engine.Target{"contoso": e.dst},
+				Store: e.store, Now: e.time, Logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: level}))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.eng = eng
+			e.sync("alice")
+			e.patchSource("alice", map[string]any{"department": "Skunkworks", "mobilePhone": "+1 555 0199"})
+			e.sync("alice")
+			out := buf.String()
+			if !contains(out, `"attributes":["department","mobilePhone"]`) {
+				t.Errorf("the log does not name the changed attributes:\n%s", out)
+			}
+			leaks := contains(out, "Skunkworks") || contains(out, "555 0199")
+			if leaks != (level == slog.LevelDebug) {
+				t.Errorf("at %s, values in the log: %v, want %v:\n%s", level, leaks, level == slog.LevelDebug, out)
+			}
+		})
 	}
 }

@@ -98,6 +98,9 @@ func (d *decision) update(ctx context.Context, restored bool) (Action, error) {
 		if v != verdictExecute {
 			pendingDisable = true
 			delete(changes, "accountEnabled")
+		} else if _, err := d.owned(ctx); err != nil {
+			// A disable is destructive: the user must be provably ours.
+			return d.act, e.failLink(ctx, d.link, err)
 		}
 	case d.link.State == store.LinkPending || d.link.State == store.LinkStaged:
 		// Back in scope, or enabled again in the source, before the

@@ -822,3 +822,51 @@ func TestPerUser403IsThatUsersError(t *testing.T) {
 		t.Errorf("quarantined after a refused deprovision: %+v", st)
 	}
 }
+
+// TestDestructiveWritesRecheckTheTargetUser (issue 18, finding 5): before a
+// delete or a disable, the target user is read again and must carry
+// tenantsync's anchor for this source user and be a B2B user; a link that
+// points anywhere else (a damaged row) is refused, and nothing is written.
+func TestDestructiveWritesRecheckTheTargetUser(t *testing.T) {
+	for _, action := range []config.DeprovisionAction{config.DeprovisionDelete, config.DeprovisionDisable} {
+		for _, victim := range []string{"zoe", "bob"} { // an internal member; another synced user
+			t.Run(string(action)+" "+victim, func(t *testing.T) {
+				e := newEnv(t, func(_ *graphsim.Seed, c *config.Config) { c.Targets[0].Deprovision.Action = action })
+				e.sync("alice")
+				e.sync("bob")
+				var victimID string
+				if victim == "zoe" {
+					victimID = e.targetUser("zoe@contoso.example")["id"].(string)
+				} else {
+					victimID = e.link("bob").TargetID
+				}
+				// The store's row for alice is damaged: it points at the victim.
+				l := e.link("alice")
+				l.TargetID = victimID
+				if _, err := e.store.PutLink(t.Context(), l); err != nil {
+					t.Fatal(err)
+				}
+				before := e.stats(dstDomain).Writes
+				e.removeMember("alice")
+				res, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice")})
+				if err != nil {
+					t.Fatalf("sync: %v, want the refusal recorded on alice", err)
+				}
+				if a := only(t, res); !contains(a.Error, "not provably this source user's") {
+					t.Errorf("action = %+v, want the destructive write refused", a)
+				}
+				if w := e.stats(dstDomain).Writes - before; w != 0 {
+					t.Errorf("%d writes to the target after the refusal", w)
+				}
+				var u map[string]any
+				e.graphCall(dstDomain, "GET", "/users/"+victimID+"?$select=id,accountEnabled", nil, &u)
+				if u["accountEnabled"] != true {
+					t.Errorf("the victim %s was touched: %v", victim, u)
+				}
+				if l := e.link("alice"); !contains(l.LastError, "not provably") {
+					t.Errorf("alice's link error = %q", l.LastError)
+				}
+			})
+		}
+	}
+}

@@ -164,6 +164,12 @@ func (e *Engine) syncTargetRetrying(ctx context.Context, t *target, src *sourceU
 		e.log.DebugContext(ctx, "lost a race on a link, syncing again", "target", t.name, "sourceId", src.id)
 	}
 	wide := false
+	if errors.Is(err, errNotOurs) {
+		// A destructive write refused for this user: the error is theirs,
+		// on their link and in the log; retrying cannot help.
+		act.Error, err = err.Error(), nil
+		act.Reason += "; refused"
+	}
 	if err != nil && errors.Is(err, directory.ErrForbidden) {
 		// Refused: the whole target (token, consent, a policy), or only
 		// this user (an administrator in the target)? A probe tells.
@@ -248,8 +254,16 @@ func (e *Engine) finish(ctx context.Context, t *target, act *Action, ch Change, 
 	if act.Error != "" {
 		level = slog.LevelWarn
 	}
+	// The log names the attributes that changed, never their values: in
+	// Azure it is Application Insights and Log Analytics, for every synced
+	// person. The values (phone numbers, employee ids, addresses) are
+	// logged only at Debug, which an operator turns on to investigate.
 	e.log.Log(ctx, level, "provisioning", "target", t.name, "sourceId", act.SourceID, "upn", act.UserPrincipalName,
-		"action", act.Op, "result", ev.Result, "reason", act.Reason, "changes", ev.Changes, "requestIds", act.RequestIDs, "err", err)
+		"action", act.Op, "result", ev.Result, "reason", act.Reason, "attributes", act.Changes.Keys(),
+		"requestIds", act.RequestIDs, "err", err)
+	if len(act.Changes) > 0 && e.log.Enabled(ctx, slog.LevelDebug) {
+		e.log.DebugContext(ctx, "provisioning values", "target", t.name, "sourceId", act.SourceID, "changes", ev.Changes)
+	}
 }
 
 // summarize renders a diff for the log: "department: Sales → Marketing".
