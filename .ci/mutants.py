@@ -24,7 +24,7 @@ import time
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.join(tempfile.gettempdir(), "tenantsync-mutants")
-TESTS = ["./internal/engine/", "./internal/scope/"]
+TESTS = ["./internal/engine/...", "./internal/scope/"]
 
 # name, file, the text to replace (must occur exactly once), its replacement
 MUTANTS = [
@@ -41,7 +41,7 @@ MUTANTS = [
     ("guard-not-atomic", "internal/engine/guard.go",
      "if err == nil {\n\t\t\treturn d, nil\n\t\t}", "if err == nil || errors.Is(err, store.ErrConflict) {\n\t\t\treturn d, nil\n\t\t}"),
     ("approve-all", "internal/engine/deprovision.go",
-     "\t\t\tchosen = append(chosen, d)\n", "\t\t\tchosen = staged\n"),
+     "\t\t\tchosen = append(chosen, d)\n", "\t\t\tchosen = append(staged[:0:0], staged...)\n\t\t\t_ = d\n"),
     ("approve-ignores-unknown", "internal/engine/deprovision.go",
      "if len(unknown) > 0 {", "if false {"),
     ("no-cancel-when-back", "internal/engine/provision.go",

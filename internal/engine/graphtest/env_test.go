@@ -1,4 +1,4 @@
-package engine_test
+package graphtest_test
 
 import (
 	"bytes"

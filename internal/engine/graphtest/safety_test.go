@@ -1,4 +1,4 @@
-package engine_test
+package graphtest_test
 
 // Tests that attack the safety mechanisms: the deletion guard, approvals,
 // adoption, quarantine. Each numbered defect of issue 19 has a regression
@@ -17,6 +17,7 @@ import (
 	"github.com/tenantsync/tenantsync/internal/config"
 	"github.com/tenantsync/tenantsync/internal/directory"
 	"github.com/tenantsync/tenantsync/internal/engine"
+	"github.com/tenantsync/tenantsync/internal/engine/enginetest"
 	"github.com/tenantsync/tenantsync/internal/graphsim"
 	"github.com/tenantsync/tenantsync/internal/mapping"
 	"github.com/tenantsync/tenantsync/internal/store"
@@ -44,14 +45,6 @@ func guardOf(threshold int, delay time.Duration) envOption {
 		d := config.Duration(delay)
 		c.Targets[0].Deprovision.Delay = &d
 	}
-}
-
-func names(prefix string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("%s%02d", prefix, i)
-	}
-	return out
 }
 
 // live reports whether the target user of a source user (by mail) is live.
@@ -110,7 +103,7 @@ func (e *env) staged() []store.Deletion {
 // Defect 1: approving one staged deletion approved every one listed after it.
 func TestApproveExactlyTheApprovedSet(t *testing.T) {
 	e := newEnv(t, crowd(5), guardOf(0, 0)) // threshold 0: every deprovision is staged
-	users := names("p", 5)
+	users := enginetest.Names("p", 5)
 	for _, n := range users {
 		e.sync(n)
 	}
@@ -192,7 +185,7 @@ func TestApprovalOfAReturnedUserCancels(t *testing.T) {
 func TestGuardHoldsAConcurrentBurst(t *testing.T) {
 	t.Run("with the settle delay none is carried out", func(t *testing.T) {
 		e := newEnv(t, crowd(12), guardOf(5, time.Minute))
-		users := names("p", 12)
+		users := enginetest.Names("p", 12)
 		e.syncAll(16, users)
 		for _, n := range users {
 			e.removeMember(n)
@@ -220,7 +213,7 @@ func TestGuardHoldsAConcurrentBurst(t *testing.T) {
 	t.Run("without a delay at most the threshold", func(t *testing.T) {
 		for round := range 5 {
 			e := newEnv(t, crowd(12), guardOf(5, 0))
-			users := names("p", 12)
+			users := enginetest.Names("p", 12)
 			e.syncAll(16, users)
 			for _, n := range users {
 				e.removeMember(n)
@@ -659,7 +652,7 @@ func (g *gateTarget) Invite(ctx context.Context, inv engine.Invitation) (directo
 // flight doubled it.
 func TestFirstQuarantineLastsFiveMinutes(t *testing.T) {
 	e := newEnv(t, crowd(6), func(s *graphsim.Seed, _ *config.Config) { s.Tenants[1].BlockInvitations = true })
-	users := names("p", 6)
+	users := enginetest.Names("p", 6)
 	e.eng = e.engine(&gateTarget{Target: e.dst, n: len(users), open: make(chan struct{})})
 	ids := make([]string, len(users))
 	for i, n := range users {
@@ -715,7 +708,7 @@ func TestSurvivesReplicationLag(t *testing.T) {
 	if err := e.sim.SetReplicationLag(dstDomain, 3*time.Second, 0); err != nil {
 		t.Fatal(err)
 	}
-	users := names("p", 8)
+	users := enginetest.Names("p", 8)
 	before := e.stats(dstDomain).Routes["POST /invitations"]
 	converge := func(want func(engine.Action) bool) {
 		t.Helper()

@@ -1,4 +1,4 @@
-package engine_test
+package graphtest_test
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 // in at most 2 reads and no write, an update in 1 write, a create in at most
 // 2 writes (plus one when the user has a manager to set).
 //
-//	go test -run '^$' -bench RequestsPerOperation ./internal/engine/
+//	go test -run '^$' -bench RequestsPerOperation ./internal/engine/graphtest/
 func BenchmarkRequestsPerOperation(b *testing.B) {
 	for _, op := range []string{"create", "update", "noop"} {
 		b.Run(op, func(b *testing.B) {
