@@ -52,6 +52,8 @@ func TestExampleValidates(t *testing.T) {
 	tg := c.Targets[0]
 	fabrikam := "Fabrikam"
 	staff := "Staff"
+	driftRepair := true
+	delay := Duration(time.Minute)
 	want := Target{
 		Name: "contoso",
 		Tenant: Tenant{Tenant: "contoso.example", Graph: DefaultGraph,
@@ -73,7 +75,8 @@ func TestExampleValidates(t *testing.T) {
 			{Target: "jobTitle", Source: "jobTitle", Default: &staff, Apply: mapping.Always},
 			{Target: "mobilePhone", Ignore: true},
 		},
-		Deprovision: Deprovision{Action: DeprovisionDelete, Threshold: 500, Window: Duration(time.Hour)},
+		Deprovision: Deprovision{Action: DeprovisionDelete, Threshold: 500, Window: Duration(time.Hour), Delay: &delay},
+		DriftRepair: &driftRepair,
 	}
 	if !reflect.DeepEqual(tg, want) {
 		t.Errorf("example target\n got %+v\nwant %+v", tg, want)
@@ -550,7 +553,7 @@ func TestAliasBomb(t *testing.T) {
 		t.Fatalf("the bomb is %d bytes, meant to be small", len(d))
 	}
 	_, err := Parse([]byte(d))
-	if err == nil || !strings.Contains(err.Error(), "the document expands to more than 100000 values (check its aliases)") {
+	if err == nil || !strings.Contains(err.Error(), "the document expands to more than 100000 values (check its aliases and merge keys)") {
 		t.Fatalf("Parse of an alias bomb: %.500v", err)
 	}
 }

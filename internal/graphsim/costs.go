@@ -2,12 +2,8 @@ package graphsim
 
 import "strconv"
 
-// throttlingLimitsURL is where Graph documents the identity and access
-// service limits that the cost table and the buckets in faults.go follow.
-const throttlingLimitsURL = "https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits"
-
 // listedCosts are the base resource unit costs of the routes that the
-// identity and access cost table lists (throttlingLimitsURL, the "Base
+// identity and access cost table lists (https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits, the "Base
 // Resource Unit Cost" table). Graph charges every route it does not list 1,
 // and says "Any request cost that applies to a request path starting with
 // me/ also applies to equivalent requests starting with
@@ -41,7 +37,7 @@ func baseCost(rt routeID) int {
 }
 
 // requestCost is the resource units a request costs under the identity and
-// access limits (throttlingLimitsURL, "Other factors that affect a request
+// access limits (https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits, "Other factors that affect a request
 // cost"): the base cost, one less with $select, one more with $expand, one
 // less with a $top under 20, and never lower than 1. Graph states these
 // modifiers for every request, so they apply to writes too.

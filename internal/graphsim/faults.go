@@ -140,7 +140,7 @@ func (f *faultState) injectError() (int, bool) {
 func (f *faultState) retryAfterSeconds() int { return f.RetryAfterSeconds }
 
 // throttle holds a tenant's token buckets under the identity and access
-// limits (throttlingLimitsURL): per app and tenant (the simulator has one
+// limits (https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits): per app and tenant (the simulator has one
 // app per tenant), resource units per 10 s by tenant size and 3,000 writes
 // per 2 minutes 30 seconds; and per tenant for all apps together, 18,000
 // writes per 5 minutes. With one app the per-app write bucket empties

@@ -475,7 +475,7 @@ func (s *Server) writeResponse(w http.ResponseWriter, rq *request, resp *respons
 	}
 	if resp.resourceUnits > 0 {
 		// Graph's identity and access responses say what they cost
-		// (throttlingLimitsURL, "x-ms-resource-unit").
+		// (https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits, "x-ms-resource-unit").
 		h.Set("x-ms-resource-unit", strconv.Itoa(resp.resourceUnits))
 	}
 	if resp.body == nil {

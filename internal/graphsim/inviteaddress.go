@@ -5,10 +5,6 @@ import (
 	"strings"
 )
 
-// invitationResourceURL documents the characters an invitedUserEmailAddress
-// may not contain.
-const invitationResourceURL = "https://learn.microsoft.com/graph/api/resources/invitation#properties"
-
 // invalidInviteChars are the special characters the invitation resource
 // page does not allow in invitedUserEmailAddress: tilde, exclamation point,
 // number sign, dollar sign, percent, circumflex, ampersand, asterisk,
