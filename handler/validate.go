@@ -26,8 +26,14 @@ func newValidateCmd(env settings.Env) *cobra.Command {
 With --online, also read each tenant, writing nothing: the source can read
 users and groups, resolves every scoping group and can list subscriptions;
 each target can read users and lets guests be invited (its authorization
-policy's allowInvitesFrom). Whether Graph can reach the notification URL is
-not checked: Graph validates it when a subscription is created.`,
+policy's allowInvitesFrom). In every tenant, the Microsoft Graph application
+permissions granted to the app are compared with what tenantsync needs there
+(source: User.Read.All and Group.Read.All; targets: User.Invite.All and
+User.ReadWrite.All): each missing one fails, naming what fails without it,
+and each one beyond them is a warning. They are read from the app's access
+token, or without one (the simulator) from the app's appRoleAssignments,
+which needs Application.Read.All. Whether Graph can reach the notification
+URL is not checked: Graph validates it when a subscription is created.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, src, err := loadConfig(cmd, env, &out)
@@ -81,14 +87,14 @@ func onlineOptions(cmd *cobra.Command, env settings.Env, out *commonFlags, cfg *
 		return graph.New(cmd.Context(), graph.Options{BaseURL: t.Graph, Credential: cred, MaxRetries: graph.DefaultMaxRetries,
 			Logger: out.logger(cmd).With("tenant", t.Tenant)})
 	}
-	opts := operator.OnlineOptions{NotificationURL: env.Get(settings.WebhookURL)}
+	opts := operator.OnlineOptions{NotificationURL: env.Get(settings.WebhookURL), SourceAppID: grantAppID(cfg.Source)}
 	if c, err := connect(cfg.Source); err != nil {
 		opts.SourceErr = err
 	} else {
 		opts.Source = c
 	}
 	for _, t := range cfg.Targets {
-		ot := operator.OnlineTarget{Name: t.Name, Groups: t.Scope.Groups}
+		ot := operator.OnlineTarget{Name: t.Name, Groups: t.Scope.Groups, AppID: grantAppID(t.Tenant)}
 		if t.Scope.All {
 			ot.Groups = nil
 		}
@@ -100,4 +106,21 @@ func onlineOptions(cmd *cobra.Command, env settings.Env, out *commonFlags, cfg *
 		opts.Targets = append(opts.Targets, ot)
 	}
 	return opts
+}
+
+// simulatorAppID stands in for the client id that auth method none does
+// not have: none reaches only the simulator, where
+// servicePrincipals(appId='…') names the tenantsync app whatever the id
+// (docs/simulator.md, "Listing the grant the way Graph does").
+const simulatorAppID = "00000000-0000-0000-0000-000000000000"
+
+// grantAppID is the application (client) id whose app role assignments
+// validate --online lists when the access token does not carry the grant:
+// the configured clientId, none for the Azure CLI (a user's token; the
+// check then says it cannot tell), the stand-in for the simulator.
+func grantAppID(t config.Tenant) string {
+	if t.Auth.Method == config.AuthNone {
+		return simulatorAppID
+	}
+	return t.Auth.ClientID
 }

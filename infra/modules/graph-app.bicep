@@ -2,10 +2,26 @@
 // tenant and (after admin consent) in every target tenant, without a secret:
 // its federated identity credential trusts tokens of the function app's
 // user-assigned managed identity (the "managed identity as a federated
-// identity credential" pattern). The service principal in the source tenant
-// gets the two read permissions the source needs; the target permissions are
-// granted by each target's administrator through the consent URL that the
-// postprovision hook prints.
+// identity credential" pattern).
+//
+// Least privilege, per tenant:
+// - The source gets exactly User.Read.All and Group.Read.All, as direct app
+//   role assignments below. Group.Read.All rather than GroupMember.Read.All:
+//   subscribing to /groups change notifications needs Group.Read.All
+//   (https://learn.microsoft.com/graph/api/subscription-post-subscriptions#permissions),
+//   and it reads group members too, so GroupMember.Read.All would add nothing.
+// - Each target is asked for exactly User.Invite.All and User.ReadWrite.All:
+//   they are the only permissions in requiredResourceAccess, which is what
+//   /adminconsent grants ("the configured API permissions that an app requires
+//   for its default consent request",
+//   https://learn.microsoft.com/entra/identity-platform/troubleshoot-required-resource-access-limits).
+//   User.ReadWrite.All reads users, so the targets need no read permission.
+//   The source's read permissions are not listed there, so a target's
+//   administrator never grants them; an app role can be assigned without
+//   being listed ("Application permissions can be granted directly with app
+//   role assignments, or through a consent experience",
+//   https://learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto).
+// internal/deploycheck holds this file to exactly these two sets.
 //
 // Microsoft Graph Bicep extension, dynamic types; the alias microsoftGraphV1
 // is defined in infra/bicepconfig.json as
@@ -34,11 +50,16 @@ var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 
 // Application permission (app role) ids of Microsoft Graph, from the
 // permissions reference: https://learn.microsoft.com/graph/permissions-reference
+// Each key is the permission's name in lower camel case (User.Read.All is
+// userReadAll); the same ids are in internal/graph's AppRoles.
 var graphAppRoles = {
-  // Source: read users and their attributes (delta, GET /users/{id}).
+  // Source: read users and their attributes (delta, GET /users/{id}), and
+  // subscribe to /users change notifications.
   userReadAll: 'df021288-bdef-4463-88db-98f22de89214'
-  // Source: read the scoping groups' members (groups delta, transitive members).
-  groupMemberReadAll: '98830695-27a2-44f7-8c18-0c3ebc9698f6'
+  // Source: read the scoping groups and their members (groups delta,
+  // transitive members, checkMemberGroups), and subscribe to /groups change
+  // notifications.
+  groupReadAll: '5b567255-7703-4780-807c-7be8301ae99b'
   // Target: POST /invitations (least privileged permission for it).
   userInviteAll: '09850681-111b-4a89-9bed-3f2cae46d706'
   // Target: PATCH, DELETE and restore of the B2B users; reading them to match.
@@ -57,22 +78,13 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
     ]
   }
   // The static permissions a target administrator consents to through
-  // /adminconsent. All four are listed: consent grants every required
-  // permission, so the targets also get the two read permissions (harmless:
-  // User.ReadWrite.All already includes reading users). The source tenant is
-  // granted only the read permissions, below, never the write ones.
+  // /adminconsent: the target permissions only. The source's read
+  // permissions are assigned directly below and are not listed here, so no
+  // target is granted them; the source is never granted these two.
   requiredResourceAccess: [
     {
       resourceAppId: microsoftGraphAppId
       resourceAccess: [
-        {
-          id: graphAppRoles.userReadAll
-          type: 'Role'
-        }
-        {
-          id: graphAppRoles.groupMemberReadAll
-          type: 'Role'
-        }
         {
           id: graphAppRoles.userInviteAll
           type: 'Role'
@@ -111,17 +123,18 @@ resource microsoftGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
   appId: microsoftGraphAppId
 }
 
-// Admin consent in the source tenant for the read permissions only.
+// The source tenant's grant: the two read permissions, assigned directly
+// (no consent prompt), and nothing else.
 resource sourceUserReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
   principalId: servicePrincipal.id
   resourceId: microsoftGraph.id
   appRoleId: graphAppRoles.userReadAll
 }
 
-resource sourceGroupMemberReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
+resource sourceGroupReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
   principalId: servicePrincipal.id
   resourceId: microsoftGraph.id
-  appRoleId: graphAppRoles.groupMemberReadAll
+  appRoleId: graphAppRoles.groupReadAll
 }
 
 @description('Application (client) id: auth.clientId in tenantsync.yaml and the client_id of the consent URL.')

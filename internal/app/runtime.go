@@ -75,10 +75,12 @@ func (a *App) Runtime(opts RuntimeOptions) (*Runtime, error) {
 		return nil, err
 	}
 	rt.Webhook, err = webhook.New(webhook.Options{
-		Store:     a.Store,
-		Queue:     opts.Queue,
-		Lifecycle: lifecycle,
-		Logger:    a.Logger,
+		SourceTenant: a.Config.Source.Tenant,
+		TenantID:     a.Source.TenantID,
+		Store:        a.Store,
+		Queue:        opts.Queue,
+		Lifecycle:    lifecycle,
+		Logger:       a.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)

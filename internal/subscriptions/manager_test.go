@@ -80,7 +80,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.webhook, err = webhook.New(webhook.Options{Store: e.store, Queue: e.queue, Logger: log, MissTTL: time.Millisecond})
+	// The source by its domain, as the tests' config names it: the webhook
+	// learns the tenant's id from the simulator (GET /organization), and
+	// every notification the simulator sends must carry that id.
+	e.webhook, err = webhook.New(webhook.Options{SourceTenant: tenant, TenantID: e.graph.TenantID,
+		Store: e.store, Queue: e.queue, Logger: log, MissTTL: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +459,7 @@ func TestReauthorizeOnLifecycleNotification(t *testing.T) {
 // through m.
 func (e *env) webhookLifecycle(m *subscriptions.Manager) {
 	e.t.Helper()
-	h, err := webhook.New(webhook.Options{Store: e.store, Queue: e.queue, Lifecycle: m,
+	h, err := webhook.New(webhook.Options{SourceTenant: tenant, TenantID: e.graph.TenantID, Store: e.store, Queue: e.queue, Lifecycle: m,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
 	if err != nil {
 		e.t.Fatal(err)
@@ -486,8 +490,13 @@ func TestRecreateOnSubscriptionRemoved(t *testing.T) {
 	e.webhookLifecycle(m)
 	e.ensure(m)
 	groups := e.checkOnePerResource("/users", "/groups")["/groups"]
-	body := fmt.Sprintf(`{"value":[{"subscriptionId":%q,"clientState":%q,"lifecycleEvent":"subscriptionRemoved","tenantId":"t"}]}`,
-		groups.ID, groups.ClientState)
+	// The webhook drops notifications from any tenant but the source.
+	tenantID, err := e.graph.TenantID(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf(`{"value":[{"subscriptionId":%q,"clientState":%q,"lifecycleEvent":"subscriptionRemoved","tenantId":%q}]}`,
+		groups.ID, groups.ClientState, tenantID)
 	resp, err := http.Post(e.life, "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

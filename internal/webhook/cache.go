@@ -4,15 +4,38 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/tenantsync/tenantsync/internal/engine"
 	"github.com/tenantsync/tenantsync/internal/store"
 )
 
 // maxCacheEntries bounds the cache: tenantsync owns a handful of
 // subscriptions, but notifications naming random ids must not grow it.
 const maxCacheEntries = 1024
+
+// subscription is what the Handler checks a notification against: its
+// subscription's secret and the kind of object it watches.
+type subscription struct {
+	secret string
+	// kind is what the subscription's resource (/users, /groups) watches;
+	// "" for a resource tenantsync does not subscribe to, which matches no
+	// notification.
+	kind engine.Kind
+}
+
+// kindOfResource reads a subscription's resource, "/users" or "/groups".
+func kindOfResource(resource string) engine.Kind {
+	switch strings.ToLower(strings.Trim(resource, "/")) {
+	case "users":
+		return engine.KindUser
+	case "groups":
+		return engine.KindGroup
+	}
+	return ""
+}
 
 // secretCache remembers subscriptions' secrets for a short time, so that a
 // burst of notifications costs one store read per subscription, and
@@ -28,7 +51,7 @@ type secretCache struct {
 
 type cacheEntry struct {
 	ready   chan struct{} // closed when the lookup finished
-	secret  string
+	sub     subscription
 	found   bool
 	err     error
 	expires time.Time
@@ -38,8 +61,8 @@ func newSecretCache(s SubscriptionStore, ttl, missTTL time.Duration) *secretCach
 	return &secretCache{store: s, ttl: ttl, missTTL: missTTL, entries: map[string]*cacheEntry{}}
 }
 
-// get returns the secret of the subscription id and whether it exists.
-func (c *secretCache) get(ctx context.Context, id string) (secret string, found bool, err error) {
+// get returns the subscription id and whether it exists.
+func (c *secretCache) get(ctx context.Context, id string) (sub subscription, found bool, err error) {
 	now := time.Now()
 	c.mu.Lock()
 	e := c.entries[id]
@@ -69,9 +92,9 @@ func (c *secretCache) get(ctx context.Context, id string) (secret string, found 
 	select {
 	case <-e.ready:
 	case <-ctx.Done():
-		return "", false, ctx.Err()
+		return subscription{}, false, ctx.Err()
 	}
-	return e.secret, e.found, e.err
+	return e.sub, e.found, e.err
 }
 
 // lookup reads the subscription and completes e. It runs with its owner's
@@ -82,7 +105,8 @@ func (c *secretCache) lookup(ctx context.Context, id string, e *cacheEntry) {
 	now := time.Now()
 	switch {
 	case err == nil:
-		e.secret, e.found, e.expires = sub.ClientState, true, now.Add(c.ttl)
+		e.sub = subscription{secret: sub.ClientState, kind: kindOfResource(sub.Resource)}
+		e.found, e.expires = true, now.Add(c.ttl)
 	case errors.Is(err, store.ErrNotFound):
 		e.expires = now.Add(c.missTTL)
 	default:

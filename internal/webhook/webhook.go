@@ -11,6 +11,34 @@
 // data: the message names the object, and ProcessChange reads its current
 // state.
 //
+// Past its clientState, a notification must also come from the source
+// tenant and be about what its subscription watches, else it is dropped and
+// counted, like a wrong clientState:
+//
+//   - Its tenantId, "the unique identifier of the tenant from which the
+//     change notification originated", required in every notification
+//     (https://learn.microsoft.com/graph/api/resources/changenotification),
+//     must be the source tenant's id. The configured source tenant is that id
+//     when it is a GUID. When it is a verified domain, the id is learnt once
+//     per process from the source's own Graph client (Options.TenantID: the
+//     tid claim of the access token tenantsync signs in with, or, without a
+//     token in the simulator, GET /organization, whose id is the one the
+//     simulator's notifications carry), never from a notification. It is
+//     learnt on the first notification whose clientState is right, so a
+//     stranger's POST costs no token request; if it cannot be learnt the
+//     POST is answered 503 and Graph delivers it again. Recording the id on
+//     each stored subscription would do the same without the one lookup
+//     per process, but needs a new field in both stores; the source tenant
+//     is one per deployment, so one id for the process is as correct.
+//   - Its resource ("Users/{id}" or "Groups/{id}", and resourceData's
+//     @odata.type) must be of the kind its subscription's resource (/users
+//     or /groups) watches: a /users subscription delivering a group is not
+//     what Graph sends.
+//
+// Both guard against a notification whose clientState leaked, or a
+// subscription record from an earlier configuration (another source tenant)
+// that is still in the store.
+//
 // The same Handler serves the lifecycle URL (GraphLifecycle): a
 // reauthorizationRequired event asks the subscription manager to reauthorize
 // the subscription, subscriptionRemoved to recreate it, in the background and
@@ -71,6 +99,15 @@ const (
 
 // Options configure a Handler.
 type Options struct {
+	// SourceTenant is the source tenant as configured: its id (a GUID) or a
+	// verified domain. Required: a notification from any other tenant is
+	// dropped.
+	SourceTenant string
+	// TenantID returns the source tenant's id; required when SourceTenant
+	// is a domain. The source's *graph.Client.TenantID. It is called on the
+	// first notification that needs it and until it succeeds, with the
+	// POST's deadline; its result is kept for the life of the Handler.
+	TenantID func(ctx context.Context) (string, error)
 	// Store holds the subscriptions and their clientState secrets. Required.
 	Store SubscriptionStore
 	// Queue receives one change message per valid notification. Required.
@@ -111,6 +148,7 @@ type Handler struct {
 	opts    Options
 	log     *slog.Logger
 	secrets *secretCache
+	tenant  *sourceTenant
 	c       counters
 
 	// Lifecycle work in the background: at most one per subscription.
@@ -126,6 +164,10 @@ func New(opts Options) (*Handler, error) {
 	}
 	if opts.Queue == nil {
 		return nil, errors.New("webhook: Options.Queue is required")
+	}
+	tenant, err := newSourceTenant(opts.SourceTenant, opts.TenantID)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -155,6 +197,7 @@ func New(opts Options) (*Handler, error) {
 		opts:     opts,
 		log:      opts.Logger,
 		secrets:  newSecretCache(opts.Store, opts.CacheTTL, opts.MissTTL),
+		tenant:   tenant,
 		lcActive: map[string]bool{},
 	}, nil
 }
@@ -163,7 +206,12 @@ func New(opts Options) (*Handler, error) {
 const (
 	DropUnknownSubscription = "unknownSubscription"
 	DropClientState         = "clientStateMismatch"
-	DropMalformed           = "malformed"
+	// DropTenant: the notification's tenantId is not the source tenant's.
+	DropTenant = "tenantMismatch"
+	// DropResource: the notification is about another kind of object than
+	// its subscription watches.
+	DropResource  = "resourceMismatch"
+	DropMalformed = "malformed"
 )
 
 // ServeHTTP answers Graph: the validation handshake when the query carries
@@ -279,10 +327,17 @@ func (h *Handler) notify(w http.ResponseWriter, r *http.Request) {
 		dropped   int
 	)
 	for _, n := range items {
-		reason, err := h.verify(ctx, n)
+		sub, reason, err := h.verify(ctx, n)
 		if err != nil {
 			h.fail(w, "look the subscription up", n.SubscriptionID, err)
 			return
+		}
+		if reason == "" {
+			reason, err = h.fromSource(ctx, n)
+			if err != nil {
+				h.fail(w, "learn the source tenant's id", n.SubscriptionID, err)
+				return
+			}
 		}
 		if reason != "" {
 			h.drop(n, reason)
@@ -296,6 +351,11 @@ func (h *Handler) notify(w http.ResponseWriter, r *http.Request) {
 		c, ok := changeOf(n)
 		if !ok {
 			h.drop(n, DropMalformed)
+			dropped++
+			continue
+		}
+		if c.Kind != sub.kind {
+			h.drop(n, DropResource)
 			dropped++
 			continue
 		}
@@ -326,21 +386,36 @@ func (h *Handler) notify(w http.ResponseWriter, r *http.Request) {
 }
 
 // verify checks n's clientState against its subscription's secret. It
-// returns a drop reason, or an error when the store failed.
-func (h *Handler) verify(ctx context.Context, n notification) (string, error) {
+// returns the subscription and a drop reason, or an error when the store
+// failed.
+func (h *Handler) verify(ctx context.Context, n notification) (subscription, string, error) {
 	if n.SubscriptionID == "" {
-		return DropMalformed, nil
+		return subscription{}, DropMalformed, nil
 	}
-	secret, found, err := h.secrets.get(ctx, n.SubscriptionID)
+	sub, found, err := h.secrets.get(ctx, n.SubscriptionID)
+	if err != nil {
+		return subscription{}, "", err
+	}
+	if !found {
+		return subscription{}, DropUnknownSubscription, nil
+	}
+	// A subscription without a secret would accept anything: never.
+	if sub.secret == "" || subtle.ConstantTimeCompare([]byte(n.ClientState), []byte(sub.secret)) != 1 {
+		return subscription{}, DropClientState, nil
+	}
+	return sub, "", nil
+}
+
+// fromSource checks that an authentic notification comes from the source
+// tenant. It returns a drop reason, or an error when the source tenant's
+// id could not be learnt.
+func (h *Handler) fromSource(ctx context.Context, n notification) (string, error) {
+	want, err := h.tenant.get(ctx)
 	if err != nil {
 		return "", err
 	}
-	if !found {
-		return DropUnknownSubscription, nil
-	}
-	// A subscription without a secret would accept anything: never.
-	if secret == "" || subtle.ConstantTimeCompare([]byte(n.ClientState), []byte(secret)) != 1 {
-		return DropClientState, nil
+	if !strings.EqualFold(strings.TrimSpace(n.TenantID), want) {
+		return DropTenant, nil
 	}
 	return "", nil
 }
@@ -375,12 +450,22 @@ func (h *Handler) drop(n notification, reason string) {
 		h.c.droppedUnknown.Add(1)
 	case DropClientState:
 		h.c.droppedClientState.Add(1)
+	case DropTenant:
+		h.c.droppedTenant.Add(1)
+	case DropResource:
+		h.c.droppedResource.Add(1)
 	default:
 		h.c.droppedMalformed.Add(1)
 	}
-	// Never the clientState: a mismatch may be a probe with a guess.
-	h.log.Warn("change notification dropped", "reason", reason, "subscription", n.SubscriptionID,
-		"resource", truncate(n.Resource, 200), "lifecycleEvent", truncate(n.LifecycleEvent, 64))
+	// Never the clientState: a mismatch may be a probe with a guess. The
+	// tenant ids are not secret, and say where a stray notification came
+	// from.
+	attrs := []any{"reason", reason, "subscription", truncate(n.SubscriptionID, 64),
+		"resource", truncate(n.Resource, 200), "lifecycleEvent", truncate(n.LifecycleEvent, 64)}
+	if reason == DropTenant {
+		attrs = append(attrs, "tenantId", truncate(n.TenantID, 64), "sourceTenantId", h.tenant.known())
+	}
+	h.log.Warn("change notification dropped", attrs...)
 }
 
 // changeOf reads the object a change notification is about, from
@@ -526,6 +611,7 @@ func (h *Handler) Wait() { h.lcWG.Wait() }
 type counters struct {
 	requests, received, enqueued                         atomic.Int64
 	droppedUnknown, droppedClientState, droppedMalformed atomic.Int64
+	droppedTenant, droppedResource                       atomic.Int64
 	validations, validationsRefused, rejected, failures  atomic.Int64
 	lifecycle, lifecycleDone, lifecycleFailures          atomic.Int64
 }
@@ -542,7 +628,12 @@ type Counters struct {
 	// Dropped are notifications dropped, by reason.
 	DroppedUnknownSubscription int64 `json:"droppedUnknownSubscription"`
 	DroppedClientState         int64 `json:"droppedClientState"`
-	DroppedMalformed           int64 `json:"droppedMalformed"`
+	// DroppedTenant: authentic notifications from another tenant than the
+	// source; DroppedResource: about another kind of object than their
+	// subscription watches.
+	DroppedTenant    int64 `json:"droppedTenant"`
+	DroppedResource  int64 `json:"droppedResource"`
+	DroppedMalformed int64 `json:"droppedMalformed"`
 	// Validations are validation handshakes answered; ValidationsRefused
 	// those refused (empty, repeated or too long tokens).
 	Validations        int64 `json:"validations"`
@@ -562,7 +653,7 @@ type Counters struct {
 
 // Dropped returns the notifications dropped for any reason.
 func (c Counters) Dropped() int64 {
-	return c.DroppedUnknownSubscription + c.DroppedClientState + c.DroppedMalformed
+	return c.DroppedUnknownSubscription + c.DroppedClientState + c.DroppedTenant + c.DroppedResource + c.DroppedMalformed
 }
 
 // LogValue implements slog.LogValuer.
@@ -570,7 +661,8 @@ func (c Counters) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Int64("requests", c.Requests), slog.Int64("received", c.Received), slog.Int64("enqueued", c.Enqueued),
 		slog.Int64("droppedUnknownSubscription", c.DroppedUnknownSubscription),
-		slog.Int64("droppedClientState", c.DroppedClientState), slog.Int64("droppedMalformed", c.DroppedMalformed),
+		slog.Int64("droppedClientState", c.DroppedClientState), slog.Int64("droppedTenant", c.DroppedTenant),
+		slog.Int64("droppedResource", c.DroppedResource), slog.Int64("droppedMalformed", c.DroppedMalformed),
 		slog.Int64("validations", c.Validations), slog.Int64("validationsRefused", c.ValidationsRefused),
 		slog.Int64("rejected", c.Rejected), slog.Int64("failures", c.Failures),
 		slog.Int64("lifecycle", c.Lifecycle), slog.Int64("lifecycleDone", c.LifecycleDone),
@@ -583,6 +675,7 @@ func (h *Handler) Counters() Counters {
 	return Counters{
 		Requests: h.c.requests.Load(), Received: h.c.received.Load(), Enqueued: h.c.enqueued.Load(),
 		DroppedUnknownSubscription: h.c.droppedUnknown.Load(), DroppedClientState: h.c.droppedClientState.Load(),
+		DroppedTenant: h.c.droppedTenant.Load(), DroppedResource: h.c.droppedResource.Load(),
 		DroppedMalformed: h.c.droppedMalformed.Load(),
 		Validations:      h.c.validations.Load(), ValidationsRefused: h.c.validationsRefused.Load(),
 		Rejected: h.c.rejected.Load(), Failures: h.c.failures.Load(),

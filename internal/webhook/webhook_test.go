@@ -26,10 +26,16 @@ import (
 )
 
 const (
-	subID   = "7f2a9c1e-0d4b-4f6a-9e3c-2b1d8a7c6e5f"
-	secret  = "s3cr3t-client-state-abcdefghijklmnopqrstuvwxyz0123456789"
-	userID  = "11111111-2222-3333-4444-555555555555"
-	groupID = "99999999-8888-7777-6666-555555555555"
+	subID  = "7f2a9c1e-0d4b-4f6a-9e3c-2b1d8a7c6e5f" // watches /users
+	secret = "s3cr3t-client-state-abcdefghijklmnopqrstuvwxyz0123456789"
+	// groupSubID watches /groups, with groupSecret.
+	groupSubID  = "6e1b8b0d-9c3a-4e59-8d2b-1a0c7b6d5e4f"
+	groupSecret = "s3cr3t-groups-client-state-abcdefghijklmnopqrstuvwxyz012"
+	// tenantID is the source tenant; foreignID another.
+	tenantID  = "0a1b2c3d-1111-4222-8333-444455556666"
+	foreignID = "99999999-1111-4222-8333-444455556666"
+	userID    = "11111111-2222-3333-4444-555555555555"
+	groupID   = "99999999-8888-7777-6666-555555555555"
 )
 
 // memQueue is an in-memory Enqueuer that records what it was given.
@@ -101,12 +107,15 @@ func newStore(t testing.TB) *countingStore {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	_, err = st.PutSubscription(context.Background(), store.Subscription{
-		ID: subID, Tenant: "fabrikam.example", Resource: "/users", Expiry: time.Now().Add(24 * time.Hour),
-		ClientStateID: "cs-1", ClientState: secret, Created: time.Now(),
-	})
-	if err != nil {
-		t.Fatal(err)
+	for _, sub := range []store.Subscription{
+		{ID: subID, Tenant: "fabrikam.example", Resource: "/users", Expiry: time.Now().Add(24 * time.Hour),
+			ClientStateID: "cs-1", ClientState: secret, Created: time.Now()},
+		{ID: groupSubID, Tenant: "fabrikam.example", Resource: "/groups", Expiry: time.Now().Add(24 * time.Hour),
+			ClientStateID: "cs-2", ClientState: groupSecret, Created: time.Now()},
+	} {
+		if _, err := st.PutSubscription(context.Background(), sub); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return &countingStore{Store: st}
 }
@@ -124,7 +133,8 @@ func newFixture(t testing.TB, mod func(*Options)) *fixture {
 	t.Helper()
 	f := &fixture{q: &memQueue{}, st: newStore(t), logs: &testenv.Buffer{}, now: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)}
 	opts := Options{
-		Store: f.st, Queue: f.q, Now: func() time.Time { return f.now },
+		SourceTenant: tenantID,
+		Store:        f.st, Queue: f.q, Now: func() time.Time { return f.now },
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if mod != nil {
@@ -168,7 +178,14 @@ func userNote(sub, clientState, id string) string {
 	return fmt.Sprintf(`{"subscriptionId":%q,"subscriptionExpirationDateTime":"2026-05-07T00:00:00.0000000Z",`+
 		`"clientState":%q,"changeType":"updated","resource":"Users/%s",`+
 		`"resourceData":{"@odata.type":"#Microsoft.Graph.User","@odata.id":"Users/%s","id":%q,"organizationId":"t"},`+
-		`"tenantId":"0000-tenant"}`, sub, clientState, id, id, id)
+		`"tenantId":%q}`, sub, clientState, id, id, id, tenantID)
+}
+
+// groupNote is a change notification for a group as Graph sends it.
+func groupNote(sub, clientState, id string) string {
+	return fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"changeType":"updated","resource":"Groups/%s",`+
+		`"resourceData":{"@odata.type":"#Microsoft.Graph.Group","@odata.id":"Groups/%s","id":%q},"tenantId":%q}`,
+		sub, clientState, id, id, id, tenantID)
 }
 
 func collectionOf(notes ...string) []byte {
@@ -267,8 +284,7 @@ func TestMethods(t *testing.T) {
 }
 
 func TestNotifications(t *testing.T) {
-	groupNote := fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"changeType":"updated","resource":"Groups/%s",`+
-		`"resourceData":{"@odata.type":"#Microsoft.Graph.Group","@odata.id":"Groups/%s","id":%q}}`, subID, secret, groupID, groupID, groupID)
+	groupNote := groupNote(groupSubID, groupSecret, groupID)
 	other := "22222222-2222-2222-2222-222222222222"
 	tests := []struct {
 		name   string
@@ -288,9 +304,9 @@ func TestNotifications(t *testing.T) {
 			want: []engine.Change{{Kind: engine.KindUser, ID: userID}}},
 		{name: "deleted", body: collectionOf(strings.Replace(userNote(subID, secret, userID), `"updated"`, `"deleted"`, 1)), status: 202,
 			want: []engine.Change{{Kind: engine.KindUser, ID: userID}}},
-		{name: "only resource", body: collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resource":"Users/%s"}`, subID, secret, userID)), status: 202,
+		{name: "only resource", body: collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resource":"Users/%s","tenantId":%q}`, subID, secret, userID, tenantID)), status: 202,
 			want: []engine.Change{{Kind: engine.KindUser, ID: userID}}},
-		{name: "only resourceData", body: collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resourceData":{"@odata.type":"#microsoft.graph.user","id":%q}}`, subID, secret, userID)), status: 202,
+		{name: "only resourceData", body: collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resourceData":{"@odata.type":"#microsoft.graph.user","id":%q},"tenantId":%q}`, subID, secret, userID, tenantID)), status: 202,
 			want: []engine.Change{{Kind: engine.KindUser, ID: userID}}},
 		{name: "wrong clientState", body: collectionOf(userNote(subID, secret+"x", userID)), status: 202, clientState: 1},
 		{name: "clientState prefix", body: collectionOf(userNote(subID, secret[:10], userID)), status: 202, clientState: 1},
@@ -300,15 +316,15 @@ func TestNotifications(t *testing.T) {
 		{name: "good and bad together", body: collectionOf(userNote(subID, "guess", userID), userNote(subID, secret, other), userNote("nope", secret, userID)),
 			status: 202, want: []engine.Change{{Kind: engine.KindUser, ID: other}}, clientState: 1, unknown: 1},
 		{name: "resource and resourceData disagree on the id",
-			body:   collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resource":"Users/%s","resourceData":{"id":%q}}`, subID, secret, userID, other)),
+			body:   collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resource":"Users/%s","resourceData":{"id":%q},"tenantId":%q}`, subID, secret, userID, other, tenantID)),
 			status: 202, malformed: 1},
 		{name: "resource and resourceData disagree on the kind",
-			body:   collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resource":"Users/%s","resourceData":{"@odata.type":"#Microsoft.Graph.Group"}}`, subID, secret, userID)),
+			body:   collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resource":"Users/%s","resourceData":{"@odata.type":"#Microsoft.Graph.Group"},"tenantId":%q}`, subID, secret, userID, tenantID)),
 			status: 202, malformed: 1},
-		{name: "unsupported resource", body: collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resource":"Devices/%s"}`, subID, secret, userID)), status: 202, malformed: 1},
-		{name: "hostile id", body: collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resource":"Users/a%%20b","resourceData":{"id":"<script>"}}`, subID, secret)), status: 202, malformed: 1},
-		{name: "nested resource path", body: collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resource":"Users/%s/messages/x"}`, subID, secret, userID)), status: 202, malformed: 1},
-		{name: "nothing about the object", body: collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q}`, subID, secret)), status: 202, malformed: 1},
+		{name: "unsupported resource", body: collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resource":"Devices/%s","tenantId":%q}`, subID, secret, userID, tenantID)), status: 202, malformed: 1},
+		{name: "hostile id", body: collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resource":"Users/a%%20b","resourceData":{"id":"<script>"},"tenantId":%q}`, subID, secret, tenantID)), status: 202, malformed: 1},
+		{name: "nested resource path", body: collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resource":"Users/%s/messages/x","tenantId":%q}`, subID, secret, userID, tenantID)), status: 202, malformed: 1},
+		{name: "nothing about the object", body: collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"tenantId":%q}`, subID, secret, tenantID)), status: 202, malformed: 1},
 		{name: "empty value array", body: []byte(`{"value":[]}`), status: 202},
 		{name: "no value", body: []byte(`{"values":[]}`), status: 400},
 		{name: "null value", body: []byte(`{"value":null}`), status: 400},
@@ -488,8 +504,8 @@ func (l *recordingLifecycle) Recreate(ctx context.Context, id string) error {
 
 func TestLifecycleNotifications(t *testing.T) {
 	lc := func(sub, clientState, event string) string {
-		return fmt.Sprintf(`{"subscriptionId":%q,"subscriptionExpirationDateTime":"2026-05-07T00:00:00Z","tenantId":"t",`+
-			`"clientState":%q,"lifecycleEvent":%q}`, sub, clientState, event)
+		return fmt.Sprintf(`{"subscriptionId":%q,"subscriptionExpirationDateTime":"2026-05-07T00:00:00Z","tenantId":%q,`+
+			`"clientState":%q,"lifecycleEvent":%q}`, sub, tenantID, clientState, event)
 	}
 	tests := []struct {
 		name                   string
@@ -547,11 +563,219 @@ func TestLifecycleNotifications(t *testing.T) {
 	}
 }
 
-func TestNewRequiresStoreAndQueue(t *testing.T) {
-	if _, err := New(Options{Queue: &memQueue{}}); err == nil {
-		t.Error("New without a store succeeded")
+func TestNewRequiresStoreQueueAndSourceTenant(t *testing.T) {
+	resolve := func(context.Context) (string, error) { return tenantID, nil }
+	tests := []struct {
+		name string
+		opts Options
+		ok   bool
+	}{
+		{"everything", Options{SourceTenant: tenantID, Store: newStore(t), Queue: &memQueue{}}, true},
+		{"a domain and its resolver", Options{SourceTenant: "fabrikam.example", TenantID: resolve, Store: newStore(t), Queue: &memQueue{}}, true},
+		{"no store", Options{SourceTenant: tenantID, Queue: &memQueue{}}, false},
+		{"no queue", Options{SourceTenant: tenantID, Store: newStore(t)}, false},
+		{"no source tenant", Options{Store: newStore(t), Queue: &memQueue{}}, false},
+		{"a domain without a resolver", Options{SourceTenant: "fabrikam.example", Store: newStore(t), Queue: &memQueue{}}, false},
 	}
-	if _, err := New(Options{Store: newStore(t)}); err == nil {
-		t.Error("New without a queue succeeded")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.opts)
+			if (err == nil) != tt.ok {
+				t.Errorf("New: %v, want success %v", err, tt.ok)
+			}
+		})
+	}
+}
+
+// TestTenantAndResourceChecks sends authentic notifications (the right
+// clientState) that come from another tenant or are about another kind of
+// object than their subscription watches: each is dropped and counted, and
+// the log says why without the clientState.
+func TestTenantAndResourceChecks(t *testing.T) {
+	userFrom := func(tenant string) string {
+		return strings.Replace(userNote(subID, secret, userID), `"tenantId":"`+tenantID+`"`, `"tenantId":"`+tenant+`"`, 1)
+	}
+	lifecycleFrom := func(tenant string) string {
+		return fmt.Sprintf(`{"subscriptionId":%q,"subscriptionExpirationDateTime":"2026-05-07T00:00:00Z","tenantId":%q,`+
+			`"clientState":%q,"lifecycleEvent":"reauthorizationRequired"}`, subID, tenant, secret)
+	}
+	tests := []struct {
+		name                          string
+		note                          string
+		enqueued                      int64
+		tenant, resource, clientState int64
+		lifecycle                     int64
+		log                           string // in the drop record
+	}{
+		{name: "from the source tenant", note: userNote(subID, secret, userID), enqueued: 1},
+		{name: "the source tenant's id in upper case", note: userFrom(strings.ToUpper(tenantID)), enqueued: 1},
+		{name: "from another tenant", note: userFrom(foreignID), tenant: 1,
+			log: `"reason":"tenantMismatch","subscription":"` + subID + `","resource":"Users/` + userID + `","lifecycleEvent":"","tenantId":"` + foreignID + `","sourceTenantId":"` + tenantID + `"`},
+		{name: "without a tenant id", note: strings.Replace(userNote(subID, secret, userID), `,"tenantId":"`+tenantID+`"`, "", 1), tenant: 1,
+			log: `"reason":"tenantMismatch"`},
+		{name: "a users subscription delivering a group", note: groupNote(subID, secret, groupID), resource: 1,
+			log: `"reason":"resourceMismatch","subscription":"` + subID + `","resource":"Groups/` + groupID + `"`},
+		{name: "a groups subscription delivering a user", note: userNote(groupSubID, groupSecret, userID), resource: 1,
+			log: `"reason":"resourceMismatch","subscription":"` + groupSubID + `"`},
+		{name: "a lifecycle notification from another tenant", note: lifecycleFrom(foreignID), tenant: 1, log: `"reason":"tenantMismatch"`},
+		{name: "a lifecycle notification from the source tenant", note: lifecycleFrom(tenantID), lifecycle: 1},
+		{name: "a wrong clientState from another tenant is a wrong clientState", note: strings.Replace(userFrom(foreignID), secret, "guess", 1),
+			clientState: 1, log: `"reason":"clientStateMismatch"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rl := &recordingLifecycle{}
+			f := newFixture(t, func(o *Options) { o.Lifecycle = rl })
+			resp, body := f.do(t, http.MethodPost, "", collectionOf(tt.note))
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("status %d (%s)", resp.StatusCode, body)
+			}
+			f.h.Wait()
+			c := f.h.Counters()
+			if c.Enqueued != tt.enqueued || c.DroppedTenant != tt.tenant || c.DroppedResource != tt.resource ||
+				c.DroppedClientState != tt.clientState || c.Lifecycle != tt.lifecycle {
+				t.Errorf("counters %+v", c)
+			}
+			if want := tt.tenant + tt.resource + tt.clientState; c.Dropped() != want {
+				t.Errorf("Dropped() = %d, want %d", c.Dropped(), want)
+			}
+			if got := len(f.q.changes(t)); int64(got) != tt.enqueued {
+				t.Errorf("%d changes queued, want %d", got, tt.enqueued)
+			}
+			rl.mu.Lock()
+			if int64(len(rl.reauth)) != tt.lifecycle {
+				t.Errorf("reauthorized %v, want %d", rl.reauth, tt.lifecycle)
+			}
+			rl.mu.Unlock()
+			logs := f.logs.String()
+			if tt.log != "" && !strings.Contains(logs, tt.log) {
+				t.Errorf("no drop record with %s:\n%s", tt.log, logs)
+			}
+			if strings.Contains(logs, secret) || strings.Contains(logs, groupSecret) || strings.Contains(logs, "guess") {
+				t.Errorf("the logs carry a clientState:\n%s", logs)
+			}
+		})
+	}
+}
+
+// TestSourceTenantByDomain configures the source by its domain: the
+// tenant's id is learnt from the resolver (the source's Graph client) once,
+// on the first authentic notification, never from a notification, and a
+// failure to learn it answers 503 so that Graph delivers again.
+func TestSourceTenantByDomain(t *testing.T) {
+	type answer struct {
+		id    string
+		err   error
+		delay time.Duration
+	}
+	tests := []struct {
+		name    string
+		answers []answer // one per call; the last repeats
+		posts   []string // notifications, one POST each
+		status  []int
+		calls   int64
+		queued  int
+		tenant  int64
+	}{{
+		name:    "learnt once, normalised, and enforced",
+		answers: []answer{{id: strings.ToUpper(tenantID)}},
+		posts:   []string{userNote(subID, "guess", userID), userNote(subID, secret, userID), strings.Replace(userNote(subID, secret, userID), tenantID, foreignID, 1), userNote(subID, secret, userID)},
+		status:  []int{202, 202, 202, 202},
+		// The wrong clientState asks nothing.
+		calls: 1, queued: 2, tenant: 1,
+	}, {
+		name:    "a failure answers 503, and the next delivery learns it",
+		answers: []answer{{err: errors.New("learn the tenant id: 401 CredentialUnavailable: acquire token: no managed identity")}, {id: tenantID}},
+		posts:   []string{userNote(subID, secret, userID), userNote(subID, secret, userID)},
+		status:  []int{503, 202},
+		calls:   2, queued: 1,
+	}, {
+		name:    "an id that is not a GUID is refused",
+		answers: []answer{{id: "fabrikam.example"}},
+		posts:   []string{userNote(subID, secret, userID)},
+		status:  []int{503},
+		calls:   1,
+	}, {
+		name:    "a lookup slower than the deadline answers 503 in time",
+		answers: []answer{{id: tenantID, delay: time.Minute}},
+		posts:   []string{userNote(subID, secret, userID)},
+		status:  []int{503},
+		calls:   1,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int64
+			resolve := func(ctx context.Context) (string, error) {
+				n := int(calls.Add(1)) - 1
+				a := tt.answers[min(n, len(tt.answers)-1)]
+				if a.delay > 0 {
+					select {
+					case <-time.After(a.delay):
+					case <-ctx.Done():
+						return "", ctx.Err()
+					}
+				}
+				return a.id, a.err
+			}
+			f := newFixture(t, func(o *Options) {
+				o.SourceTenant, o.TenantID, o.Deadline = "fabrikam.example", resolve, 300*time.Millisecond
+			})
+			for i, note := range tt.posts {
+				began := time.Now()
+				resp, body := f.do(t, http.MethodPost, "", collectionOf(note))
+				if resp.StatusCode != tt.status[i] {
+					t.Fatalf("POST %d: status %d, want %d (%s)", i, resp.StatusCode, tt.status[i], body)
+				}
+				if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
+					t.Errorf("POST %d: 503 without Retry-After", i)
+				}
+				if took := time.Since(began); took > 2*time.Second {
+					t.Errorf("POST %d answered after %v", i, took)
+				}
+			}
+			if n := calls.Load(); n != tt.calls {
+				t.Errorf("%d lookups of the tenant id, want %d", n, tt.calls)
+			}
+			if got := len(f.q.changes(t)); got != tt.queued {
+				t.Errorf("%d changes queued, want %d", got, tt.queued)
+			}
+			if c := f.h.Counters(); c.DroppedTenant != tt.tenant {
+				t.Errorf("DroppedTenant %d, want %d", c.DroppedTenant, tt.tenant)
+			}
+		})
+	}
+}
+
+// TestSourceTenantLearntOnceUnderLoad sends many authentic notifications at
+// once before the id is known: they share one lookup.
+func TestSourceTenantLearntOnceUnderLoad(t *testing.T) {
+	var calls atomic.Int64
+	gate := make(chan struct{})
+	f := newFixture(t, func(o *Options) {
+		o.SourceTenant = "fabrikam.example"
+		o.TenantID = func(ctx context.Context) (string, error) {
+			calls.Add(1)
+			<-gate
+			return tenantID, nil
+		}
+	})
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if resp, body := f.do(t, http.MethodPost, "", collectionOf(userNote(subID, secret, userID))); resp.StatusCode != http.StatusAccepted {
+				t.Errorf("status %d (%s)", resp.StatusCode, body)
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(gate)
+	wg.Wait()
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d lookups for 20 concurrent notifications, want 1", n)
+	}
+	if c := f.h.Counters(); c.Enqueued != 20 {
+		t.Errorf("enqueued %d, want 20", c.Enqueued)
 	}
 }
