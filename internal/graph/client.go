@@ -107,6 +107,9 @@ type Client struct {
 	baseURL  string // without a trailing slash
 	pageSize int32
 	log      *slog.Logger
+	// members caches the direct members of the groups MemberOf is asked
+	// about (membership.go).
+	members memberCache
 }
 
 // New returns a Client for the tenant whose Graph is at opts.BaseURL. It

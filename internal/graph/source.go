@@ -96,61 +96,58 @@ func (c *Client) ListUsers(ctx context.Context, attrs []string, fn func([]direct
 }
 
 // MemberOf returns those of groupIDs the user is a member of. Transitive
-// membership is one POST /users/{id}/checkMemberGroups per 20 groups; direct
-// membership lists the user's direct groups (ids only) and intersects. The
-// result keeps the order and spelling of groupIDs.
+// membership is one POST /users/{id}/checkMemberGroups per 20 groups, which
+// User.Read.All with Group.Read.All (or GroupMember.Read.All) allows. Direct
+// membership cannot be asked of the user as cheaply: GET
+// /users/{id}/memberOf needs Directory.Read.All for another user
+// (learn.microsoft.com/graph/api/user-list-memberof#permissions), which
+// tenantsync does not ask for. So the transitive answer is narrowed to the
+// groups of which the user is a direct member, from the groups' own direct
+// members (see directMember). The result keeps the order and spelling of
+// groupIDs.
 func (c *Client) MemberOf(ctx context.Context, userID string, groupIDs []string, transitive bool) ([]string, error) {
 	if len(groupIDs) == 0 {
 		return nil, nil
 	}
 	in := map[string]bool{}
-	if transitive {
-		op := "check member groups of user " + userID
-		want := dedupeFold(groupIDs)
-		for start := 0; start < len(want); start += checkMemberGroupsMax {
-			chunk := want[start:min(start+checkMemberGroupsMax, len(want))]
-			body := users.NewItemCheckMemberGroupsPostRequestBody()
-			body.SetGroupIds(chunk)
-			info, err := c.sdk.Users().ByUserId(userID).CheckMemberGroups().ToPostRequestInformation(ctx, body, nil)
-			if err != nil {
-				return nil, &directory.Error{Op: op, Err: err}
-			}
-			var resp struct {
-				Value []string `json:"value"`
-			}
-			if err := c.getJSON(ctx, op, info, &resp); err != nil {
-				return nil, err
-			}
-			for _, id := range resp.Value {
-				in[strings.ToLower(id)] = true
-			}
-		}
-	} else {
-		op := "list groups of user " + userID
-		info, err := c.sdk.Users().ByUserId(userID).MemberOf().GraphGroup().ToGetRequestInformation(ctx,
-			&users.ItemMemberOfGraphGroupRequestBuilderGetRequestConfiguration{
-				QueryParameters: &users.ItemMemberOfGraphGroupRequestBuilderGetQueryParameters{Select: []string{"id"}, Top: ptr(c.pageSize)},
-			})
+	op := "check member groups of user " + userID
+	want := dedupeFold(groupIDs)
+	for start := 0; start < len(want); start += checkMemberGroupsMax {
+		chunk := want[start:min(start+checkMemberGroupsMax, len(want))]
+		body := users.NewItemCheckMemberGroupsPostRequestBody()
+		body.SetGroupIds(chunk)
+		info, err := c.sdk.Users().ByUserId(userID).CheckMemberGroups().ToPostRequestInformation(ctx, body, nil)
 		if err != nil {
 			return nil, &directory.Error{Op: op, Err: err}
 		}
-		if _, err := c.pages(ctx, op, info, func(p *page) error {
-			for _, obj := range p.Value {
-				in[strings.ToLower(stringOf(obj["id"]))] = true
-			}
-			return nil
-		}); err != nil {
+		var resp struct {
+			Value []string `json:"value"`
+		}
+		if err := c.getJSON(ctx, op, info, &resp); err != nil {
 			return nil, err
+		}
+		for _, id := range resp.Value {
+			in[strings.ToLower(id)] = true
 		}
 	}
 	var out []string
 	seen := map[string]bool{}
 	for _, id := range groupIDs {
 		k := strings.ToLower(id)
-		if in[k] && !seen[k] {
-			seen[k] = true
-			out = append(out, id)
+		if !in[k] || seen[k] {
+			continue
 		}
+		seen[k] = true
+		if !transitive {
+			direct, err := c.members.directMember(ctx, c, id, userID)
+			if err != nil {
+				return nil, err
+			}
+			if !direct {
+				continue
+			}
+		}
+		out = append(out, id)
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
@@ -170,8 +171,16 @@ func TestListUsersStopsOnCallbackError(t *testing.T) {
 	}
 }
 
+// TestMemberOf runs with the least privilege tenantsync asks of the source
+// (User.Read.All and Group.Read.All): direct membership cannot be read from
+// GET /users/{id}/memberOf, which needs Directory.Read.All for an app
+// (learn.microsoft.com/graph/api/user-list-memberof#permissions), so it is
+// the transitive check narrowed by the group's direct members.
 func TestMemberOf(t *testing.T) {
 	sim := newSim(t, graphsim.Options{})
+	if err := sim.SetPermissions(source, []string{"User.Read.All", "Group.Read.All"}); err != nil {
+		t.Fatal(err)
+	}
 	c := sim.client(t, source)
 	ctx := context.Background()
 	const unknownGroup = "00000000-0000-4000-8000-0000000000ff"
@@ -180,22 +189,24 @@ func TestMemberOf(t *testing.T) {
 		many = append(many, fmt.Sprintf("00000000-0000-4000-8000-%012d", i))
 	}
 	many = append(many, parentID)
+	const check, members = "POST /users/{id}/checkMemberGroups", "GET /groups/{id}/members"
 	tests := []struct {
 		name       string
 		user       string
 		groups     []string
 		transitive bool
 		want       []string
-		route      string
-		requests   int64
+		routes     map[string]int64
 	}{
-		{"direct member", aliceID, []string{parentID, salesID, quoteID}, false, []string{salesID}, "GET /users/{id}/memberOf/microsoft.graph.group", 1},
-		{"direct, nested group does not count", aliceID, []string{parentID}, false, nil, "GET /users/{id}/memberOf/microsoft.graph.group", 1},
-		{"transitive through a nested group", aliceID, []string{parentID, unknownGroup, salesID}, true, []string{parentID, salesID}, "POST /users/{id}/checkMemberGroups", 1},
-		{"transitive keeps the caller's spelling", aliceID, []string{strings.ToUpper(parentID)}, true, []string{strings.ToUpper(parentID)}, "POST /users/{id}/checkMemberGroups", 1},
-		{"more than 20 groups are checked in chunks of 20", bobID, many, true, []string{salesID, parentID}, "POST /users/{id}/checkMemberGroups", 3},
-		{"not a member", daveID, []string{salesID, parentID}, true, nil, "POST /users/{id}/checkMemberGroups", 1},
-		{"no groups, no request", daveID, nil, true, nil, "POST /users/{id}/checkMemberGroups", 0},
+		{"direct member", aliceID, []string{parentID, salesID, quoteID}, false, []string{salesID}, map[string]int64{check: 1, members: 2}},
+		{"direct again: the groups' members are cached", aliceID, []string{salesID}, false, []string{salesID}, map[string]int64{check: 1}},
+		{"direct, nested group does not count", aliceID, []string{parentID}, false, nil, map[string]int64{check: 1, members: 1}},
+		{"transitive through a nested group", aliceID, []string{parentID, unknownGroup, salesID}, true, []string{parentID, salesID}, map[string]int64{check: 1}},
+		{"transitive keeps the caller's spelling", aliceID, []string{strings.ToUpper(parentID)}, true, []string{strings.ToUpper(parentID)}, map[string]int64{check: 1}},
+		{"more than 20 groups are checked in chunks of 20", bobID, many, true, []string{salesID, parentID}, map[string]int64{check: 3}},
+		{"not a member", daveID, []string{salesID, parentID}, true, nil, map[string]int64{check: 1}},
+		{"not a member, direct: no listing", daveID, []string{salesID, parentID}, false, nil, map[string]int64{check: 1}},
+		{"no groups, no request", daveID, nil, true, nil, map[string]int64{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,12 +219,37 @@ func TestMemberOf(t *testing.T) {
 				t.Errorf("MemberOf = %v, want %v", got, tt.want)
 			}
 			st := sim.Stats().Tenants[source]
-			if st.Routes[tt.route] != tt.requests || st.Requests != tt.requests {
-				t.Errorf("%s = %d of %d requests, want %d", tt.route, st.Routes[tt.route], st.Requests, tt.requests)
+			total := int64(0)
+			for route, n := range tt.routes {
+				total += n
+				if st.Routes[route] != n {
+					t.Errorf("%s: %d requests, want %d", route, st.Routes[route], n)
+				}
+			}
+			if st.Requests != total {
+				t.Errorf("%d requests, want %d (%v)", st.Requests, total, st.Routes)
 			}
 		})
 	}
-	_, err := c.MemberOf(ctx, "00000000-0000-4000-8000-00000000dead", []string{salesID}, true)
+	// A user added to the group a moment after its members were listed is
+	// a direct member at once: a cached listing without them is listed again.
+	// (an administrator's change: with every permission for the moment)
+	if err := sim.SetPermissions(source, nil); err != nil {
+		t.Fatal(err)
+	}
+	ref := strings.NewReader(`{"@odata.id":"` + sim.tenantURL(source) + `/directoryObjects/` + daveID + `"}`)
+	resp, err := http.Post(sim.tenantURL(source)+"/groups/"+salesID+"/members/$ref", "application/json", ref)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("add dave to sales: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if err := sim.SetPermissions(source, []string{"User.Read.All", "Group.Read.All"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.MemberOf(ctx, daveID, []string{salesID}, false); err != nil || !equalStrings(got, []string{salesID}) {
+		t.Errorf("MemberOf of a just-added member = %v, %v; want the group", got, err)
+	}
+	_, err = c.MemberOf(ctx, "00000000-0000-4000-8000-00000000dead", []string{salesID}, true)
 	if !errors.Is(err, directory.ErrNotFound) {
 		t.Errorf("MemberOf of a missing user = %v, want ErrNotFound", err)
 	}

@@ -46,13 +46,21 @@ func person(upn, given, surname, dept string, extra map[string]any) graphsim.Obj
 	return o
 }
 
+// sourceGrant and targetGrant are the application permissions tenantsync
+// asks for (docs/deploy.md): the tests run with exactly those, as a tenant
+// that follows least privilege grants them.
+var (
+	sourceGrant = []string{"User.Read.All", "Group.Read.All"}
+	targetGrant = []string{"User.Invite.All", "User.ReadWrite.All"}
+)
+
 // seed is a small Fabrikam (source) and Contoso (target). Contoso already
 // has a B2B user for Frank (an unredeemed invitation: adoptable) and an
 // internal member whose mail is Grace's address (never to be taken over).
 func seed() graphsim.Seed {
 	return graphsim.Seed{Tenants: []graphsim.TenantSeed{
 		{
-			Domain: srcDomain, DisplayName: "Fabrikam",
+			Domain: srcDomain, DisplayName: "Fabrikam", Permissions: sourceGrant,
 			Users: []graphsim.Object{
 				person("alice", "Alice", "Archer", "Sales", nil),
 				person("bob", "Bob", "Baker", "Sales", graphsim.Object{"manager": "alice@" + srcDomain}),
@@ -71,7 +79,7 @@ func seed() graphsim.Seed {
 			},
 		},
 		{
-			Domain: dstDomain, DisplayName: "Contoso",
+			Domain: dstDomain, DisplayName: "Contoso", Permissions: targetGrant,
 			Users: []graphsim.Object{
 				{"userPrincipalName": "frank_fabrikam.example#EXT#@contoso.onmicrosoft.com", "mail": "frank@" + srcDomain,
 					"displayName": "Frank (old)", "userType": "Guest", "creationType": "Invitation", "accountEnabled": true,
@@ -210,6 +218,7 @@ func (e *env) graphCall(domain, method, path string, body any, out any) int {
 	req, _ := http.NewRequestWithContext(e.t.Context(), method, e.sim.TenantURL(domain)+path, rd)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("ConsistencyLevel", "eventual")
+	req.Header.Set(graphsim.AdminHeader, "1")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
