@@ -863,3 +863,41 @@ func TestDestructiveWritesRecheckTheTargetUser(t *testing.T) {
 		}
 	}
 }
+
+// blindTarget's searches find no one: a target whose advanced-query index
+// has not caught up, or an address Graph's invitation matches under an
+// attribute tenantsync does not search.
+type blindTarget struct{ engine.Target }
+
+func (blindTarget) FindUsers(context.Context, []engine.Cond, []string) ([]directory.User, error) {
+	return nil, nil
+}
+
+// TestInvitationThatReturnsSomeoneElse: Graph answers an invitation to an
+// address it knows with the user that has it. When the search before the
+// invitation missed that user, the user the invitation returns is checked
+// like any match: a guest who redeemed with another identity is a
+// conflict, and nothing is written to them.
+func TestInvitationThatReturnsSomeoneElse(t *testing.T) {
+	e := newEnv(t, crowd(1), func(sd *graphsim.Seed, _ *config.Config) {
+		sd.Tenants[1].Users = append(sd.Tenants[1].Users, graphsim.Object{
+			"userPrincipalName": "p00_fabrikam.example#EXT#@contoso.onmicrosoft.com", "mail": "p00@" + srcDomain,
+			"displayName": "Look-alike", "userType": "Guest", "creationType": "Invitation", "accountEnabled": true,
+			"externalUserState": "Accepted",
+			"identities":        []any{map[string]any{"signInType": "federated", "issuer": "MicrosoftAccount"}},
+		})
+	})
+	e.eng = e.engine(blindTarget{e.dst})
+	before := e.targetUser("p00@" + srcDomain)
+	res, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("p00")})
+	if err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	a := only(t, res)
+	if a.Conflict == nil || a.Conflict.TargetID != before["id"] || !contains(a.Conflict.Reason, "the invitation to p00@fabrikam.example returned") {
+		t.Fatalf("action = %s (%s), conflict %+v; want a conflict with the user the invitation returned", a.Op, a.Reason, a.Conflict)
+	}
+	if after := e.targetUser("p00@" + srcDomain); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("the look-alike was touched:\nbefore %v\nafter  %v", before, after)
+	}
+}
