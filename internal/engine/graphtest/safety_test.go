@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -682,16 +681,6 @@ func TestFirstQuarantineLastsFiveMinutes(t *testing.T) {
 	if d := st.QuarantinedUntil.Sub(e.time()); st.Quarantines != 2 || d < 10*time.Minute-time.Second || d > 10*time.Minute+time.Second {
 		t.Errorf("second quarantine %d lasting %s, want 10 minutes", st.Quarantines, d)
 	}
-}
-
-// sortedIDs returns the source ids of users, sorted.
-func (e *env) sortedIDs(users []string) []string {
-	out := make([]string, len(users))
-	for i, n := range users {
-		out[i] = e.sourceID(n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // near reports whether two times are equal to the stores' resolution.
