@@ -108,3 +108,21 @@ func TestGuardProperty(t *testing.T) {
 		})
 	}
 }
+
+// TestEventsNameTheirGraphRequests: an automatic sync (no caller's trace)
+// records the Graph request ids behind its writes in the provisioning log,
+// as provision on demand does.
+func TestEventsNameTheirGraphRequests(t *testing.T) {
+	w := newMemWorld(t, []string{"alice"}, 5, 0)
+	w.dst.RequestID = func() string { return "req-1" }
+	if _, err := w.engine().Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: w.ids["alice"]}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := w.st.ListEvents(t.Context(), "contoso", store.ListEventsOptions{})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("events = %+v, %v", page.Events, err)
+	}
+	if ids := page.Events[0].RequestIDs; len(ids) == 0 || ids[0] != "req-1" {
+		t.Errorf("event request ids = %v, want the target's requests", ids)
+	}
+}

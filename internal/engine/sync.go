@@ -154,6 +154,11 @@ func permanent(err error) bool {
 }
 
 func (e *Engine) syncTargetRetrying(ctx context.Context, t *target, src *sourceUser, ch Change, rep *Report) (Action, error) {
+	if directory.TraceFrom(ctx) == nil {
+		// Every decision names the Graph requests behind it in the
+		// provisioning log, whoever asked for it.
+		ctx = directory.WithTrace(ctx, &directory.Trace{})
+	}
 	var act Action
 	var err error
 	for range maxRaces {

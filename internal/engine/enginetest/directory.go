@@ -41,6 +41,16 @@ type Directory struct {
 	seq     int
 	// Invitations counts POST /invitations; Writes every write.
 	Invitations, Writes int
+	// RequestID, when set, names each write in the caller's
+	// directory.Trace, as the Graph client does with Graph's request ids.
+	RequestID func() string
+}
+
+// traced records a write in the trace of ctx, if any.
+func (d *Directory) traced(ctx context.Context, method, path string) {
+	if tr := directory.TraceFrom(ctx); tr != nil && d.RequestID != nil {
+		tr.Add(directory.Request{Method: method, Path: path, Status: 200, RequestID: d.RequestID()})
+	}
 }
 
 var (
@@ -221,7 +231,8 @@ func (d *Directory) GroupsDelta(context.Context, string, func([]directory.GroupD
 
 // Invite implements engine.Target. As Graph does, an invitation to an
 // address a user already has returns that user.
-func (d *Directory) Invite(_ context.Context, inv engine.Invitation) (directory.User, error) {
+func (d *Directory) Invite(ctx context.Context, inv engine.Invitation) (directory.User, error) {
+	d.traced(ctx, "POST", "/invitations")
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.Invitations++
@@ -269,7 +280,8 @@ func matches(u directory.User, c engine.Cond) bool {
 }
 
 // UpdateUser implements engine.Target: nil values clear attributes.
-func (d *Directory) UpdateUser(_ context.Context, id string, attrs directory.Attributes) error {
+func (d *Directory) UpdateUser(ctx context.Context, id string, attrs directory.Attributes) error {
+	d.traced(ctx, "PATCH", "/users/"+id)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	u, ok := d.users[id]
@@ -288,7 +300,8 @@ func (d *Directory) UpdateUser(_ context.Context, id string, attrs directory.Att
 }
 
 // DeleteUser implements engine.Target: the user goes to deleted items.
-func (d *Directory) DeleteUser(_ context.Context, id string) error {
+func (d *Directory) DeleteUser(ctx context.Context, id string) error {
+	d.traced(ctx, "DELETE", "/users/"+id)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	u, ok := d.users[id]
