@@ -652,6 +652,10 @@ func (g *gateTarget) Invite(ctx context.Context, inv engine.Invitation) (directo
 func TestFirstQuarantineLastsFiveMinutes(t *testing.T) {
 	e := newEnv(t, crowd(6), func(s *graphsim.Seed, _ *config.Config) { s.Tenants[1].BlockInvitations = true })
 	users := enginetest.Names("p", 6)
+	// A second instance reads the target's status before anything fails,
+	// and keeps it cached.
+	other := e.engine(nil)
+	_, _ = other.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("carol")}) // out of scope: reads the status, writes nothing
 	e.eng = e.engine(&gateTarget{Target: e.dst, n: len(users), open: make(chan struct{})})
 	ids := make([]string, len(users))
 	for i, n := range users {
@@ -672,6 +676,16 @@ func TestFirstQuarantineLastsFiveMinutes(t *testing.T) {
 	}
 	if d := st.QuarantinedUntil.Sub(e.time()); st.Quarantines != 1 || d < 5*time.Minute-time.Second || d > 5*time.Minute+time.Second {
 		t.Errorf("after %d failures in flight: quarantine %d lasting %s, want the first, of 5 minutes", len(users), st.Quarantines, d)
+	}
+	// Another instance, whose cached view of the target still says "not
+	// quarantined", fails too: the quarantine it finds in the store is not
+	// lengthened.
+	until := st.QuarantinedUntil
+	if _, err := other.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: ids[1]}); !errors.Is(err, directory.ErrForbidden) {
+		t.Fatalf("sync on the other instance: %v", err)
+	}
+	if st, _ = e.store.GetStatus(t.Context(), "contoso"); st.Quarantines != 1 || !st.QuarantinedUntil.Equal(until) {
+		t.Errorf("after another instance's failure: quarantine %d until %s, want the first, until %s", st.Quarantines, st.QuarantinedUntil, until)
 	}
 	// The next quarantine lasts twice as long.
 	e.advance(6 * time.Minute)
