@@ -1,6 +1,8 @@
 package engine_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -124,5 +126,88 @@ func TestEventsNameTheirGraphRequests(t *testing.T) {
 	}
 	if ids := page.Events[0].RequestIDs; len(ids) == 0 || ids[0] != "req-1" {
 		t.Errorf("event request ids = %v, want the target's requests", ids)
+	}
+}
+
+// racingStore makes every other write of the deletion guard lose its race:
+// just before it, another instance records a deprovision of its own.
+type racingStore struct {
+	store.Store
+	now func() time.Time
+
+	mu     sync.Mutex
+	writes int
+	ghosts int
+}
+
+func (r *racingStore) PutGuard(ctx context.Context, g store.Guard) (store.Guard, error) {
+	r.mu.Lock()
+	r.writes++
+	interfere := r.writes%2 == 1
+	if interfere {
+		r.ghosts++
+	}
+	ghost := fmt.Sprintf("ghost-%d", r.ghosts)
+	r.mu.Unlock()
+	if interfere {
+		cur, err := r.Store.GetGuard(ctx, g.Target)
+		if errors.Is(err, store.ErrNotFound) {
+			cur, err = store.Guard{Target: g.Target}, nil
+		}
+		if err != nil {
+			return store.Guard{}, err
+		}
+		if cur.Executed == nil {
+			cur.Executed = map[string]time.Time{}
+		}
+		cur.Executed[ghost] = r.now()
+		if _, err := r.Store.PutGuard(ctx, cur); err != nil {
+			return store.Guard{}, err
+		}
+	}
+	return r.Store.PutGuard(ctx, g)
+}
+
+// TestGuardRecordsEveryDeprovisionItCarriesOut: whatever races another
+// instance wins, every deprovision the guard let through is in its record
+// (what the threshold counts), and the other instance's are kept too.
+func TestGuardRecordsEveryDeprovisionItCarriesOut(t *testing.T) {
+	users := enginetest.Names("p", 4)
+	w := newMemWorld(t, users, 5, 0)
+	w.st = &racingStore{Store: w.st, now: w.Now}
+	eng := w.engine()
+	for _, u := range users {
+		if _, err := eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: w.ids[u]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range users {
+		w.Leave(u)
+		if _, err := eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: w.ids[u]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := w.st.GetGuard(t.Context(), "contoso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := w.st.(*racingStore)
+	executed := 0
+	for _, u := range users {
+		if w.Live(u) {
+			continue
+		}
+		executed++
+		if _, ok := g.Executed[w.ids[u]]; !ok {
+			t.Errorf("%s was deprovisioned but the guard's record does not have it: %v", u, g.Executed)
+		}
+	}
+	for i := 1; i <= r.ghosts; i++ {
+		if _, ok := g.Executed[fmt.Sprintf("ghost-%d", i)]; !ok {
+			t.Errorf("the other instance's deprovision ghost-%d was overwritten: %v", i, g.Executed)
+		}
+	}
+	if executed == 0 || r.ghosts == 0 {
+		t.Errorf("%d deprovisioned here, %d races lost: the test proves nothing", executed, r.ghosts)
 	}
 }
