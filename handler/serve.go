@@ -36,16 +36,16 @@ func configFlag(cmd *cobra.Command) string {
 	return ""
 }
 
-// serveFunctionsHost runs the custom handler for the Azure Functions host.
+// serveFunctionsHost runs the custom handler for the Azure Functions host:
+// it listens at once, so that the host's readiness poll is answered within
+// its 30 s, and opens tenantsync behind a ready gate (app.ServeFunctionsHost).
 // Logs go to stdout: the host records stderr as errors.
 func serveFunctionsHost(cmd *cobra.Command) error {
 	env := processEnv()
 	logger := newLogger(os.Stdout, false)
 	noRetries := 0 // a throttled change is re-scheduled on the queue, never slept on
-	a, err := app.Open(cmd.Context(), app.Options{Env: env, ConfigPath: configFlag(cmd), MaxRetries: &noRetries, Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	return a.ServeFunctions(cmd.Context(), env.Get(settings.CustomHandlerPort))
+	return app.ServeFunctionsHost(cmd.Context(), app.HostOptions{
+		App:  app.Options{Env: env, ConfigPath: configFlag(cmd), MaxRetries: &noRetries, Logger: logger},
+		Port: env.Get(settings.CustomHandlerPort),
+	})
 }

@@ -1,7 +1,8 @@
 // The storage account: the Flex Consumption deployment container (blob), the
 // host's AzureWebJobsStorage (blob leases of the timer triggers) and
-// tenantsync's state (tables, created by the code on first use). Shared keys
-// are disabled: everything authenticates with Entra ID.
+// tenantsync's state (tables, created here: the function app only checks
+// that they exist, so that a cold start never waits on creating them).
+// Shared keys are disabled: everything authenticates with Entra ID.
 //
 // AVM storage/storage-account 0.29.0; parameters as used by the Flex
 // Consumption sample that Microsoft Learn links to ("Automate resource
@@ -31,6 +32,17 @@ param identityPrincipalId string
 
 @description('Object id of a person who runs operator commands against the tables; empty for none.')
 param userPrincipalId string = ''
+
+// The state tables, as internal/store/tablestore names them: the default
+// prefix and each table (internal/deploycheck holds this list to the code's).
+var stateTables = [
+  'tenantsyncwatermarks'
+  'tenantsynclinks'
+  'tenantsyncsubscriptions'
+  'tenantsyncdeletions'
+  'tenantsyncevents'
+  'tenantsyncstatus'
+]
 
 // Built-in roles:
 // https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage
@@ -87,7 +99,9 @@ module account 'br/public:avm/res/storage/storage-account:0.29.0' = {
         }
       ]
     }
-    tableServices: {}
+    tableServices: {
+      tables: [for table in stateTables: { name: table }]
+    }
     roleAssignments: concat(identityRoles, userRoles)
   }
 }

@@ -44,6 +44,11 @@ type Options struct {
 	// change is re-scheduled instead of sleeping; nil means the default.
 	MaxRetries *int
 	Logger     *slog.Logger
+	// ExistingTables opens Table Storage without creating its tables: Open
+	// checks that they exist instead. The Functions host sets it, because
+	// provisioning creates the tables (infra/), and a cold start must not
+	// spend its time, or need the right, to create them.
+	ExistingTables bool
 }
 
 // App is an assembled tenantsync.
@@ -128,7 +133,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	}
 	a.Store = opts.Store
 	if a.Store == nil {
-		a.Store, err = OpenStore(ctx, opts.Env, log)
+		a.Store, err = openStore(ctx, opts.Env, log, opts.ExistingTables)
 		if err != nil {
 			return nil, err
 		}
@@ -167,11 +172,18 @@ func (a *App) client(ctx context.Context, what string, t config.Tenant, opts Opt
 // OpenStore opens the store the settings choose: Table Storage through a
 // managed identity or a connection string, else the embedded store.
 func OpenStore(ctx context.Context, env settings.Env, log *slog.Logger) (store.Store, error) {
+	return openStore(ctx, env, log, false)
+}
+
+// openStore is OpenStore, creating missing tables or, with existingTables,
+// only checking that they exist.
+func openStore(ctx context.Context, env settings.Env, log *slog.Logger, existingTables bool) (store.Store, error) {
 	s := storeopen.SettingsFrom(env.Get)
 	st, err := storeopen.Open(ctx, s, storeopen.Options{
-		Credential:  func() (azcore.TokenCredential, error) { return AzureCredential(env) },
-		TablePrefix: env.Get(settings.TablePrefix),
-		Logger:      log,
+		Credential:     func() (azcore.TokenCredential, error) { return AzureCredential(env) },
+		TablePrefix:    env.Get(settings.TablePrefix),
+		Logger:         log,
+		ExistingTables: existingTables,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open the store (%s): %w", s, err)

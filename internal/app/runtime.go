@@ -25,7 +25,20 @@ type RuntimeOptions struct {
 	URLs                          func(ctx context.Context) (notification, lifecycle string, err error)
 	// Counters adds queue counters to the status page; optional.
 	Counters func() map[string]int64
+	// CounterGroup, when set, starts every counter's name on the status
+	// page, as in "thisInstance.changesProcessed". The counters are the
+	// process's own, and on Flex Consumption every function scales on its
+	// own instances, except that the HTTP functions scale together
+	// ("per-function scaling",
+	// https://learn.microsoft.com/azure/azure-functions/event-driven-scaling):
+	// the instance that serves the Status page is rarely one that runs
+	// ProcessChange, so the page must say whose counts it shows. The local
+	// runner, one process for everything, leaves it empty.
+	CounterGroup string
 }
+
+// CounterGroupThisInstance is the CounterGroup of the Functions host.
+const CounterGroupThisInstance = "thisInstance"
 
 // Runtime is the four functions over an App, ready to be served by the
 // Functions host or the local runner.
@@ -97,7 +110,14 @@ func (a *App) Runtime(opts RuntimeOptions) (*Runtime, error) {
 				c[k] = v
 			}
 		}
-		return c
+		if opts.CounterGroup == "" {
+			return c
+		}
+		grouped := make(map[string]int64, len(c))
+		for k, v := range c {
+			grouped[opts.CounterGroup+"."+k] = v
+		}
+		return grouped
 	}
 	rt.Status, err = statuspage.New(statuspage.Options{
 		Store:        a.Store,

@@ -17,9 +17,27 @@
 //     original request at its own path (/api/<route>, query included) and
 //     the handler's response goes back to the caller unchanged.
 //
-// The host also probes the server with GET / until it answers, and sends the
-// invocation id in the X-Azure-Functions-InvocationId header of every
-// request; Server puts it on every log record.
+// The host also probes the server with GET / until it answers (every 25 ms,
+// for at most 30 s, then it restarts the worker), and sends the invocation id
+// in the X-Azure-Functions-InvocationId header of every request; Server puts
+// it on every log record. Server answers the probe at once, whatever else is
+// still opening: ServerOptions.Ready holds invocations and forwarded requests
+// until the functions' dependencies are open, so that a slow dependency at
+// cold start delays requests instead of failing the worker's start.
+//
+// A forwarded request is the caller's, as the host received it: its path in
+// the caller's spelling (the host's routes match without regard to case, and
+// so do Server's), its query re-encoded, every header the caller sent,
+// including Host (the app's public host name, not 127.0.0.1), and the
+// host's X-Azure-Functions-* headers and User-Agent suffix. The body and its
+// Content-Type go along only when the caller's Content-Length is above zero
+// (Azure/azure-functions-host, src/WebJobs.Script/Extensions/
+// HttpRequestExtensions.cs, ToHttpRequestMessage, lines 155-181), so an empty
+// POST, such as Graph's validation request, arrives without Content-Type and
+// with the "Content-Length: 0" that .NET's HttpClient writes for a POST
+// without content (dotnet/runtime, System.Net.Http SocketsHttpHandler
+// HttpConnection.cs, "Write out Content-Length: 0 header to indicate no
+// body").
 //
 // Payload shapes follow the host's code (Azure/azure-functions-host,
 // ScriptInvocationContextExtensions.ToHttpScriptInvocationContext) and the

@@ -21,17 +21,35 @@ const shutdownTimeout = 25 * time.Second
 // FUNCTIONS_CUSTOMHANDLER_PORT, which the caller reads.
 //
 // It does nothing before listening, so the host sees the handler up within
-// milliseconds of starting it (Flex Consumption allows 30 s).
+// milliseconds of starting it. The host gives a custom handler 30 s to
+// answer its GET / probe, which it sends every 25 ms, and then fails the
+// worker's start and restarts it (Azure/azure-functions-host,
+// src/WebJobs.Script/Workers/Http/Configuration/HttpWorkerOptions.cs:
+// InitializationTimeout = 30 s; src/WebJobs.Script/Workers/WorkerConstants.cs:
+// WorkerReadyCheckPollingIntervalMilliseconds = 25;
+// DefaultHttpWorkerService.IsWorkerReady, lines 263-289;
+// HttpWorkerChannel.DelayUntilWokerInitialized, lines 58-61).
 func ListenAndServe(ctx context.Context, port string, h http.Handler) error {
+	ln, err := Listen(port)
+	if err != nil {
+		return err
+	}
+	return Serve(ctx, ln, h)
+}
+
+// Listen listens on 127.0.0.1:port, the address the host calls, for Serve.
+// A caller that has slow work to do before it can run functions listens
+// first, so that the host's probe is answered while that work goes on.
+func Listen(port string) (net.Listener, error) {
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("custom handler port %q: want a number from 1 to 65535", port)
+		return nil, fmt.Errorf("custom handler port %q: want a number from 1 to 65535", port)
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
 	if err != nil {
-		return fmt.Errorf("listen for the functions host: %w", err)
+		return nil, fmt.Errorf("listen for the functions host: %w", err)
 	}
-	return Serve(ctx, ln, h)
+	return ln, nil
 }
 
 // Serve is ListenAndServe on a listener the caller made. It closes ln.

@@ -232,7 +232,8 @@ func TestServerProbeAndMethods(t *testing.T) {
 func TestServerForwarded(t *testing.T) {
 	ts := newTestServer(t, &ServerOptions{MaxHTTPBodyBytes: 1 << 10})
 	type seen struct {
-		id, token string
+		id, token, host, contentType string
+		contentLength                int64
 	}
 	got := make(chan seen, 1)
 	ts.HandleHTTP("POST /api/GraphWebhook", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -246,7 +247,10 @@ func TestServerForwarded(t *testing.T) {
 			return
 		}
 		LoggerFromContext(r.Context()).Info("webhook call")
-		got <- seen{id: InvocationIDFromContext(r.Context()), token: r.URL.Query().Get("validationToken")}
+		got <- seen{
+			id: InvocationIDFromContext(r.Context()), token: r.URL.Query().Get("validationToken"),
+			host: r.Host, contentType: r.Header.Get("Content-Type"), contentLength: r.ContentLength,
+		}
 		if token := r.URL.Query().Get("validationToken"); token != "" {
 			w.Header().Set("Content-Type", "text/plain")
 			io.WriteString(w, token)
@@ -264,6 +268,9 @@ func TestServerForwarded(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Header = raw.Header
+	// The host sends the caller's Host header, not the loopback address it
+	// connects to (testdata/README.md).
+	req.Host = raw.Host
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -277,6 +284,11 @@ func TestServerForwarded(t *testing.T) {
 	s := <-got
 	if s.id != "2982be63-9441-4b0f-8e80-ecf75801958a" || s.token != token {
 		t.Errorf("handler saw id %q token %q", s.id, s.token)
+	}
+	// What the host forwards for an empty POST: the caller's host name, no
+	// Content-Type, a zero length.
+	if s.host != "func-tenantsync.azurewebsites.net" || s.contentType != "" || s.contentLength != 0 {
+		t.Errorf("handler saw Host %q, Content-Type %q, length %d; want the app's host name, none, 0", s.host, s.contentType, s.contentLength)
 	}
 	records := ts.log.records(t)
 	if len(records) != 1 || records[0]["invocationId"] != s.id || records[0]["path"] != "/api/GraphWebhook" {

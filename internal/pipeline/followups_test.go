@@ -66,15 +66,16 @@ func TestGroupChangeCommitsAfterEnqueue(t *testing.T) {
 		want       []string
 	}{
 		{"follow-ups enqueued", nil, nil, false, []string{"enqueue", "commit"}},
-		{"queue down", nil, errors.New("service bus unavailable"), true, []string{"enqueue failed"}},
+		{"queue down", nil, errors.New("service bus unavailable"), true, []string{"enqueue failed", "enqueue failed", "enqueue failed"}},
 		{"engine failed after reading the delta", errors.New("read group: 503"), nil, false, []string{"enqueue", "schedule"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var events []string
 			p, err := pipeline.New(pipeline.Options{
-				Engine: groupEngine{events: &events, err: tt.engineErr},
-				Queue:  eventQueue{events: &events, err: tt.enqueueErr},
+				Engine:            groupEngine{events: &events, err: tt.engineErr},
+				Queue:             eventQueue{events: &events, err: tt.enqueueErr},
+				RescheduleBackoff: time.Millisecond,
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -49,7 +49,50 @@ type Options struct {
 	// which retries it and finally dead-letters it.
 	Backoff     time.Duration
 	MaxAttempts int
+	// RescheduleTries is how often ProcessChange tries to put a change back
+	// on the queue (a throttled or failed change's retry, the deletion
+	// guard's re-check, a group's follow-ups) before it gives up and fails
+	// the invocation; 0 means 3. RescheduleBackoff is the wait after the
+	// first failed try, doubling after each; 0 means 3 s, so 3 tries span
+	// about 10 s. See DefaultRescheduleTries.
+	RescheduleTries   int
+	RescheduleBackoff time.Duration
 }
+
+// DefaultRescheduleTries and DefaultRescheduleBackoff bound how long
+// ProcessChange keeps trying to write to the queue when Service Bus is
+// briefly unavailable: 3 tries, 3 s and then 6 s apart. A failed invocation
+// is no gentler retry: the host abandons the message and Service Bus
+// delivers it again at once, so a short outage would burn the queue's 10
+// deliveries in seconds and dead-letter the change. Each try is itself one
+// azservicebus call, which retries on its own (3 retries from 4 s, the
+// SDK's defaults); the tries here cover an outage longer than those, and
+// stay far inside ProcessChangeTimeout.
+const (
+	DefaultRescheduleTries   = 3
+	DefaultRescheduleBackoff = 3 * time.Second
+)
+
+// ProcessChangeTimeout is the deadline of one ProcessChange invocation under
+// the Functions host (Register gives it to the invocation's context).
+//
+// The host renews a Service Bus session lock only for
+// maxAutoLockRenewalDuration (host.json extensions.serviceBus), counted from
+// when it accepted the session, not from each message: every message it
+// handles in that session back to back shares the window
+// (Azure/azure-sdk-for-net, Azure.Messaging.ServiceBus,
+// src/Processor/SessionReceiverManager.cs, RenewSessionLock:
+// CancelAfter(MaxAutoLockRenewalDuration) when the session receiver is
+// created). After the window the lock lapses within the queue's
+// lockDuration (1 minute), another instance may accept the session, and two
+// invocations would work on the same user at once. host.json renews for 30
+// minutes, the functionTimeout; 4 minutes lets seven invocations of one
+// session run to their deadline inside that window, and is still far more
+// than a change takes (two Graph reads, a write or two: well under a
+// second; a throttled one is re-scheduled, never slept on). An invocation
+// that hits the deadline fails with the reason, and the message is
+// delivered again.
+const ProcessChangeTimeout = 4 * time.Minute
 
 // Pipeline runs the functions. It is safe for concurrent use.
 type Pipeline struct {
@@ -62,8 +105,14 @@ type Pipeline struct {
 	throttleDelay time.Duration
 	backoff       time.Duration
 	maxAttempts   int
+	writeTries    int
+	writeBackoff  time.Duration
 
 	processed, retried, scheduled, deadLettered, followUps, reconciles atomic.Int64
+	// rescheduleFailures counts failed tries to put a change back on the
+	// queue, and followUpFailures failed tries to enqueue follow-ups, each
+	// try apart: a queue outage shows even when a later try succeeded.
+	rescheduleFailures, followUpFailures atomic.Int64
 }
 
 // New returns a Pipeline.
@@ -81,6 +130,8 @@ func New(opts Options) (*Pipeline, error) {
 		throttleDelay: opts.ThrottleDelay,
 		backoff:       opts.Backoff,
 		maxAttempts:   opts.MaxAttempts,
+		writeTries:    opts.RescheduleTries,
+		writeBackoff:  opts.RescheduleBackoff,
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -97,7 +148,50 @@ func New(opts Options) (*Pipeline, error) {
 	if p.maxAttempts <= 0 {
 		p.maxAttempts = 7
 	}
+	if p.writeTries <= 0 {
+		p.writeTries = DefaultRescheduleTries
+	}
+	if p.writeBackoff <= 0 {
+		p.writeBackoff = DefaultRescheduleBackoff
+	}
 	return p, nil
+}
+
+// writeQueue runs write, a queue write that puts a change (or its
+// follow-ups) back on the queue, up to p.writeTries times, waiting
+// p.writeBackoff after the first failure and twice as long after each next
+// one, and counting every failure in failures. It gives up early when ctx
+// would end before the next try, so that the invocation still fails in
+// time to say why. The error wraps the last failure.
+func (p *Pipeline) writeQueue(ctx context.Context, log *slog.Logger, failures *atomic.Int64, what string, write func(context.Context) error) error {
+	wait := p.writeBackoff
+	var err error
+	try := 1
+	for ; ; try++ {
+		if err = write(ctx); err == nil {
+			if try > 1 {
+				log.InfoContext(ctx, "queue write succeeded after failing", "what", what, "try", try)
+			}
+			return nil
+		}
+		failures.Add(1)
+		if try >= p.writeTries || ctx.Err() != nil {
+			break
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
+			break
+		}
+		log.WarnContext(ctx, "queue write failed; trying again", "what", what, "try", try, "retryIn", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%s (tries: %d, then the invocation ended): %w: %w", what, try, err, ctx.Err())
+		case <-t.C:
+		}
+		wait *= 2
+	}
+	return fmt.Errorf("%s (tries: %d): %w", what, try, err)
 }
 
 // ProcessChange handles one change message (the ProcessChange function). It
@@ -125,7 +219,9 @@ func (p *Pipeline) ProcessChange(ctx context.Context, d queue.Delivery) error {
 		// other users, and duplicates are harmless.
 		msgs, merr := changes.Messages(res.FollowUps)
 		if merr == nil {
-			merr = p.queue.Enqueue(ctx, msgs...)
+			merr = p.writeQueue(ctx, log, &p.followUpFailures, "enqueue follow-ups", func(ctx context.Context) error {
+				return p.queue.Enqueue(ctx, msgs...)
+			})
 		}
 		if merr != nil {
 			p.retried.Add(1)
@@ -148,7 +244,9 @@ func (p *Pipeline) ProcessChange(ctx context.Context, d queue.Delivery) error {
 		recheck.Cause, recheck.Force = "guard", false
 		msg, merr := changes.Message(recheck)
 		if merr == nil {
-			merr = p.queue.Schedule(ctx, res.RecheckAt, msg)
+			merr = p.writeQueue(ctx, log, &p.rescheduleFailures, "schedule the re-check", func(ctx context.Context) error {
+				return p.queue.Schedule(ctx, res.RecheckAt, msg)
+			})
 		}
 		if merr != nil {
 			p.retried.Add(1)
@@ -173,7 +271,9 @@ func (p *Pipeline) ProcessChange(ctx context.Context, d queue.Delivery) error {
 		at := p.now().Add(wait)
 		msg, merr := changes.Message(retry)
 		if merr == nil {
-			merr = p.queue.Schedule(ctx, at, msg)
+			merr = p.writeQueue(ctx, log, &p.rescheduleFailures, "schedule the retry", func(ctx context.Context) error {
+				return p.queue.Schedule(ctx, at, msg)
+			})
 		}
 		if merr != nil {
 			p.retried.Add(1)
@@ -201,7 +301,10 @@ func (p *Pipeline) ProcessChange(ctx context.Context, d queue.Delivery) error {
 	msg, merr := changes.Message(retry)
 	if merr == nil {
 		msg.Properties = map[string]any{PropertyAttempt: attempt}
-		merr = p.queue.Schedule(ctx, p.now().Add(wait), msg)
+		at := p.now().Add(wait)
+		merr = p.writeQueue(ctx, log, &p.rescheduleFailures, "schedule the retry", func(ctx context.Context) error {
+			return p.queue.Schedule(ctx, at, msg)
+		})
 	}
 	if merr != nil {
 		p.retried.Add(1)
@@ -282,5 +385,7 @@ func (p *Pipeline) Counters() map[string]int64 {
 		"changesDeadLettered": p.deadLettered.Load(),
 		"followUpsEnqueued":   p.followUps.Load(),
 		"reconciles":          p.reconciles.Load(),
+		"rescheduleFailures":  p.rescheduleFailures.Load(),
+		"followUpFailures":    p.followUpFailures.Load(),
 	}
 }

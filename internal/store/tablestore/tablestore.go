@@ -7,7 +7,8 @@
 // connection string is accepted for Azurite and local use.
 //
 // Layout (shared with the embedded store, see internal/entity): one table
-// per record kind, named with a configurable prefix and created if missing;
+// per record kind, named with a configurable prefix and created if missing
+// (the Functions host only checks that they exist: Options.ExistingTables);
 // keys encoded so that any string is a valid key. A link and its
 // reverse-index row share the target's partition and are written in one
 // entity-group transaction. Because a transaction does not return the new
@@ -23,6 +24,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -37,6 +39,20 @@ import (
 
 // DefaultTablePrefix starts every table name unless Options say otherwise.
 const DefaultTablePrefix = "tenantsync"
+
+// TableNames returns the names of the tables a store with this prefix
+// keeps its state in (empty: DefaultTablePrefix). Provisioning creates them
+// (infra/modules/storage.bicep).
+func TableNames(prefix string) []string {
+	if prefix == "" {
+		prefix = DefaultTablePrefix
+	}
+	names := make([]string, len(entity.Tables))
+	for i, t := range entity.Tables {
+		names[i] = prefix + t
+	}
+	return names
+}
 
 // Options configure Open. Give either Endpoint and Credential (production)
 // or ConnectionString (Azurite, local use).
@@ -57,6 +73,11 @@ type Options struct {
 	ClientOptions *aztables.ClientOptions
 	// Logger receives the store's own records; nil means slog.Default().
 	Logger *slog.Logger
+	// ExistingTables makes Open check that the tables exist, with one Query
+	// Tables request, instead of creating the missing ones. The Functions
+	// host sets it: creating tables is provisioning's job, and a cold start
+	// should not spend six create requests (and the right to create) on it.
+	ExistingTables bool
 }
 
 // Store is the Table Storage store. It is safe for concurrent use. It
@@ -86,7 +107,8 @@ const devConnectionString = "DefaultEndpointsProtocol=http;AccountName=devstorea
 	"AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
 	"TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
 
-// Open connects to the account and creates the tables that are missing.
+// Open connects to the account and creates the tables that are missing,
+// or, with Options.ExistingTables, checks that they all exist.
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	prefix := opts.TablePrefix
 	if prefix == "" {
@@ -105,16 +127,58 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	tables := make(tableClients, len(entity.Tables))
 	s := &Store{recordMethods: records.New(tables), tables: tables, log: log}
+	if opts.ExistingTables {
+		if err := checkTables(ctx, svc, prefix); err != nil {
+			return nil, fmt.Errorf("open table storage at %s: %w", where, err)
+		}
+	}
 	for _, t := range entity.Tables {
 		name := prefix + t
-		_, err := svc.CreateTable(ctx, name, nil)
-		if err != nil && !hasCode(err, aztables.TableAlreadyExists) {
-			return nil, fmt.Errorf("open table storage at %s: create table %s: %w", where, name, err)
+		if !opts.ExistingTables {
+			_, err := svc.CreateTable(ctx, name, nil)
+			if err != nil && !hasCode(err, aztables.TableAlreadyExists) {
+				return nil, fmt.Errorf("open table storage at %s: create table %s: %w", where, name, err)
+			}
 		}
 		s.tables[t] = svc.NewClient(name)
 	}
 	log.Debug("table storage opened", "endpoint", where, "prefix", prefix)
 	return s, nil
+}
+
+// checkTables lists the account's tables named prefix+entity.Tables, in one
+// Query Tables request, and names those that are missing.
+func checkTables(ctx context.Context, svc *aztables.ServiceClient, prefix string) error {
+	want := make(map[string]bool, len(entity.Tables))
+	terms := make([]string, 0, len(entity.Tables))
+	for _, t := range entity.Tables {
+		want[prefix+t] = true
+		// Names are letters and digits (prefixPattern, entity.Tables): no
+		// quote to escape.
+		terms = append(terms, "TableName eq '"+prefix+t+"'")
+	}
+	filter := strings.Join(terms, " or ")
+	pager := svc.NewListTablesPager(&aztables.ListTablesOptions{Filter: &filter})
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list tables: %w", err)
+		}
+		for _, t := range page.Tables {
+			if t != nil && t.Name != nil {
+				delete(want, *t.Name)
+			}
+		}
+	}
+	if len(want) > 0 {
+		missing := make([]string, 0, len(want))
+		for name := range want {
+			missing = append(missing, name)
+		}
+		sort.Strings(missing)
+		return fmt.Errorf("tables %s do not exist: provisioning creates them (the Functions host only opens them)", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // serviceClient builds the client and says where it points, without

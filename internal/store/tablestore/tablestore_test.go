@@ -212,3 +212,61 @@ func TestMissingIndexRowIsRepaired(t *testing.T) {
 		t.Errorf("link after delete: %v", err)
 	}
 }
+
+// TestOpenExistingTables is what the Functions host does: open without
+// creating. Tables that provisioning did not create are an error naming
+// them, and nothing is created behind its back; once they exist, the store
+// opens and works.
+func TestOpenExistingTables(t *testing.T) {
+	prefix := uniquePrefix(t)
+	conn := tables.ConnectionString(t)
+	tests := []struct {
+		name     string
+		create   []string // tables to create first (suffixes of entity.Tables)
+		wantErrs []string // substrings of the error; none for success
+	}{
+		{"none provisioned", nil, []string{"do not exist", prefix + entity.TableLinks, prefix + entity.TableStatus}},
+		{"one missing", entity.Tables[1:], []string{"tables " + prefix + entity.Tables[0] + " do not exist"}},
+		{"all provisioned", entity.Tables, nil},
+	}
+	svc, err := aztables.NewServiceClientFromConnectionString(conn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, suffix := range tt.create {
+				if _, err := svc.CreateTable(t.Context(), prefix+suffix, nil); err != nil && !hasCode(err, aztables.TableAlreadyExists) {
+					t.Fatal(err)
+				}
+			}
+			s, err := Open(t.Context(), Options{ConnectionString: conn, TablePrefix: prefix, ExistingTables: true})
+			if len(tt.wantErrs) == 0 {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				if _, err := s.PutWatermark(t.Context(), store.Watermark{Tenant: "f", Resource: "users"}); err != nil {
+					t.Fatalf("PutWatermark: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Open succeeded without the tables")
+			}
+			for _, want := range tt.wantErrs {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+			// Nothing was created: the missing tables are still missing.
+			filter := "TableName eq '" + prefix + entity.Tables[0] + "'"
+			page, err := svc.NewListTablesPager(&aztables.ListTablesOptions{Filter: &filter}).NextPage(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Tables) != 0 {
+				t.Errorf("Open created table %s", prefix+entity.Tables[0])
+			}
+		})
+	}
+}
