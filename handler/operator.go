@@ -19,6 +19,7 @@ import (
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/boltstore"
 	"github.com/tenantsync/tenantsync/internal/store/storeopen"
+	"github.com/tenantsync/tenantsync/internal/store/storeopen/localadmin"
 )
 
 // operatorCmds are the commands an admin runs against the configured
@@ -179,15 +180,14 @@ func openApp(cmd *cobra.Command, env settings.Env, out *commonFlags, st store.St
 
 // openStoreForReading opens the configured store for a command that only
 // reads it. An embedded store whose file does not exist yet is not created:
-// an empty temporary one stands in, and the description says so.
+// an empty temporary one stands in, and the description says so. While a
+// `handler local` runs on the embedded store, its store is read through it
+// (storeopen.Open), and the description says that too.
 func openStoreForReading(ctx context.Context, env settings.Env, log *slog.Logger) (store.Store, string, error) {
 	s := storeopen.SettingsFrom(env.Get)
 	desc := s.String()
 	if s.Kind() == storeopen.Embedded {
-		path := s.State
-		if path == "" {
-			path = storeopen.DefaultStatePath
-		}
+		path := s.StatePath()
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			st, err := boltstore.OpenTemp(&boltstore.Options{Logger: log})
 			if err != nil {
@@ -199,6 +199,9 @@ func openStoreForReading(ctx context.Context, env settings.Env, log *slog.Logger
 	st, err := app.OpenStore(ctx, env, log)
 	if err != nil {
 		return nil, "", err
+	}
+	if running, ok := st.(*localadmin.Store); ok {
+		desc = running.String()
 	}
 	return st, desc, nil
 }

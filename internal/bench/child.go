@@ -17,6 +17,7 @@ import (
 
 	"github.com/tenantsync/tenantsync/internal/settings"
 	"github.com/tenantsync/tenantsync/internal/statuspage"
+	"github.com/tenantsync/tenantsync/internal/store/storeopen/localadmin"
 )
 
 // neverSchedule is a six-field NCRONTAB that does not fire during a run:
@@ -73,8 +74,10 @@ func startChild(ctx context.Context, o childOptions) (*child, error) {
 		cmd:     cmd,
 		url:     "http://127.0.0.1:" + strconv.Itoa(port),
 		logFile: logFile,
-		client:  &http.Client{Timeout: 30 * time.Second},
-		done:    make(chan struct{}),
+		// The status page asks for the run's token, which the child writes
+		// beside its state file.
+		client: &http.Client{Timeout: 30 * time.Second, Transport: localadmin.StatusAuth(nil, o.state)},
+		done:   make(chan struct{}),
 	}
 	c.started = time.Now()
 	if err := cmd.Start(); err != nil {

@@ -22,7 +22,7 @@ func TestStatusShowsQueueDepth(t *testing.T) {
 	if err := w.local.Queue().Schedule(t.Context(), time.Now().Add(time.Hour), msg); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get(w.local.Info().StatusURL + "?format=json")
+	resp, err := http.Get(w.local.Info().StatusURL + "&format=json")
 	if err != nil {
 		t.Fatal(err)
 	}

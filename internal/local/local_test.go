@@ -31,6 +31,13 @@ type world struct {
 
 func start(t *testing.T) *world {
 	t.Helper()
+	return startWith(t, nil)
+}
+
+// startWith starts the world with the options changed by change (nil
+// keeps them).
+func startWith(t *testing.T, change func(*local.Options)) *world {
+	t.Helper()
 	sim := graphsim.NewTestServer(t, graphsim.DemoSeed())
 	st, err := boltstore.OpenTemp(nil)
 	if err != nil {
@@ -47,8 +54,11 @@ func start(t *testing.T) *world {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
-	l, err := local.Start(ctx, local.Options{App: a, Listener: ln, Notifications: true,
-		Ready: func(local.Info) { close(ready) }})
+	opts := local.Options{App: a, Listener: ln, Notifications: true, Ready: func(local.Info) { close(ready) }}
+	if change != nil {
+		change(&opts)
+	}
+	l, err := local.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,18 +3,23 @@ package storeopen_test
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/tenantsync/tenantsync/internal/queue/embedded"
 	"github.com/tenantsync/tenantsync/internal/settings"
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/boltstore"
 	"github.com/tenantsync/tenantsync/internal/store/storeopen"
+	"github.com/tenantsync/tenantsync/internal/store/storeopen/localadmin"
 	"github.com/tenantsync/tenantsync/internal/store/tablestore"
 	"github.com/tenantsync/tenantsync/internal/testenv"
 )
@@ -144,4 +149,215 @@ type staticToken struct{}
 
 func (staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	return azcore.AccessToken{Token: "token"}, nil
+}
+
+// running is a handler local's admin endpoint in this process: the state
+// file held open by a store, and its admin file beside it, as `handler
+// local` serves them.
+type running struct {
+	state string
+	store *boltstore.Store
+	file  localadmin.File
+}
+
+// runLocal opens the embedded store in a new state file, holding its lock,
+// and serves it (withStore) and dead letters on an admin endpoint.
+func runLocal(t *testing.T, withStore bool) *running {
+	t.Helper()
+	r := &running{state: filepath.Join(t.TempDir(), "state.db")}
+	st, err := boltstore.Open(r.state, &boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	r.store = st
+	q, err := embedded.Open(st.DB(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	opts := localadmin.ServerOptions{Token: localadmin.NewToken(), State: r.state, DeadLetters: q}
+	if withStore {
+		opts.Store = st
+	}
+	h, err := localadmin.NewHandler(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	r.file = localadmin.File{URL: srv.URL, Token: opts.Token, State: r.state, Store: withStore, PID: os.Getpid()}
+	if err := localadmin.WriteFile(localadmin.FileFor(r.state), r.file); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestOpenEmbeddedWhileLocalRuns: with a local running on the state file,
+// Open gives its store through the admin endpoint at once, instead of
+// waiting for the file's lock and failing; what cannot be used is refused
+// at once and says why.
+func TestOpenEmbeddedWhileLocalRuns(t *testing.T) {
+	tests := []struct {
+		name      string
+		withStore bool
+		// spoil changes the admin file, or nil.
+		spoil   func(t *testing.T, r *running)
+		wantErr string // "" for success
+	}{
+		{name: "embedded store", withStore: true},
+		{name: "local on Table Storage", withStore: false,
+			wantErr: "keeps its store in Table Storage; only its queue is in the file: set TENANTSYNC_TABLES as it has it"},
+		{name: "wrong token", withStore: true, spoil: func(t *testing.T, r *running) {
+			f := r.file
+			f.Token = "not-the-token"
+			if err := localadmin.WriteFile(localadmin.FileFor(r.state), f); err != nil {
+				t.Fatal(err)
+			}
+		}, wantErr: "the running handler local refused the admin file's token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runLocal(t, tt.withStore)
+			if tt.spoil != nil {
+				tt.spoil(t, r)
+			}
+			if _, err := r.store.PutWatermark(t.Context(), store.Watermark{Tenant: "f", Resource: "users", DeltaLink: "d1"}); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			s, err := storeopen.Open(t.Context(), storeopen.Settings{State: r.state}, storeopen.Options{})
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("Open took %s: it waited for the lock", took)
+			}
+			if tt.wantErr != "" {
+				if err == nil {
+					s.Close()
+					t.Fatal("Open succeeded")
+				}
+				if !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("Open: %v\nwant it to say %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), r.file.Token) {
+					t.Errorf("the error shows the token: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer s.Close()
+			if _, ok := s.(*localadmin.Store); !ok {
+				t.Fatalf("Open returned %T, want *localadmin.Store", s)
+			}
+			w, err := s.GetWatermark(t.Context(), "f", "users")
+			if err != nil || w.DeltaLink != "d1" {
+				t.Errorf("read through the local: %+v, %v", w, err)
+			}
+			if _, err := s.PutWatermark(t.Context(), w); err != nil {
+				t.Errorf("write through the local: %v", err)
+			}
+		})
+	}
+}
+
+// TestOpenEmbeddedWithStaleAdminFile: a local that crashed leaves its admin
+// file; Open sees that nothing answers and opens the file itself.
+func TestOpenEmbeddedWithStaleAdminFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	st, err := boltstore.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := "http://" + ln.Addr().String()
+	ln.Close()
+	if err := localadmin.WriteFile(localadmin.FileFor(path), localadmin.File{URL: gone, Token: "t", State: path, Store: true}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := storeopen.Open(t.Context(), storeopen.Settings{State: path}, storeopen.Options{})
+	if err != nil {
+		t.Fatalf("Open with a stale admin file: %v", err)
+	}
+	defer s.Close()
+	if _, ok := s.(*boltstore.Store); !ok {
+		t.Errorf("Open returned %T, want the file itself", s)
+	}
+}
+
+// TestOpenEmbeddedWhenAnotherLocalTookThePort: a crashed local's admin file
+// names a port another local (of another state file) now listens on; that
+// one refuses the token, and Open, finding the file free, opens it.
+func TestOpenEmbeddedWhenAnotherLocalTookThePort(t *testing.T) {
+	other := runLocal(t, true)
+	path := filepath.Join(t.TempDir(), "state.db")
+	st, err := boltstore.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if err := localadmin.WriteFile(localadmin.FileFor(path), localadmin.File{URL: other.file.URL, Token: "crashed", State: path, Store: true}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := storeopen.Open(t.Context(), storeopen.Settings{State: path}, storeopen.Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if b, ok := s.(*boltstore.Store); !ok || b.Path() != path {
+		t.Errorf("Open returned %T, want the file itself", s)
+	}
+}
+
+// TestOpenQueueFile opens the state file for the queue of a local on Table
+// Storage: created private to the user, and refused at once while a local
+// runs on it.
+func TestOpenQueueFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nested", "state.db")
+	db, err := storeopen.OpenQueueFile(t.Context(), storeopen.Settings{Tables: "UseDevelopmentStorage=true", State: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.Path() != path {
+		t.Errorf("opened %s, want %s", db.Path(), path)
+	}
+	db.Close()
+	for name, want := range map[string]os.FileMode{path: 0o600, filepath.Dir(path): 0o700} {
+		if fi, err := os.Stat(name); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: %v, %v; want mode %#o", name, fi.Mode(), err, want)
+		}
+	}
+
+	r := runLocal(t, false)
+	start := time.Now()
+	_, err = storeopen.OpenQueueFile(t.Context(), storeopen.Settings{State: r.state})
+	if err == nil || !strings.Contains(err.Error(), "a handler local (pid ") || time.Since(start) > 2*time.Second {
+		t.Errorf("OpenQueueFile while a local runs: %v after %s", err, time.Since(start))
+	}
+}
+
+// TestRunningDeadLetters: the dlq commands reach the queue of a running
+// local, whatever its store, and open the file themselves otherwise.
+func TestRunningDeadLetters(t *testing.T) {
+	for _, withStore := range []bool{true, false} {
+		r := runLocal(t, withStore)
+		dl, ok, err := storeopen.RunningDeadLetters(t.Context(), storeopen.Settings{State: r.state})
+		if err != nil || !ok {
+			t.Fatalf("RunningDeadLetters (store %v): %v, %v", withStore, ok, err)
+		}
+		list, err := dl.List(t.Context(), 0)
+		if err != nil || len(list) != 0 {
+			t.Errorf("List: %v, %v", list, err)
+		}
+		dl.Close()
+	}
+	_, ok, err := storeopen.RunningDeadLetters(t.Context(), storeopen.Settings{State: filepath.Join(t.TempDir(), "state.db")})
+	if ok || err != nil {
+		t.Errorf("RunningDeadLetters with no local: %v, %v; want false, nil", ok, err)
+	}
 }
