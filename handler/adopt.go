@@ -42,13 +42,13 @@ user out of the target's scope.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case target == "":
-				return errors.New("--target is required")
+				return usageError(errors.New("--target is required"))
 			case source == "":
-				return errors.New("--source-user is required")
+				return usageError(errors.New("--source-user is required"))
 			case targetID == "":
-				return errors.New("--target-user is required")
+				return usageError(errors.New("--target-user is required"))
 			}
-			a, err := openApp(cmd, env, &out, nil, target)
+			a, err := openAppChecked(cmd, env, &out, nil, target)
 			if err != nil {
 				return err
 			}

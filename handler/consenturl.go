@@ -36,18 +36,18 @@ tenant.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if target == "" {
-				return errors.New("--target is required")
+				return usageError(errors.New("--target is required"))
 			}
-			cfg, _, err := loadConfig(cmd, env, &out)
+			cfg, _, err := loadConfigChecked(cmd, env, &out)
 			if err != nil {
 				return err
 			}
 			t, err := app.LookupTarget(cfg, target)
 			if err != nil {
-				return err
+				return usageError(err)
 			}
 			if t.Auth.ClientID == "" {
-				return fmt.Errorf("target %s: auth method %s has no clientId: admin consent is for a multi-tenant app (auth.clientId)", target, t.Auth.Method)
+				return usageErrorf("target %s: auth method %s has no clientId: admin consent is for a multi-tenant app (auth.clientId)", target, t.Auth.Method)
 			}
 			u, err := consent.URL(t.Tenant.Tenant, t.Auth.ClientID, &consent.URLOptions{Authority: graph.AuthorityFor(t.Graph)})
 			if err != nil {

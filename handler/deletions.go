@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tenantsync/tenantsync/internal/app"
 	"github.com/tenantsync/tenantsync/internal/engine"
 	"github.com/tenantsync/tenantsync/internal/operator"
 	"github.com/tenantsync/tenantsync/internal/settings"
@@ -22,7 +21,7 @@ func newDeletionsCmd(env settings.Env) *cobra.Command {
 		Short: "List or approve the deprovisions the deletion guard holds back",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("give a subcommand: deletions list or deletions approve")
+			return usageError(errors.New("give a subcommand: deletions list or deletions approve"))
 		},
 	}
 	cmd.AddCommand(newDeletionsListCmd(env), newDeletionsApproveCmd(env))
@@ -36,22 +35,16 @@ func newDeletionsListCmd(env settings.Env) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "list [--target NAME]",
-		Short: "List the staged deletions",
+		Short: "List the staged deletions, by target",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, _, err := loadConfig(cmd, env, &out)
+			cfg, _, err := loadConfigChecked(cmd, env, &out)
 			if err != nil {
 				return err
 			}
-			names := make([]string, 0, len(cfg.Targets))
-			for _, t := range cfg.Targets {
-				names = append(names, t.Name)
-			}
-			if target != "" {
-				if _, err := app.LookupTarget(cfg, target); err != nil {
-					return err
-				}
-				names = []string{target}
+			names, err := targetNames(cfg, target)
+			if err != nil {
+				return err
 			}
 			st, _, err := openStoreForReading(cmd.Context(), env, out.logger(cmd))
 			if err != nil {
@@ -68,7 +61,14 @@ func newDeletionsListCmd(env settings.Env) *cobra.Command {
 					list = append(list, statuspage.DeletionOf(d))
 				}
 			}
-			slices.SortStableFunc(list, func(a, b statuspage.Deletion) int { return a.StagedAt.Compare(b.StagedAt) })
+			// By target in the config's order, oldest first within one: the
+			// one that expires first is the one to decide on first.
+			slices.SortStableFunc(list, func(a, b statuspage.Deletion) int {
+				if d := slices.Index(names, a.Target) - slices.Index(names, b.Target); d != 0 {
+					return d
+				}
+				return a.StagedAt.Compare(b.StagedAt)
+			})
 			return out.write(cmd, map[string]any{"deletions": list}, func(w io.Writer) error {
 				return operator.WriteDeletions(w, time.Now(), list)
 			})
@@ -102,13 +102,13 @@ the deletion guard's hold on the target.`,
 		RunE: func(cmd *cobra.Command, ids []string) error {
 			switch {
 			case target == "":
-				return errors.New("--target is required")
+				return usageError(errors.New("--target is required"))
 			case all && len(ids) > 0:
-				return errors.New("give either --all or source ids, not both")
+				return usageError(errors.New("give either --all or source ids, not both"))
 			case !all && len(ids) == 0:
-				return errors.New("give --all or the source ids of the deletions to approve (see deletions list)")
+				return usageError(errors.New("give --all or the source ids of the deletions to approve (see deletions list)"))
 			}
-			a, err := openApp(cmd, env, &out, nil, target)
+			a, err := openAppChecked(cmd, env, &out, nil, target)
 			if err != nil {
 				return err
 			}
@@ -132,7 +132,10 @@ the deletion guard's hold on the target.`,
 				}
 				return operator.WriteActions(w, acts)
 			})
-			if err != nil {
+			switch {
+			case err != nil && len(acts) > 0:
+				return partialError(fmt.Errorf("approve deletions in %s: %w", target, err))
+			case err != nil:
 				return fmt.Errorf("approve deletions in %s: %w", target, err)
 			}
 			return werr

@@ -38,9 +38,10 @@ func TestDeletions(t *testing.T) {
 		t.Fatalf("staged deletion = %+v", d)
 	}
 	text := e.mustRun("deletions", "list")
-	re := `^TARGET   SOURCE ID +USER +ACTION  STAGED +EXPIRES +APPROVED  REASON
-contoso  ` + d.SourceID + `  ` + regexp.QuoteMeta(d.SourceUPN) + ` +delete  \d+s ago +6d23h from now  no        out of scope: .*held by the deletion guard .*
-contoso  ` + other.SourceID + `  ` + regexp.QuoteMeta(other.SourceUPN) + ` +delete  \d+s ago +6d23h from now  no        out of scope: .*held by the deletion guard .*
+	re := `^Target contoso: 2 staged deletions
+  SOURCE ID +USER +ACTION  STAGED +EXPIRES +APPROVED  REASON
+  ` + d.SourceID + `  ` + regexp.QuoteMeta(d.SourceUPN) + ` +delete  \d+ s ago +in 6 d 23 h  no        out of scope: .*held by the deletion guard .*
+  ` + other.SourceID + `  ` + regexp.QuoteMeta(other.SourceUPN) + ` +delete  \d+ s ago +in 6 d 23 h  no        out of scope: .*held by the deletion guard .*
 
 2 staged deletions\. Approve with ` + "`deletions approve --target NAME \\(--all \\| SOURCE-ID…\\)`" + `\.
 $`

@@ -30,7 +30,7 @@ Service Bus queue's dead letters when Service Bus is configured
 else those of the embedded queue in the embedded store (handler local).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("give a subcommand: dlq list or dlq resubmit")
+			return usageError(errors.New("give a subcommand: dlq list or dlq resubmit"))
 		},
 	}
 	cmd.AddCommand(newDLQListCmd(env), newDLQResubmitCmd(env))
@@ -55,6 +55,13 @@ func openDeadLetters(ctx context.Context, env settings.Env, log *slog.Logger) (*
 		return &deadLetters{DeadLetters: sb, name: "Service Bus queue " + sb.Name(), close: func() {
 			_ = sb.Close(context.WithoutCancel(ctx))
 		}}, nil
+	}
+	// A running `local` holds the embedded queue: its admin endpoint lists
+	// and resubmits the dead letters.
+	if rdl, ok, err := storeopen.RunningDeadLetters(ctx, storeopen.SettingsFrom(env.Get)); err != nil {
+		return nil, err
+	} else if ok {
+		return &deadLetters{DeadLetters: rdl, name: rdl.Name(), close: rdl.Close}, nil
 	}
 	if storeopen.SettingsFrom(env.Get).Kind() != storeopen.Embedded {
 		return nil, fmt.Errorf("no dead-letter queue: Service Bus is not configured (set %s or %s), and the embedded queue lives only in the embedded store (%s is set)",
@@ -91,7 +98,7 @@ func newDLQListCmd(env settings.Env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if max < 0 {
-				return fmt.Errorf("--max %d: want 0 (all) or more", max)
+				return usageErrorf("--max %d: want 0 (all) or more", max)
 			}
 			dl, err := openDeadLetters(cmd.Context(), env, out.logger(cmd))
 			if err != nil {
@@ -127,9 +134,9 @@ func newDLQResubmitCmd(env settings.Env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, ids []string) error {
 			switch {
 			case all && len(ids) > 0:
-				return errors.New("give either --all or message ids, not both")
+				return usageError(errors.New("give either --all or message ids, not both"))
 			case !all && len(ids) == 0:
-				return errors.New("give --all or the ids of the messages to resubmit (see dlq list)")
+				return usageError(errors.New("give --all or the ids of the messages to resubmit (see dlq list)"))
 			}
 			dl, err := openDeadLetters(cmd.Context(), env, out.logger(cmd))
 			if err != nil {

@@ -82,10 +82,10 @@ func TestDLQEmbedded(t *testing.T) {
 	re := `^Dead letters in the embedded queue changes \(embedded store in ` + regexp.QuoteMeta(e.state) + `\):
 
   ID +SESSION +DELIVERIES  ENQUEUED +REASON
-  ` + ids[0] + `  ` + adeleID + `  1 +\d+s ago +PermanentFailure
+  ` + ids[0] + `  ` + adeleID + `  1 +\d+ s ago +PermanentFailure
       invite: 400 BadRequest: The specified email address is invalid\.
       body: \{.*"` + adeleID + `".*\}
-  ` + ids[1] + `  ` + benID + `  1 +\d+s ago +PermanentFailure
+  ` + ids[1] + `  ` + benID + `  1 +\d+ s ago +PermanentFailure
       invite: 400 BadRequest: The specified email address is invalid\.
       body: \{.*"` + benID + `".*\}
 

@@ -9,18 +9,29 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCmd().ExecuteContext(ctx)
+	code := run(ctx, newRootCmd(), os.Args[1:], os.Stderr)
 	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, errorLine(err))
-		os.Exit(1)
+	os.Exit(code)
+}
+
+// run runs the command tree with args and returns the exit code: 0, or
+// the code of the failure (exitCode), which it reports on stderr, as JSON
+// with --json.
+func run(ctx context.Context, root *cobra.Command, args []string, stderr io.Writer) int {
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return 0
 	}
+	return reportError(stderr, cmd, args, err)
 }

@@ -19,11 +19,19 @@ func newPlanCmd(env settings.Env) *cobra.Command {
 		Short: "Show what a full reconcile would do, writing nothing",
 		Long: `A dry run of a full reconcile: for each target, the users it would create,
 update (each attribute old → new), disable, deprovision, restore or skip
-(with the reason), and the deprovisions the deletion guard would hold back.
-It reads both tenants and the store and writes to none of them.
+(with the reason), sorted by userPrincipalName within each action, and the
+deprovisions the deletion guard would hold back. It reads both tenants and
+the store and writes to none of them.
 
---json prints {"targets":[{"name","actions":[…],"held":[…]}]}, each action
-{"action","sourceId","userPrincipalName","targetId","reason","changes"}.`,
+Each target's summary counts its users once each, in the words reconcile
+counts them with (create, update, disable, deprovision, restore, held,
+conflict, skip, drift, failed): the same changes give the same numbers in
+both. A deprovision counts as what it will be once the deletion guard's
+settle delay is over (deprovision, or held), as reconcile waits for it.
+
+--json prints {"targets":[{"name","actions":[…],"held":[…]}],"counts":{…}},
+each action {"action","sourceId","userPrincipalName","targetId","reason",
+"changes"}, and counts as reconcile --json's actions.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := out.logger(cmd)
@@ -32,7 +40,7 @@ It reads both tenants and the store and writes to none of them.
 				return err
 			}
 			defer st.Close()
-			a, err := openApp(cmd, env, &out, st, target)
+			a, err := openAppChecked(cmd, env, &out, st, target)
 			if err != nil {
 				return err
 			}
@@ -44,7 +52,8 @@ It reads both tenants and the store and writes to none of them.
 			if target != "" {
 				p, _ = operator.FilterPlan(p, target)
 			}
-			return out.write(cmd, p, func(w io.Writer) error { return operator.WritePlan(w, p) })
+			js := operator.PlanJSON{Plan: p, Counts: operator.CountPlan(p.Targets...)}
+			return out.write(cmd, js, func(w io.Writer) error { return operator.WritePlan(w, p) })
 		},
 	}
 	out.registerGraph(cmd)

@@ -29,9 +29,9 @@ ids behind it. This writes to the target like any sync.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			user = strings.TrimSpace(user)
 			if user == "" {
-				return errors.New("--user is required: a source user's object id or userPrincipalName")
+				return usageError(errors.New("--user is required: a source user's object id or userPrincipalName"))
 			}
-			a, err := openApp(cmd, env, &out, nil, target)
+			a, err := openAppChecked(cmd, env, &out, nil, target)
 			if err != nil {
 				return err
 			}

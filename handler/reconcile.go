@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -25,10 +26,14 @@ workers: from the stored delta watermarks, or a full pass that compares
 everything (with --full, or when there is no watermark yet, a delta token
 expired or the last full pass is a day old).
 
-A progress bar shows on a terminal, a plain progress line every few seconds
-otherwise, and a summary at the end: the changes by action, the errors and
-the time taken. When a change fails in a way a retry may fix, the watermark
-stays where it was and the command fails: run it again.
+A spinner with counts shows on a terminal (how many changes were found so
+far and synced, and the rate in changes per second: the total is known only
+at the end), a plain progress line every few seconds otherwise, and a
+summary at the end: the users by outcome, each once per target, in the
+words and the count plan uses; the errors; and the time taken. When a change
+fails in a way a retry may fix, the watermark stays where it was and the
+command fails with exit code 4 (3 when a tenant could not be reached): run
+it again.
 
 A deprovision (a delete, or a disable) waits out the deletion guard's
 settle delay (deprovision.delay, 1 minute by default) before the guard
@@ -39,9 +44,9 @@ service or the next reconcile.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if workers < 1 || workers > operator.MaxWorkers {
-				return fmt.Errorf("--workers %d: want 1 to %d", workers, operator.MaxWorkers)
+				return usageErrorf("--workers %d: want 1 to %d", workers, operator.MaxWorkers)
 			}
-			a, err := openApp(cmd, env, &out, nil, "")
+			a, err := openAppChecked(cmd, env, &out, nil, "")
 			if err != nil {
 				return err
 			}
@@ -56,11 +61,14 @@ service or the next reconcile.`,
 			if werr := out.write(cmd, sum, func(w io.Writer) error { return operator.WriteReconcileSummary(w, sum) }); werr != nil && err == nil {
 				err = werr
 			}
-			if err != nil {
+			switch {
+			case errors.Is(err, operator.ErrRetryLater):
+				return partialError(fmt.Errorf("reconcile: %w", err))
+			case err != nil:
 				return fmt.Errorf("reconcile: %w", err)
-			}
-			if sum.Failed > 0 {
-				return fmt.Errorf("reconcile: %d of %d changes failed for good (see above; the targets' logs have them too)", sum.Failed, sum.Synced)
+			case sum.Failed > 0:
+				return partialError(fmt.Errorf("reconcile: %d of %s failed for good (see above; handler log --failed lists them too)",
+					sum.Failed, plural(sum.Synced, "change", "changes")))
 			}
 			return nil
 		},

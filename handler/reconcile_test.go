@@ -9,6 +9,13 @@ import (
 	"github.com/tenantsync/tenantsync/internal/operator"
 )
 
+// progressTail matches the end of the final progress line: the rate, from
+// the first second on, and the time taken.
+const progressTail = `(, [\d.]+ changes/s)? \(\d+ (s|min)( \d+ s)?\)`
+
+// took matches how long a reconcile took, as its summary says it.
+const took = `[\d.]+ (ms|s|min)( \d+ s)?`
+
 func TestReconcile(t *testing.T) {
 	e := newTestEnv(t, configOptions{})
 	tests := []struct {
@@ -19,23 +26,23 @@ func TestReconcile(t *testing.T) {
 		want string
 	}{{
 		name: "first run is a full pass",
-		want: `reconcile: 3/3 changes synced \(\S+\)
-Full reconcile \(no watermark yet\): 3 changes found, 3 synced in \S+
+		want: `reconcile: 3 synced of 3 found` + progressTail + `
+Full reconcile \(no watermark yet\): 3 changes found, 3 synced in ` + took + `
   by action: 3 create
   errors:    0
 `,
 	}, {
 		name: "nothing changed",
-		want: `reconcile: 0/0 changes synced \(\S+\)
-Delta reconcile: 0 changes found, 0 synced in \S+
+		want: `reconcile: 0 synced of 0 found` + progressTail + `
+Delta reconcile: 0 changes found, 0 synced in ` + took + `
   by action: nothing to do
   errors:    0
 `,
 	}, {
 		name:   "a change in the source",
 		change: func() { e.graphCall(srcDomain, "PATCH", "/users/"+adeleID, `{"department":"Marketing"}`) },
-		want: `reconcile: 1/1 changes synced \(\S+\)
-Delta reconcile: 1 change found, 1 synced in \S+
+		want: `reconcile: 1 synced of 1 found` + progressTail + `
+Delta reconcile: 1 change found, 1 synced in ` + took + `
   by action: 1 update
   errors:    0
 `,
@@ -43,9 +50,9 @@ Delta reconcile: 1 change found, 1 synced in \S+
 		name:   "a user leaves the scoping group",
 		change: func() { e.graphCall(srcDomain, "DELETE", "/groups/"+groupID+"/members/"+danID+"/$ref", "") },
 		args:   []string{"--workers", "1"},
-		want: `waiting 1s for the deletion guard's settle delay: 1 deprovision pending
-reconcile: 1/1 changes synced \(\S+\)
-Delta reconcile: 1 change found, 1 synced in \S+
+		want: `waiting 1 s for the deletion guard's settle delay: 1 deprovision pending
+reconcile: 1 synced of 1 found` + progressTail + `
+Delta reconcile: 1 change found, 1 synced in ` + took + `
   by action: 1 deprovision
   errors:    0
 `,
@@ -53,24 +60,24 @@ Delta reconcile: 1 change found, 1 synced in \S+
 		name:   "another leaves, and the command does not wait",
 		change: func() { e.graphCall(srcDomain, "DELETE", "/groups/"+groupID+"/members/"+benID+"/$ref", "") },
 		args:   []string{"--no-wait"},
-		want: `reconcile: 1/1 changes synced \(\S+\)
-Delta reconcile: 1 change found, 1 synced in \S+
+		want: `reconcile: 1 synced of 1 found` + progressTail + `
+Delta reconcile: 1 change found, 1 synced in ` + took + `
   by action: 1 pending
   errors:    0
 `,
 	}, {
 		name:   "the next run carries out what was left pending",
 		change: func() { time.Sleep(time.Second + 100*time.Millisecond) },
-		want: `reconcile: 1/1 changes synced \(\S+\)
-Delta reconcile: 1 change found, 1 synced in \S+
+		want: `reconcile: 1 synced of 1 found` + progressTail + `
+Delta reconcile: 1 change found, 1 synced in ` + took + `
   by action: 1 deprovision
   errors:    0
 `,
 	}, {
 		name: "a full pass on request finds nothing to do",
 		args: []string{"--full"},
-		want: `reconcile: 0/0 changes synced \(\S+\)
-Full reconcile \(requested\): 0 changes found, 0 synced in \S+
+		want: `reconcile: 0 synced of 0 found` + progressTail + `
+Full reconcile \(requested\): 0 changes found, 0 synced in ` + took + `
   by action: nothing to do
   errors:    0
 `,
@@ -121,7 +128,7 @@ func TestReconcileTargetRefuses(t *testing.T) {
 	if !r.failed || !re.MatchString(r.stderr) {
 		t.Fatalf("failed=%v stderr=%q", r.failed, r.stderr)
 	}
-	for _, want := range []string{"  by action: 3 create, 2 skip\n", "  errors:    1\n", "    user " + adeleID + "  retryable  invite adele@fabrikam.example into closed: invite adele@fabrikam.example: 403"} {
+	for _, want := range []string{"  by action: 3 create, 2 skip, 1 failed\n", "  errors:    1\n", "    user " + adeleID + "  retryable  invite adele@fabrikam.example into closed: invite adele@fabrikam.example: 403"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
 		}

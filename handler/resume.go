@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantsync/tenantsync/internal/operator"
 	"github.com/tenantsync/tenantsync/internal/settings"
 	"github.com/tenantsync/tenantsync/internal/store"
 )
@@ -35,9 +36,9 @@ pass for the work the quarantine skipped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if target == "" {
-				return errors.New("--target is required")
+				return usageError(errors.New("--target is required"))
 			}
-			a, err := openApp(cmd, env, &out, nil, target)
+			a, err := openAppChecked(cmd, env, &out, nil, target)
 			if err != nil {
 				return err
 			}
@@ -56,7 +57,7 @@ pass for the work the quarantine skipped.`,
 			}
 			return out.write(cmd, res, func(w io.Writer) error {
 				if res.WasQuarantined {
-					_, err := fmt.Fprintf(w, "Quarantine of %s ended (it was: %s). The next reconcile runs a full pass.\n", target, res.Reason)
+					_, err := fmt.Fprintf(w, "Quarantine of %s ended (it was: %s). The next reconcile runs a full pass.\n", target, operator.Clean(res.Reason))
 					return err
 				}
 				_, err := fmt.Fprintf(w, "%s was not quarantined.\n", target)

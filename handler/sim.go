@@ -30,7 +30,33 @@ Each tenant's Graph is at http://ADDR/<tenant id or domain>/v1.0, the admin API
 (stats, faults, clock, snapshots) at http://ADDR/_sim/. Tenants come from
 --seed FILE, from --demo (Fabrikam, the source, and an empty Contoso, the
 target), or from --state FILE when that file exists. With --state the
-simulator saves its state there when it stops (Ctrl-C or SIGTERM).`,
+simulator saves its state there when it stops (Ctrl-C or SIGTERM).
+
+The seed file is JSON; unknown keys are refused:
+
+  {"tenants": [{
+     "domain": "fabrikam.example",          required
+     "id": "<GUID>",                         default: derived from the domain
+     "displayName": "Fabrikam",
+     "initialDomain": "fabrikam.onmicrosoft.com",
+     "permissions": ["User.Read.All", …],    application permissions granted;
+                                             omitted: all, []: none
+     "blockInvitations": true,               POST /invitations answers 403
+     "replicationLag": "2s",                 writes become visible after a
+     "advancedLag": "5s",                    random part of these (Go durations)
+     "lagSeed": 42,
+     "users": [{"userPrincipalName": "adele@fabrikam.example",
+                "displayName": "Adele Vance", "department": "Sales",
+                "accountEnabled": true,
+                "manager": "<id or userPrincipalName>",
+                "privileged": true}],        holds an administrator role
+     "groups": [{"displayName": "Sales",
+                 "members": ["<user id or userPrincipalName, or group name>"]}]
+  }]}
+
+Users and groups are Graph JSON (any user property); ids are optional and
+derived from the userPrincipalName or displayName when left out.
+docs/simulator.md describes every key and what the simulator models.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSim(cmd.Context(), cmd, simOptions{
@@ -41,7 +67,7 @@ simulator saves its state there when it stops (Ctrl-C or SIGTERM).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", "127.0.0.1:8765", "address to listen on")
-	f.StringVar(&seedFile, "seed", "", "seed file: {\"tenants\":[{\"id\",\"domain\",\"displayName\",\"users\",\"groups\"}]}")
+	f.StringVar(&seedFile, "seed", "", "seed file (JSON, the format above): tenants with users, groups, members, managers, permissions, replicationLag")
 	f.StringVar(&stateFile, "state", "", "state file: loaded at start if present, saved on shutdown")
 	f.BoolVar(&demo, "demo", false, "seed the built-in Fabrikam (source) and Contoso (target)")
 	f.StringVar(&throttle, "throttle", "off", "throttling: off, real (Graph's identity limits) or xN (refilled N times as fast)")
@@ -59,7 +85,7 @@ func runSim(ctx context.Context, cmd *cobra.Command, o simOptions) error {
 	srv := graphsim.New(graphsim.Options{Logger: logger})
 	defer srv.Close()
 	if err := srv.SetFaults(graphsim.Faults{Throttle: o.throttle}); err != nil {
-		return fmt.Errorf("--throttle: %w", err)
+		return usageErrorf("--throttle: %w", err)
 	}
 
 	loaded := false
@@ -73,7 +99,7 @@ func runSim(ctx context.Context, cmd *cobra.Command, o simOptions) error {
 	if !loaded {
 		switch {
 		case o.seedFile != "" && o.demo:
-			return errors.New("give either --seed or --demo, not both")
+			return usageError(errors.New("give either --seed or --demo, not both"))
 		case o.seedFile != "":
 			f, err := os.Open(o.seedFile)
 			if err != nil {
@@ -89,7 +115,7 @@ func runSim(ctx context.Context, cmd *cobra.Command, o simOptions) error {
 				return fmt.Errorf("demo seed: %w", err)
 			}
 		default:
-			return errors.New("no tenants: give --seed FILE, --demo, or --state FILE with an existing state")
+			return usageError(errors.New("no tenants: give --seed FILE, --demo, or --state FILE with an existing state"))
 		}
 	}
 
@@ -151,7 +177,7 @@ func printTenants(cmd *cobra.Command, srv *graphsim.Server, root string, asJSON,
 	for _, t := range list {
 		ts := stats.Tenants[t.Domain]
 		fmt.Fprintf(out, "  %-22s %s\n", t.DisplayName, t.BaseURL)
-		fmt.Fprintf(out, "  %-22s tenant id %s, %d users, %d groups\n\n", "", t.ID, ts.Users, ts.Groups)
+		fmt.Fprintf(out, "  %-22s tenant id %s, %s, %s\n\n", "", t.ID, plural(ts.Users, "user", "users"), plural(ts.Groups, "group", "groups"))
 	}
 	fmt.Fprintf(out, "  Admin API: %s/_sim/stats, /_sim/faults, /_sim/clock, /_sim/tenants\n", root)
 	fmt.Fprintln(out, "  Press Ctrl-C to stop.")

@@ -38,17 +38,19 @@ Target contoso
 	re := `^Health: healthy
 State: embedded store in ` + regexp.QuoteMeta(e.state) + `
 Source: fabrikam\.example
-  users delta   taken \S+ \S+ \(\d+s ago\); last full pass \S+ \S+ \(\d+s ago\)
-  groups delta  taken \S+ \S+ \(\d+s ago\); last full pass \S+ \S+ \(\d+s ago\)
+  users delta   taken \S+ \S+ \(\d+ s ago\); last full pass \S+ \S+ \(\d+ s ago\)
+  groups delta  taken \S+ \S+ \(\d+ s ago\); last full pass \S+ \S+ \(\d+ s ago\)
 Subscriptions:
   none \(change notifications are off, or the subscription manager has not run\)
 
 Target contoso
-  last reconcile    \S+ \S+ \(\d+s ago\); last full \S+ \S+ \(\d+s ago\)
+  last reconcile    \S+ \S+ \(\d+ s ago\); last full \S+ \S+ \(\d+ s ago\)
   linked users      3: 3 active, 0 disabled, 0 deleted, 0 pending, 0 staged, 0 in conflict, 0 quarantined
   health            healthy
+  last sync         \S+ \S+ \(\d+ s ago\): ok
   quarantine        none
   staged deletions  0 waiting, 0 approved
+  actions           3 create in the last 24 h
   recent errors     none
 $`
 	if !regexp.MustCompile(re).MatchString(out) {

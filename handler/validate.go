@@ -21,7 +21,13 @@ func newValidateCmd(env settings.Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate [--online]",
 		Short: "Check the config, and with --online what each tenant lets tenantsync do",
-		Long: `Check the config and list every problem with its path and line.
+		Long: `Check the config and list every problem with its path and line. Offline,
+what every sync would fail on is found too: a mapping's target that Graph
+cannot write, a source attribute or an attribute in an expression that Graph's
+user resource does not have (with the column and the likely meant name), an
+argument of the wrong type (Left([jobTitle], "abc")), and a regular expression
+(REGEX MATCH, Replace) using .NET syntax that Go's RE2 does not support, with
+how to rewrite it. A config that does not validate exits with code 2.
 
 With --online, also read each tenant, writing nothing: the source can read
 users and groups, resolves every scoping group and can list subscriptions;
@@ -36,7 +42,7 @@ which needs Application.Read.All. Whether Graph can reach the notification
 URL is not checked: Graph validates it when a subscription is created.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, src, err := loadConfig(cmd, env, &out)
+			cfg, src, err := loadConfigChecked(cmd, env, &out)
 			if err != nil {
 				return err
 			}
@@ -49,11 +55,7 @@ URL is not checked: Graph validates it when a subscription is created.`,
 				for i, t := range cfg.Targets {
 					names[i] = t.Name
 				}
-				noun := "targets"
-				if len(names) == 1 {
-					noun = "target"
-				}
-				fmt.Fprintf(w, "%s is valid: source %s, %d %s (%s).\n", src, cfg.Source.Tenant, len(names), noun, strings.Join(names, ", "))
+				fmt.Fprintf(w, "%s is valid: source %s, %s (%s).\n", src, cfg.Source.Tenant, plural(len(names), "target", "targets"), strings.Join(names, ", "))
 				if !online {
 					return nil
 				}
@@ -65,7 +67,7 @@ URL is not checked: Graph validates it when a subscription is created.`,
 			}
 			if failed := operator.FailedChecks(rep.Checks); len(failed) > 0 {
 				f := failed[0]
-				return fmt.Errorf("%d of %d checks failed; first: %s %s: %s", len(failed), len(rep.Checks), f.Tenant, f.Check, f.Detail)
+				return tenantError(fmt.Errorf("%d of %s failed; first: %s %s: %s", len(failed), plural(len(rep.Checks), "check", "checks"), f.Tenant, f.Check, f.Detail))
 			}
 			return nil
 		},

@@ -378,7 +378,7 @@ func TestErrors(t *testing.T) {
 		{"several bad mappings", doc(all, "mappings:", "  - {target: city, source: city, apply: sometimes}", "  - {target: userType, constant: Admin}"),
 			`targets[0].mappings[0].apply: unknown value "sometimes" (want always or onCreate) (line 8)` + "\n" +
 				"targets[0].mappings[1].constant: userType must be Member or Guest, got Admin (line 9)"},
-		{"delay out of range", doc(all, "deprovision: {delay: 25h}"), "targets[0].deprovision.delay: must be from 0 to 24h, got 25h0m0s (line 7)"},
+		{"delay out of range", doc(all, "deprovision: {delay: 25h}"), "targets[0].deprovision.delay: must be from 0 to 24h, got 25h (line 7)"},
 		{"threshold too high", doc(all, "deprovision: {threshold: 5001}"), "targets[0].deprovision.threshold: must be from 0 to 5000, got 5001 (line 7)"},
 
 		// Scope.
@@ -398,9 +398,10 @@ func TestErrors(t *testing.T) {
 			"    - - {attribute: jobTitle, operator: REGEX MATCH, value: '^(?!Intern)'}",
 			"      - {attribute: employeeId, operator: Greater_Than, value: ten}",
 			"      - {attribute: accountEnabled, operator: IS TRUE, value: 'yes'}"),
-			`targets[0].scope.filters[0][0].attribute: unknown user attribute "departmnet" (line 9)` + "\n" +
+			`targets[0].scope.filters[0][0].attribute: unknown user attribute "departmnet" (did you mean "department"?) (line 9)` + "\n" +
 				`targets[0].scope.filters[0][1].operator: unknown operator "LIKE" (want one of EQUALS, NOT EQUALS, IS TRUE, IS FALSE, IS NULL, IS NOT NULL, REGEX MATCH, NOT REGEX MATCH, Includes, &, !&, ENDS_WITH, Greater_Than, Greater_Than_OR_EQUALS) (line 10)` + "\n" +
-				"targets[0].scope.filters[1][0].value: invalid regular expression: error parsing regexp: invalid or unsupported Perl syntax: `(?!` (Go's RE2 syntax has no lookaround, backreferences, atomic groups or possessive quantifiers; see docs/scoping.md) (line 11)\n" +
+				"targets[0].scope.filters[1][0].value: invalid regular expression: the negative lookahead (?!…) at position 2 of the pattern is .NET syntax that Go's RE2 does not support; " +
+				`test the unwanted text with NOT REGEX MATCH in another clause of the same filter: ^(?!Contractor) becomes {operator: NOT REGEX MATCH, value: "^Contractor"} (docs/scoping.md) (line 11)` + "\n" +
 				`targets[0].scope.filters[1][1].value: must be an integer for operator Greater_Than, got "ten" (line 12)` + "\n" +
 				"targets[0].scope.filters[1][2].value: not used by operator IS TRUE (line 13)"},
 
@@ -408,7 +409,7 @@ func TestErrors(t *testing.T) {
 		{"action", doc(all, "deprovision: {action: remove}"), `targets[0].deprovision.action: must be delete, disable or none, got "remove" (line 7)`},
 		{"threshold negative", doc(all, "deprovision:", "  threshold: -1"), "targets[0].deprovision.threshold: must be from 0 to 5000, got -1 (line 8)"},
 		{"window zero", doc(all, "deprovision: {window: 0s}"), "targets[0].deprovision.window: must be more than 0, got 0s (line 7)"},
-		{"window negative", doc(all, "deprovision: {window: -5m}"), "targets[0].deprovision.window: must be more than 0, got -5m0s (line 7)"},
+		{"window negative", doc(all, "deprovision: {window: -5m}"), "targets[0].deprovision.window: must be more than 0, got -5m (line 7)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tenantsync/tenantsync/internal/directory"
-	"github.com/tenantsync/tenantsync/internal/expr"
 	"github.com/tenantsync/tenantsync/internal/scope"
 )
 
@@ -193,8 +192,8 @@ func validateTarget(l *errorList, p string, t *Target) {
 	}
 	if t.InviteAddress == "" {
 		l.add(p+".inviteAddress", "required")
-	} else if _, err := expr.Parse(t.InviteAddress); err != nil {
-		l.add(p+".inviteAddress", "%v", err)
+	} else {
+		checkExpression(l, p+".inviteAddress", t.InviteAddress)
 	}
 	anchor := canonicalAnchor(t.Anchor)
 	switch {
@@ -210,7 +209,7 @@ func validateTarget(l *errorList, p string, t *Target) {
 		}
 	}
 	validateScope(l, p, t)
-	validateMappings(l, p, t)
+	checkMappings(l, p, t)
 	validateDeprovision(l, p+".deprovision", &t.Deprovision)
 }
 
@@ -233,18 +232,25 @@ func validateScope(l *errorList, target string, t *Target) {
 			seen[key] = i
 		}
 	}
+	patterns := checkScopePatterns(l, p, s)
 	// The group names stand in for ids here: only their presence matters to
 	// compiling the filters and to SelectsNothing.
 	compiled, err := scope.Compile(s.Spec(nil))
 	if err != nil {
 		for _, e := range unwrapAll(err) {
 			var ce *scope.ClauseError
-			if errors.As(e, &ce) {
-				l.add(p+"."+ce.Path(), "%v", ce.Err)
-			} else {
+			switch {
+			case errors.As(e, &ce) && patterns[ce.Path()]:
+				// Said already, with the rewrite.
+			case errors.As(e, &ce):
+				l.add(p+"."+ce.Path(), "%s", scopeAttributeHint(ce, s))
+			default:
 				l.add(p+".filters", "%v", e)
 			}
 		}
+		return
+	}
+	if len(patterns) > 0 {
 		return
 	}
 	if why, nothing := compiled.SelectsNothing(); nothing && !s.AllowEmpty {
@@ -284,10 +290,10 @@ func validateDeprovision(l *errorList, p string, d *Deprovision) {
 		l.add(p+".threshold", "must be from 0 to %d, got %d", MaxThreshold, d.Threshold)
 	}
 	if d.Delay != nil && (*d.Delay < 0 || time.Duration(*d.Delay) > 24*time.Hour) {
-		l.add(p+".delay", "must be from 0 to 24h, got %s", *d.Delay)
+		l.add(p+".delay", "must be from 0 to 24h, got %s", compactDuration(time.Duration(*d.Delay)))
 	}
 	if d.Window <= 0 {
-		l.add(p+".window", "must be more than 0, got %s", d.Window)
+		l.add(p+".window", "must be more than 0, got %s", compactDuration(time.Duration(d.Window)))
 	}
 }
 
@@ -307,4 +313,17 @@ func unwrapAll(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// compactDuration writes a duration as a config file has it: "25h", "-5m",
+// "1h30m", not time.Duration's "25h0m0s".
+func compactDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

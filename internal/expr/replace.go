@@ -81,8 +81,13 @@ func checkReplace(c *callNode) error {
 	return nil
 }
 
-// compileRegex compiles a .NET-style pattern with Go's RE2 engine.
+// compileRegex compiles a .NET-style pattern with Go's RE2 engine. A
+// construct only .NET has is named with its rewrite (DotNetOnly), whether
+// RE2 rejects it or, as with class subtraction, reads it differently.
 func compileRegex(pattern string) (*regexp.Regexp, error) {
+	if why := DotNetOnly(pattern, ForReplace); why != "" {
+		return nil, fmt.Errorf("invalid regular expression: %s", why)
+	}
 	re, err := regexp.Compile(pattern)
 	if err != nil {
 		msg := err.Error()

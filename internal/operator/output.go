@@ -100,21 +100,40 @@ func trimLineEnds(s string) string {
 }
 
 // clean makes a value from a tenant or the store safe to print in one
-// cell: control characters (tabs and newlines included) become spaces, so
-// that a crafted display name cannot break the layout or the terminal.
+// cell: control characters (tabs and newlines included) and the line and
+// paragraph separators become spaces, so that a crafted display name cannot
+// break the layout or send the terminal escape sequences; bidirectional
+// overrides, embeddings, isolates and marks are dropped, so that it cannot
+// make text read in another order than it is (CVE-2021-42574, "Trojan
+// Source").
 func clean(s string) string {
-	if strings.IndexFunc(s, isControl) < 0 {
+	if strings.IndexFunc(s, func(r rune) bool { return isControl(r) || isBidi(r) }) < 0 {
 		return s
 	}
 	return strings.Map(func(r rune) rune {
-		if isControl(r) {
+		switch {
+		case isBidi(r):
+			return -1
+		case isControl(r):
 			return ' '
 		}
 		return r
 	}, s)
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+// Clean is clean for the handler's own output.
+func Clean(s string) string { return clean(s) }
+
+func isControl(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029'
+}
+
+// isBidi reports the Unicode bidirectional formatting characters: the
+// marks (U+200E, U+200F, U+061C), the embeddings and overrides (U+202A to
+// U+202E) and the isolates (U+2066 to U+2069).
+func isBidi(r rune) bool {
+	return r == '\u200e' || r == '\u200f' || r == '\u061c' || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
+}
 
 // orDash shows an empty value as "-".
 func orDash(s string) string {
@@ -132,40 +151,66 @@ func timestamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
-// ago renders how long before now t was, coarsely: "3s", "4m", "2h5m",
-// "3d2h".
+// ago renders how long before now t was, coarsely: "12 s ago", "4 min
+// ago", "2 h 5 min ago", "3 d 2 h ago", or "in 5 min" for a time to come.
 func ago(now, t time.Time) string {
 	if t.IsZero() {
 		return "never"
 	}
 	d := now.Sub(t)
-	suffix := " ago"
 	if d < 0 {
-		d, suffix = -d, " from now"
+		return "in " + approx(-d)
 	}
-	return approx(d) + suffix
+	return approx(d) + " ago"
 }
 
+// approx renders a span coarsely: seconds below a minute, else minutes
+// and up (Duration of the span cut to the minute).
 func approx(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d s", int(d/time.Second))
+	}
+	return Duration(d.Truncate(time.Minute))
+}
+
+// Duration renders a duration for people, to its two largest units and
+// without a zero second one: "45 s", "30 min", "1 h", "2 h 5 min",
+// "36 h", "3 d 2 h" (days from two days up); under 10 seconds with a
+// tenth ("1.5 s"), under a second in milliseconds ("350 ms"). Go's
+// "1h0m0s" is for configs, not for reading.
+func Duration(d time.Duration) string {
+	if d < 0 {
+		return "-" + Duration(-d)
+	}
 	switch {
+	case d == 0:
+		return "0 s"
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	case d < 10*time.Second:
+		s := strings.TrimSuffix(fmt.Sprintf("%.1f", d.Seconds()), ".0")
+		return s + " s"
 	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d/time.Second))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d/time.Minute))
-	case d < 48*time.Hour:
-		h := int(d / time.Hour)
-		m := int((d % time.Hour) / time.Minute)
-		if m == 0 {
-			return fmt.Sprintf("%dh", h)
+		return fmt.Sprintf("%d s", int(d/time.Second))
+	}
+	units := []struct {
+		size time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "min"}, {time.Second, "s"}}
+	for i, u := range units {
+		if d < u.size || (u.name == "d" && d < 48*time.Hour) {
+			// Hours up to two days: "36 h" reads better than "1 d 12 h".
+			continue
 		}
-		return fmt.Sprintf("%dh%dm", h, m)
+		s := fmt.Sprintf("%d %s", int(d/u.size), u.name)
+		if i+1 < len(units) {
+			if rest := int((d % u.size) / units[i+1].size); rest > 0 {
+				s += fmt.Sprintf(" %d %s", rest, units[i+1].name)
+			}
+		}
+		return s
 	}
-	days := int(d / (24 * time.Hour))
-	h := int((d % (24 * time.Hour)) / time.Hour)
-	if h == 0 {
-		return fmt.Sprintf("%dd", days)
-	}
-	return fmt.Sprintf("%dd%dh", days, h)
+	return "0 s"
 }
 
 // plural renders "1 change" or "3 changes".

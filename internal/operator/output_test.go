@@ -74,7 +74,7 @@ func TestWritePlanGroupsSkips(t *testing.T) {
 	if err := WritePlan(&b, p); err != nil {
 		t.Fatal(err)
 	}
-	want := `contoso: 1 create, 1 update, 0 disable, 0 deprovision, 0 restore, 6 skip, 1 held
+	want := `contoso: 1 update, 1 held, 6 skip, 1 failed
 
   ACTION            USER            TARGET ID  REASON
   create            new@f.example   -          in scope
@@ -145,7 +145,7 @@ func TestReadStatusNamesProblems(t *testing.T) {
 	if err := WriteStatus(&b, s); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "\nSubscriptions:\n  /users  sub-1  expires 2026-03-03 14:00:00Z (2d2h from now)  ok\n") {
+	if !strings.Contains(b.String(), "\nSubscriptions:\n  /users  sub-1  expires 2026-03-03 14:00:00Z (in 2 d 2 h)  ok\n") {
 		t.Errorf("status text lacks the subscription:\n%s", b.String())
 	}
 	var js bytes.Buffer

@@ -10,56 +10,36 @@ import (
 	"github.com/tenantsync/tenantsync/internal/engine"
 )
 
-// planOps are the operations a plan summary counts, in the order it shows
-// them; noops are left out of plans.
-var planOps = []engine.Op{engine.OpCreate, engine.OpUpdate, engine.OpDisable, engine.OpDeprovision, engine.OpRestore, engine.OpSkip}
-
-// PlanCounts count the actions of a plan by operation, those the deletion
-// guard would hold back, the conflicts among the skips, and the users with
-// target-side changes left alone.
-type PlanCounts struct {
-	ByOp      map[engine.Op]int
-	Held      int
-	Conflicts int
-	Drift     int
+// planOps are the operations a plan lists one by one, in the order it
+// shows them; skips are grouped by reason after them, and noops left out.
+func planOps() []engine.Op {
+	return []engine.Op{engine.OpCreate, engine.OpUpdate, engine.OpDisable, engine.OpDeprovision, engine.OpRestore}
 }
 
-// CountPlan counts the actions of the given target plans.
-func CountPlan(targets ...engine.TargetPlan) PlanCounts {
-	c := PlanCounts{ByOp: map[engine.Op]int{}}
-	for _, tp := range targets {
-		for _, a := range tp.Actions {
-			if a.Op != engine.OpNoop {
-				c.ByOp[a.Op]++
-			}
-			if a.Conflict != nil {
-				c.Conflicts++
-			}
-			if len(a.Drift) > 0 {
-				c.Drift++
-			}
-		}
-		c.Held += len(tp.Held)
-	}
-	return c
+// PlanJSON is what `plan --json` prints: the plan, and its counts in the
+// words and the one-per-user-per-target count of `reconcile --json`'s
+// actions.
+type PlanJSON struct {
+	engine.Plan
+	Counts Counts `json:"counts"`
 }
 
-// String renders the counts as "3 create, 1 update, 0 disable, 0
-// deprovision, 0 restore, 2 skip, 1 held", with ", 1 conflict" and ", 1
-// drift left" when there are any.
-func (c PlanCounts) String() string {
-	parts := make([]string, 0, len(planOps)+3)
-	for _, op := range planOps {
-		parts = append(parts, fmt.Sprintf("%d %s", c.ByOp[op], op))
+// upn is how an action names its user: the userPrincipalName, else the
+// source object id.
+func upn(a engine.Action) string {
+	if a.UserPrincipalName != "" {
+		return a.UserPrincipalName
 	}
-	parts = append(parts, fmt.Sprintf("%d held", c.Held))
-	if c.Conflicts > 0 {
-		parts = append(parts, plural(c.Conflicts, "conflict", "conflicts"))
+	return a.SourceID
+}
+
+// byOpThenUser orders actions as a plan lists them: by operation, then by
+// user, so that one user is easy to find among many.
+func byOpThenUser(a, b engine.Action) int {
+	if d := slices.Index(planOps(), a.Op) - slices.Index(planOps(), b.Op); d != 0 {
+		return d
 	}
-	if c.Drift > 0 {
-		parts = append(parts, fmt.Sprintf("%d drift left", c.Drift))
-	}
-	return strings.Join(parts, ", ")
+	return strings.Compare(strings.ToLower(upn(a)), strings.ToLower(upn(b)))
 }
 
 // FilterPlan keeps the named target of a plan; ok is false when the plan
@@ -77,13 +57,14 @@ func FilterPlan(p engine.Plan, target string) (engine.Plan, bool) {
 // plan lists one by one; more are counted in one line (--json lists all).
 const maxSkipsListed = 3
 
-// WritePlan writes a plan for people: per target a summary line and a table
-// of its actions (action, user, target object id, reason) in the order
-// create, update, disable, deprovision, restore, with each attribute change
-// beneath its action as "attribute: old → new"; then the deprovisions the
-// deletion guard would hold back; then the skips, grouped by reason (users
-// out of scope with nothing in the target are most of a tenant); then the
-// totals.
+// WritePlan writes a plan for people: per target a summary line (its
+// counts, as reconcile counts the same changes) and a table of its actions
+// (action, user, target object id, reason) in the order create, update,
+// disable, deprovision, restore, and by userPrincipalName within each, with
+// each attribute change beneath its action as "attribute: old → new"; then
+// the deprovisions the deletion guard would hold back; then the conflicts,
+// the drift and the skips, grouped by reason (users out of scope with
+// nothing in the target are most of a tenant); then the totals.
 func WritePlan(w io.Writer, p engine.Plan) error {
 	for i, tp := range p.Targets {
 		if i > 0 {
@@ -91,16 +72,16 @@ func WritePlan(w io.Writer, p engine.Plan) error {
 		}
 		fmt.Fprintf(w, "%s: %s\n", tp.Name, CountPlan(tp))
 		work := slices.DeleteFunc(slices.Clone(tp.Actions), func(a engine.Action) bool { return a.Op == engine.OpSkip || a.Op == engine.OpNoop })
-		slices.SortStableFunc(work, func(a, b engine.Action) int {
-			return slices.Index(planOps, a.Op) - slices.Index(planOps, b.Op)
-		})
+		slices.SortStableFunc(work, byOpThenUser)
+		held := slices.Clone(tp.Held)
+		slices.SortStableFunc(held, byOpThenUser)
 		if len(work)+len(tp.Held) > 0 {
 			fmt.Fprintln(w)
 			t := newTable(w, "  ACTION", "USER", "TARGET ID", "REASON")
 			for _, a := range work {
 				actionRows(t, "  "+string(a.Op), a)
 			}
-			for _, a := range tp.Held {
+			for _, a := range held {
 				actionRows(t, "  held "+string(a.Op), a)
 			}
 			if err := t.flush(); err != nil {
@@ -131,7 +112,7 @@ func WritePlan(w io.Writer, p engine.Plan) error {
 func writeConflicts(w io.Writer, acts []engine.Action) error {
 	t := newTable(w)
 	n := 0
-	for _, a := range acts {
+	for _, a := range byUser(acts) {
 		if a.Conflict == nil {
 			continue
 		}
@@ -153,7 +134,7 @@ func writeConflicts(w io.Writer, acts []engine.Action) error {
 func writeDrift(w io.Writer, acts []engine.Action) error {
 	t := newTable(w)
 	n := 0
-	for _, a := range acts {
+	for _, a := range byUser(acts) {
 		if len(a.Drift) == 0 {
 			continue
 		}
@@ -171,6 +152,15 @@ func writeDrift(w io.Writer, acts []engine.Action) error {
 		}
 	}
 	return t.flush()
+}
+
+// byUser returns the actions ordered by userPrincipalName.
+func byUser(acts []engine.Action) []engine.Action {
+	out := slices.Clone(acts)
+	slices.SortStableFunc(out, func(a, b engine.Action) int {
+		return strings.Compare(strings.ToLower(upn(a)), strings.ToLower(upn(b)))
+	})
+	return out
 }
 
 // writeSkips lists the skipped users grouped by reason, in the order the
@@ -197,7 +187,7 @@ func writeSkips(w io.Writer, acts []engine.Action) error {
 	fmt.Fprintln(w, "\n  Skipped:")
 	t := newTable(w)
 	for _, key := range reasons {
-		group := byReason[key]
+		group := byUser(byReason[key])
 		if len(group) > maxSkipsListed {
 			reason, errText, _ := strings.Cut(key, "\x00")
 			t.row("    "+plural(len(group), "user", "users"), reason)

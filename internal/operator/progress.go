@@ -5,17 +5,19 @@ import (
 	"io"
 	"sync"
 	"time"
-
-	"github.com/schollz/progressbar/v3"
 )
 
 // DefaultProgressInterval is how often plain progress lines are written.
 const DefaultProgressInterval = 5 * time.Second
 
+// spinnerInterval is how often the terminal spinner is redrawn.
+const spinnerInterval = 100 * time.Millisecond
+
 // Progress follows a run whose amount of work is learnt as it goes: a
-// reconcile finds changes a delta page at a time.
+// reconcile finds changes a delta page at a time, and syncs each page
+// before it reads the next.
 type Progress interface {
-	// Grow adds n units of work to the total.
+	// Grow adds n units of work found.
 	Grow(n int)
 	// Done records n units finished, failed of them unsuccessfully.
 	Done(n, failed int)
@@ -23,118 +25,60 @@ type Progress interface {
 	Finish()
 }
 
-// NewProgress returns a progress bar for a terminal, or else a Progress
-// that writes a plain line every interval while work goes on (0 means
-// DefaultProgressInterval), for logs and pipes.
+// NewProgress returns a spinner with counts for a terminal, redrawn in
+// place, or else a Progress that writes a plain line every interval while
+// work goes on (0 means DefaultProgressInterval), for logs and pipes.
+// Neither shows a bar or a percentage: the total is known only when the
+// run ends, and a bar whose total grows runs backwards. Both give one rate,
+// in changes per second.
 func NewProgress(w io.Writer, terminal bool, interval time.Duration) Progress {
 	if terminal {
-		return newBarProgress(w)
-	}
-	if interval <= 0 {
+		interval = spinnerInterval
+	} else if interval <= 0 {
 		interval = DefaultProgressInterval
 	}
-	p := &lineProgress{w: w, start: time.Now(), stop: make(chan struct{}), stopped: make(chan struct{})}
+	p := &progress{w: w, terminal: terminal, start: time.Now(), now: time.Now, stop: make(chan struct{}), stopped: make(chan struct{})}
 	go p.tick(interval)
 	return p
 }
 
-// barProgress is a progress bar, a spinner until the first work is known.
-// The bar's maximum is kept one above the work known so far: progressbar
-// finishes for good when it reaches its maximum, and follow-ups may still
-// come after the last known change is synced.
-type barProgress struct {
-	w   io.Writer
-	mu  sync.Mutex
-	bar *progressbar.ProgressBar
-
-	total, done, failed int
-	sized               bool
+// spinnerFrames are the spinner's frames, Braille dots as in most CLIs.
+func spinnerFrames() []string {
+	return []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 }
 
-func newBarProgress(w io.Writer) *barProgress {
-	bar := progressbar.NewOptions(-1,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription("reading the tenants"),
-		progressbar.OptionSetItsString("changes"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionSpinnerType(14),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
-	)
-	_ = bar.RenderBlank()
-	return &barProgress{w: w, bar: bar}
-}
-
-func (p *barProgress) Grow(n int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.total += n
-	p.bar.ChangeMax(p.total + 1)
-	if !p.sized {
-		p.sized = true
-		p.bar.Describe("syncing")
-	}
-}
-
-func (p *barProgress) Done(n, failed int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.done += n
-	if failed > 0 {
-		p.failed += failed
-		p.bar.Describe(fmt.Sprintf("syncing (%d failed)", p.failed))
-	}
-	_ = p.bar.Add(n)
-}
-
-func (p *barProgress) Finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.sized {
-		_ = p.bar.Clear()
-		return
-	}
-	p.bar.ChangeMax(p.total)
-	_ = p.bar.Set(p.done)
-	if p.done < p.total {
-		// Stopped short (an error, Ctrl-C): leave the bar where it is.
-		_ = p.bar.Exit()
-		fmt.Fprintln(p.w)
-	}
-}
-
-// lineProgress writes "reconcile: 40/100 changes synced, 2 failed (12s)"
-// every interval while the counts move, and once at the end.
-type lineProgress struct {
-	w     io.Writer
-	start time.Time
+// progress is both kinds: on a terminal it redraws one line in place
+// ("⠋ syncing: 40 synced of 100 found so far, 2 failed · 12.5 changes/s ·
+// 8 s"), elsewhere it writes "reconcile: …" lines when the counts move.
+type progress struct {
+	w        io.Writer
+	terminal bool
+	start    time.Time
+	now      func() time.Time
 
 	mu                  sync.Mutex
-	total, done, failed int
-	written             string
+	found, done, failed int
+	frame               int
+	written             string // the last line written, without the time
 
 	stop, stopped chan struct{}
 	once          sync.Once
 }
 
-func (p *lineProgress) Grow(n int) {
+func (p *progress) Grow(n int) {
 	p.mu.Lock()
-	p.total += n
+	p.found += n
 	p.mu.Unlock()
 }
 
-func (p *lineProgress) Done(n, failed int) {
+func (p *progress) Done(n, failed int) {
 	p.mu.Lock()
 	p.done += n
 	p.failed += failed
 	p.mu.Unlock()
 }
 
-func (p *lineProgress) tick(interval time.Duration) {
+func (p *progress) tick(interval time.Duration) {
 	defer close(p.stopped)
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -148,28 +92,77 @@ func (p *lineProgress) tick(interval time.Duration) {
 	}
 }
 
-// write writes the current state, unless it is the one last written and
-// this is not the final line.
-func (p *lineProgress) write(final bool) {
+// counts renders the counts: "reading the tenants" before any work is
+// found, then "40 synced of 100 found so far, 2 failed", and at the end
+// "100 synced of 100 found, 2 failed".
+func (p *progress) counts(final bool) string {
+	if p.found == 0 && !final {
+		return "reading the tenants"
+	}
+	so := " so far"
+	if final {
+		so = ""
+	}
+	s := fmt.Sprintf("%d synced of %d found%s", p.done, p.found, so)
+	if p.failed > 0 {
+		s += fmt.Sprintf(", %d failed", p.failed)
+	}
+	return s
+}
+
+// rate is the one rate shown, changes per second since the start, or ""
+// in the first second, when it would be noise.
+func rate(done int, elapsed time.Duration) string {
+	if elapsed < time.Second {
+		return ""
+	}
+	return fmt.Sprintf("%.1f changes/s", float64(done)/elapsed.Seconds())
+}
+
+// write writes the current state: on a terminal always (the spinner
+// turns), else only when the counts moved or at the end.
+func (p *progress) write(final bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var s string
-	if p.total == 0 && !final {
-		s = "reconcile: reading the tenants"
-	} else {
-		s = fmt.Sprintf("reconcile: %d/%d changes synced", p.done, p.total)
-		if p.failed > 0 {
-			s += fmt.Sprintf(", %d failed", p.failed)
+	elapsed := p.now().Sub(p.start)
+	s := p.counts(final)
+	if p.terminal {
+		line := "syncing: " + s
+		if r := rate(p.done, elapsed); p.found > 0 && r != "" {
+			line += " · " + r
 		}
+		line += " · " + Duration(elapsed.Truncate(time.Second))
+		frames := spinnerFrames()
+		mark := frames[p.frame%len(frames)]
+		p.frame++
+		if final {
+			mark = "✓"
+			if p.failed > 0 || p.done < p.found {
+				mark = "✗"
+			}
+			if p.found == 0 {
+				// Nothing was found: the summary says so; leave no line.
+				fmt.Fprint(p.w, "\r\x1b[K")
+				return
+			}
+		}
+		fmt.Fprintf(p.w, "\r\x1b[K%s %s", mark, line)
+		if final {
+			fmt.Fprintln(p.w)
+		}
+		return
 	}
 	if s == p.written && !final {
 		return
 	}
 	p.written = s
-	fmt.Fprintf(p.w, "%s (%s)\n", s, time.Since(p.start).Round(time.Second))
+	if r := rate(p.done, elapsed); p.found > 0 && r != "" {
+		s += ", " + r
+	}
+	fmt.Fprintf(p.w, "reconcile: %s (%s)\n", s, Duration(elapsed.Truncate(time.Second)))
 }
 
-func (p *lineProgress) Finish() {
+func (p *progress) Finish() {
 	p.once.Do(func() {
 		close(p.stop)
 		<-p.stopped

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -61,11 +60,12 @@ type ReconcileSummary struct {
 	Changes int `json:"changes"`
 	// Synced is how many changes were synced, follow-ups included.
 	Synced int `json:"synced"`
-	// Actions count the outcomes in every target by operation ("create",
-	// "update", …; "held" for deprovisions the deletion guard staged,
-	// "pending" for those still waiting out its settle delay,
-	// "conflict" for users a target user in the way keeps from being linked).
-	Actions map[string]int `json:"actions"`
+	// Actions count the users by outcome (Outcome: "create", "update", …,
+	// "held" for deprovisions the deletion guard staged, "pending" for those
+	// still waiting out its settle delay, "conflict", "failed"), each user
+	// once per target by its last outcome: the words and the count of
+	// `plan`, so that the same changes give the same numbers in both.
+	Actions Counts `json:"actions"`
 	// Failed is how many changes failed; Errors lists the first of them.
 	Failed  int           `json:"failed"`
 	Errors  []ChangeError `json:"errors,omitempty"`
@@ -82,9 +82,11 @@ type ChangeError struct {
 	Error     string `json:"error"`
 }
 
-// errRetryLater is wrapped by the error that stops a reconcile whose
-// changes failed in a way a retry may fix.
-var errRetryLater = errors.New("the watermark was not moved: run reconcile again")
+// ErrRetryLater is wrapped by the error that stops a reconcile whose
+// changes failed in a way a retry may fix: some changes failed, the
+// others were carried out (the handler exits with its partial-failure
+// code).
+var ErrRetryLater = errors.New("the watermark was not moved: run reconcile again")
 
 // Reconcile runs a reconcile that syncs every change it finds at once, on
 // a pool of workers, with the follow-ups group changes imply. Each batch of
@@ -99,7 +101,7 @@ func Reconcile(ctx context.Context, s Syncer, opts ReconcileOptions) (ReconcileS
 		workers = DefaultWorkers
 	}
 	r := &run{syncer: s, workers: min(workers, MaxWorkers), progress: opts.Progress,
-		sum: ReconcileSummary{Actions: map[string]int{}}, pending: map[string]engine.Change{}, outcome: map[string]string{}}
+		sum: ReconcileSummary{Actions: Counts{}}, pending: map[string]engine.Change{}, outcome: map[string]string{}}
 	start := time.Now()
 	res, err := s.Reconcile(ctx, engine.ReconcileOptions{Full: opts.Full, Emit: r.emit, AllPending: true})
 	r.sum.Full, r.sum.Why, r.sum.Changes = res.Full, res.Why, res.Changes
@@ -109,6 +111,13 @@ func Reconcile(ctx context.Context, s Syncer, opts ReconcileOptions) (ReconcileS
 	r.sum.Seconds = time.Since(start).Seconds()
 	if opts.Progress != nil {
 		opts.Progress.Finish()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, o := range r.outcome {
+		if o != "" {
+			r.sum.Actions[o]++
+		}
 	}
 	return r.sum, err
 }
@@ -127,9 +136,9 @@ type run struct {
 	// rechecking is set while settle syncs pending deprovisions again:
 	// they were counted as found and synced already.
 	rechecking bool
-	// outcome is the operation last counted for each user in each target:
-	// a deprovision synced again after the guard's settle delay, or staged
-	// with its burst, counts once, by its last outcome.
+	// outcome is each user's outcome in each target so far (mergeOutcome):
+	// a user synced twice in a run (a follow-up, a deprovision decided
+	// again after the guard's settle delay) counts once.
 	outcome map[string]string
 }
 
@@ -238,7 +247,7 @@ func (r *run) emit(ctx context.Context, batch []engine.Change) error {
 		round = dedupe(next)
 	}
 	if retry > 0 {
-		return fmt.Errorf("%s failed; %w; first: %w", plural(retry, "change", "changes"), errRetryLater, first)
+		return fmt.Errorf("%s failed; %w; first: %w", plural(retry, "change", "changes"), ErrRetryLater, first)
 	}
 	return nil
 }
@@ -251,27 +260,8 @@ func (r *run) record(ch engine.Change, res engine.Result, err error, permanent b
 		r.sum.Synced++
 	}
 	for _, a := range res.Actions {
-		op := string(a.Op)
-		switch {
-		case a.Held:
-			op = "held"
-		case a.PendingUntil != nil:
-			op = "pending"
-		case a.Conflict != nil:
-			op = "conflict"
-		}
 		key := ch.ID + "\x00" + a.Target
-		if prev, ok := r.outcome[key]; ok && (prev == "pending" || prev == "held") {
-			// The deletion guard's decision, made again: it counts once.
-			if r.sum.Actions[prev]--; r.sum.Actions[prev] <= 0 {
-				delete(r.sum.Actions, prev)
-			}
-			delete(r.outcome, key)
-		}
-		if op != "" {
-			r.sum.Actions[op]++
-			r.outcome[key] = op
-		}
+		r.outcome[key] = mergeOutcome(r.outcome[key], Outcome(a))
 	}
 	failed := 0
 	if err != nil {
@@ -306,7 +296,7 @@ func dedupe(cs []engine.Change) []engine.Change {
 func WaitingLine(w io.Writer) func(time.Duration, int) {
 	return func(d time.Duration, n int) {
 		fmt.Fprintf(w, "waiting %s for the deletion guard's settle delay: %s pending\n",
-			d.Round(time.Second), plural(n, "deprovision", "deprovisions"))
+			Duration(d.Round(time.Second)), plural(n, "deprovision", "deprovisions"))
 	}
 }
 
@@ -322,8 +312,8 @@ func WriteReconcileSummary(w io.Writer, s ReconcileSummary) error {
 		synced += fmt.Sprintf(" (%s included)", plural(extra, "follow-up", "follow-ups"))
 	}
 	fmt.Fprintf(w, "%s: %s found, %s in %s\n", capitalize(kind), plural(s.Changes, "change", "changes"),
-		synced, (time.Duration(s.Seconds * float64(time.Second))).Round(time.Millisecond))
-	fmt.Fprintf(w, "  by action: %s\n", opCounts(s.Actions))
+		synced, Duration(time.Duration(s.Seconds*float64(time.Second))))
+	fmt.Fprintf(w, "  by action: %s\n", s.Actions)
 	fmt.Fprintf(w, "  errors:    %d\n", s.Failed)
 	if len(s.Errors) > 0 {
 		t := newTable(w)
@@ -342,28 +332,6 @@ func WriteReconcileSummary(w io.Writer, s ReconcileSummary) error {
 		}
 	}
 	return nil
-}
-
-// opCounts renders action counts in the plan's order, then any others.
-func opCounts(m map[string]int) string {
-	if len(m) == 0 {
-		return "nothing to do"
-	}
-	order := []string{"create", "update", "disable", "deprovision", "restore", "pending", "held", "conflict", "skip", "noop"}
-	var keys []string
-	for k := range m {
-		if !slices.Contains(order, k) {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range append(order, keys...) {
-		if n, ok := m[k]; ok {
-			parts = append(parts, fmt.Sprintf("%d %s", n, k))
-		}
-	}
-	return strings.Join(parts, ", ")
 }
 
 func capitalize(s string) string {

@@ -181,7 +181,7 @@ func TestReconcileFollowUpsAndFailures(t *testing.T) {
 			if s.moved != tt.moved || sum.Failed != tt.failed || len(sum.Errors) != tt.failed || sum.Synced != len(tt.wantSync) {
 				t.Errorf("moved %v, summary %+v", s.moved, sum)
 			}
-			wantLine := fmt.Sprintf("reconcile: %d/%d changes synced", len(tt.wantSync), len(tt.wantSync))
+			wantLine := fmt.Sprintf("reconcile: %d synced of %d found", len(tt.wantSync), len(tt.wantSync))
 			if tt.failed > 0 {
 				wantLine += fmt.Sprintf(", %d failed", tt.failed)
 			}
@@ -210,18 +210,19 @@ func TestReconcileCancelled(t *testing.T) {
 func TestLineProgress(t *testing.T) {
 	var buf testenv.Buffer
 	p := NewProgress(&buf, false, 20*time.Millisecond)
-	waitFor(t, &buf, "reconcile: reading the tenants (")
+	waitFor(t, &buf, "reconcile: reading the tenants (0 s)\n")
 	p.Grow(10)
 	p.Done(4, 1)
-	waitFor(t, &buf, "reconcile: 4/10 changes synced, 1 failed (")
-	p.Done(6, 0)
+	waitFor(t, &buf, "reconcile: 4 synced of 10 found so far, 1 failed (0 s)\n")
+	p.Grow(2)
+	p.Done(8, 0)
 	p.Finish()
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
-	last := lines[len(lines)-1]
-	if !strings.HasPrefix(last, "reconcile: 10/10 changes synced, 1 failed (") {
+	if last := lines[len(lines)-1]; last != "reconcile: 12 synced of 12 found, 1 failed (0 s)" {
 		t.Errorf("last line %q", last)
 	}
-	// A line is written only when something moved.
+	// A line is written only when something moved, and the counts only
+	// grow: nothing goes backwards when more work is found.
 	seen := map[string]bool{}
 	for _, l := range lines[:len(lines)-1] {
 		k := l[:strings.LastIndex(l, " (")]
@@ -232,15 +233,62 @@ func TestLineProgress(t *testing.T) {
 	}
 }
 
-func TestBarProgress(t *testing.T) {
+// TestProgressRate: one rate unit, changes per second, from the first
+// second on.
+func TestProgressRate(t *testing.T) {
+	var buf bytes.Buffer
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	now := start
+	p := &progress{w: &buf, start: start, now: func() time.Time { return now }}
+	p.Grow(300)
+	p.Done(120, 0)
+	now = start.Add(4 * time.Minute)
+	p.write(false)
+	p.Done(1, 0) // 121 in 4 minutes: still changes per second
+	now = start.Add(5*time.Minute + 30*time.Second)
+	p.write(false)
+	want := "reconcile: 120 synced of 300 found so far, 0.5 changes/s (4 min)\n" +
+		"reconcile: 121 synced of 300 found so far, 0.4 changes/s (5 min 30 s)\n"
+	if buf.String() != want {
+		t.Errorf("lines\n%q\nwant\n%q", buf.String(), want)
+	}
+}
+
+// TestSpinnerProgress: on a terminal, a spinner with counts redrawn in
+// place, with no total and no percentage, and a final line.
+func TestSpinnerProgress(t *testing.T) {
+	var buf bytes.Buffer
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	now := start
+	p := &progress{w: &buf, terminal: true, start: start, now: func() time.Time { return now }}
+	p.write(false)
+	p.Grow(3)
+	p.Done(2, 0)
+	now = start.Add(2 * time.Second)
+	p.write(false)
+	p.Grow(2) // more found: nothing goes backwards
+	p.Done(3, 1)
+	now = start.Add(5 * time.Second)
+	p.write(true)
+	want := "\r\x1b[K⠋ syncing: reading the tenants · 0 s" +
+		"\r\x1b[K⠙ syncing: 2 synced of 3 found so far · 1.0 changes/s · 2 s" +
+		"\r\x1b[K✗ syncing: 5 synced of 5 found, 1 failed · 1.0 changes/s · 5 s\n"
+	if buf.String() != want {
+		t.Errorf("spinner\n%q\nwant\n%q", buf.String(), want)
+	}
+	if strings.Contains(buf.String(), "%") {
+		t.Error("the spinner shows a percentage")
+	}
+}
+
+// TestNothingFoundLeavesNoSpinner: a run that found nothing leaves no
+// progress line behind its summary.
+func TestNothingFoundLeavesNoSpinner(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewProgress(&buf, true, 0)
-	p.Grow(3)
-	p.Grow(2)
-	p.Done(5, 0)
 	p.Finish()
-	if out := buf.String(); !strings.Contains(out, "5/5") || !strings.Contains(out, "100%") {
-		t.Errorf("bar output %q lacks 5/5 at 100%%", out)
+	if !strings.HasSuffix(buf.String(), "\r\x1b[K") {
+		t.Errorf("output %q does not end by clearing the line", buf.String())
 	}
 }
 

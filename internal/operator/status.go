@@ -32,6 +32,10 @@ type Status struct {
 	Health string `json:"health"`
 	// DeadLetters counts dead-lettered changes (-1: could not be counted).
 	DeadLetters int `json:"deadLetters"`
+	// DeadLetterList are the oldest of them, when they could be listed.
+	DeadLetterList []statuspage.DeadLetter `json:"deadLetterList,omitempty"`
+	// Notifications says whether change notifications are configured.
+	Notifications bool `json:"notifications"`
 	// Attention lists what needs an operator outside any one target.
 	Attention     []statuspage.Attention    `json:"attention,omitempty"`
 	Source        statuspage.Source         `json:"source"`
@@ -71,8 +75,17 @@ type StatusOptions struct {
 	RecentErrors int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// DeadLetters, when set, counts the dead-lettered changes.
-	DeadLetters func(ctx context.Context) (int, error)
+	// DeadLetters, when set, counts the dead-lettered changes, and
+	// ListDeadLetters lists the oldest.
+	DeadLetters     func(ctx context.Context) (int, error)
+	ListDeadLetters func(ctx context.Context, max int) ([]statuspage.DeadLetter, error)
+	// Notifications says that change notifications are configured
+	// (TENANTSYNC_WEBHOOK_URL is set): no live subscription is then a
+	// problem.
+	Notifications bool
+	// ReconcileEvery is how often the Reconcile timer runs (its schedule);
+	// 0 means statuspage.DefaultReconcileEvery.
+	ReconcileEvery time.Duration
 }
 
 // ReadStatus reads the status from the store. What cannot be read is named
@@ -86,26 +99,31 @@ func ReadStatus(ctx context.Context, opts StatusOptions) (*Status, error) {
 	}
 	problems := &problemLog{}
 	page, err := statuspage.New(statuspage.Options{
-		Store:        opts.Store,
-		SourceTenant: opts.SourceTenant,
-		Targets:      opts.Targets,
-		Now:          opts.Now,
-		DeadLetters:  opts.DeadLetters,
-		Logger:       slog.New(problems),
+		Store:           opts.Store,
+		SourceTenant:    opts.SourceTenant,
+		Targets:         opts.Targets,
+		Now:             opts.Now,
+		DeadLetters:     opts.DeadLetters,
+		ListDeadLetters: opts.ListDeadLetters,
+		Notifications:   opts.Notifications,
+		ReconcileEvery:  opts.ReconcileEvery,
+		Logger:          slog.New(problems),
 	})
 	if err != nil {
 		return nil, err
 	}
 	snap := page.Overview(ctx)
 	s := &Status{
-		GeneratedAt:   snap.GeneratedAt,
-		Store:         opts.StoreName,
-		Health:        snap.Health,
-		DeadLetters:   snap.DeadLetters,
-		Attention:     snap.Attention,
-		Source:        snap.Source,
-		Subscriptions: snap.Subscriptions,
-		Targets:       make([]TargetStatus, 0, len(snap.Targets)),
+		GeneratedAt:    snap.GeneratedAt,
+		Store:          opts.StoreName,
+		Health:         snap.Health,
+		DeadLetters:    snap.DeadLetters,
+		DeadLetterList: snap.DeadLetterList,
+		Notifications:  snap.Notifications,
+		Attention:      snap.Attention,
+		Source:         snap.Source,
+		Subscriptions:  snap.Subscriptions,
+		Targets:        make([]TargetStatus, 0, len(snap.Targets)),
 	}
 	s.Problems = problems.list()
 	if len(s.Problems) == 0 {
@@ -193,15 +211,19 @@ func (p *problemLog) list() []string {
 	return slices.Clone(p.lines)
 }
 
-// WriteStatus writes the status for people.
+// WriteStatus writes the status for people: the health and what needs
+// attention, each with its command; the source's delta queries and
+// subscriptions; the dead letters; and per target its reconciles, links,
+// last sync and last error, quarantine, staged deletions, the actions of
+// the last day and the newest failures.
 func WriteStatus(w io.Writer, s *Status) error {
 	now := s.GeneratedAt
 	fmt.Fprintf(w, "Health: %s\n", s.Health)
 	for _, a := range s.Attention {
-		fmt.Fprintf(w, "  attention: %s: %s\n", a.What, a.Command)
+		fmt.Fprintf(w, "  attention: %s: %s\n", clean(a.What), a.Command)
 	}
-	fmt.Fprintf(w, "State: %s\n", s.Store)
-	fmt.Fprintf(w, "Source: %s\n", s.Source.Tenant)
+	fmt.Fprintf(w, "State: %s\n", clean(s.Store))
+	fmt.Fprintf(w, "Source: %s\n", clean(s.Source.Tenant))
 	t := newTable(w)
 	for _, wm := range s.Source.Watermarks {
 		if !wm.Present {
@@ -214,9 +236,8 @@ func WriteStatus(w io.Writer, s *Status) error {
 		return err
 	}
 	fmt.Fprintln(w, "Subscriptions:")
-	if len(s.Subscriptions) == 0 {
-		fmt.Fprintln(w, "  none (change notifications are off, or the subscription manager has not run)")
-	} else {
+	switch {
+	case len(s.Subscriptions) > 0:
 		t = newTable(w)
 		for _, sub := range s.Subscriptions {
 			t.row("  "+sub.Resource, sub.ID, "expires "+timestamp(sub.Expiry)+" ("+ago(now, sub.Expiry)+")", sub.Health)
@@ -224,6 +245,13 @@ func WriteStatus(w io.Writer, s *Status) error {
 		if err := t.flush(); err != nil {
 			return err
 		}
+	case s.Notifications:
+		fmt.Fprintln(w, "  none, though change notifications are configured: subscription set-up has not succeeded, so changes wait for the reconcile timer")
+	default:
+		fmt.Fprintln(w, "  none (change notifications are off, or the subscription manager has not run)")
+	}
+	if err := writeDeadLetterSummary(w, now, s); err != nil {
+		return err
 	}
 	for _, ts := range s.Targets {
 		fmt.Fprintf(w, "\nTarget %s\n", ts.Name)
@@ -238,6 +266,16 @@ func WriteStatus(w io.Writer, s *Status) error {
 		for _, a := range ts.Attention {
 			t.row("    attention", a.What+": "+a.Command)
 		}
+		if !ts.LastSync.IsZero() {
+			result := "ok"
+			if ts.LastSyncFailed {
+				result = "failed"
+			}
+			t.row("  last sync", fmt.Sprintf("%s (%s): %s", timestamp(ts.LastSync), ago(now, ts.LastSync), result))
+		}
+		if e := ts.LastError; e != nil {
+			t.row("  last error", fmt.Sprintf("%s (%s) %s %s: %s", timestamp(e.Time), ago(now, e.Time), e.Action, userOf(e.SourceUPN, e.SourceID), e.Error))
+		}
 		switch q := ts.Quarantine; {
 		case q != nil:
 			t.row("  quarantine", fmt.Sprintf("until %s (%s), quarantine %d in a row: %s", timestamp(q.Until), ago(now, q.Until),
@@ -246,8 +284,11 @@ func WriteStatus(w io.Writer, s *Status) error {
 			t.row("  quarantine", "none")
 		}
 		t.row("  staged deletions", fmt.Sprintf("%d waiting, %d approved", ts.StagedDeletions, ts.ApprovedDeletions))
+		if len(ts.RecentActions) > 0 {
+			t.row("  actions", fmt.Sprintf("%s in the last %s", actionCounts(ts.RecentActions), approx(now.Sub(ts.RecentSince))))
+		}
 		if len(ts.Actions) > 0 {
-			t.row("  counters", actionCounts(ts.Actions))
+			t.row("  counters", actionCounts(ts.Actions)+" since the status record was created")
 		}
 		if len(ts.RecentErrors) == 0 {
 			t.row("  recent errors", "none")
@@ -260,11 +301,7 @@ func WriteStatus(w io.Writer, s *Status) error {
 		if len(ts.RecentErrors) > 0 {
 			t = newTable(w, "    TIME", "USER", "ACTION", "ERROR")
 			for _, ev := range ts.RecentErrors {
-				user := ev.SourceUPN
-				if user == "" {
-					user = ev.SourceID
-				}
-				t.row("    "+timestamp(ev.Time), user, ev.Action, ev.Error)
+				t.row("    "+timestamp(ev.Time), userOf(ev.SourceUPN, ev.SourceID), ev.Action, ev.Error)
 			}
 			if err := t.flush(); err != nil {
 				return err
@@ -278,6 +315,39 @@ func WriteStatus(w io.Writer, s *Status) error {
 		}
 	}
 	return nil
+}
+
+// writeDeadLetterSummary writes how many changes were dead-lettered, and
+// the oldest when they were listed.
+func writeDeadLetterSummary(w io.Writer, now time.Time, s *Status) error {
+	switch {
+	case s.DeadLetters < 0:
+		fmt.Fprintln(w, "Dead letters: could not be counted (see the problems below)")
+		return nil
+	case s.DeadLetters == 0:
+		return nil
+	}
+	fmt.Fprintf(w, "Dead letters: %s (handler dlq list shows them; handler dlq resubmit sends them again)\n", plural(s.DeadLetters, "change", "changes"))
+	if len(s.DeadLetterList) == 0 {
+		return nil
+	}
+	t := newTable(w)
+	for _, d := range s.DeadLetterList {
+		enq := "-"
+		if !d.EnqueuedAt.IsZero() {
+			enq = ago(now, d.EnqueuedAt)
+		}
+		t.row("  "+orDash(d.Change), d.ID, enq, plural(d.DeliveryCount, "delivery", "deliveries"), d.Reason)
+	}
+	return t.flush()
+}
+
+// userOf names a user by userPrincipalName, else by object id.
+func userOf(upn, id string) string {
+	if upn != "" {
+		return upn
+	}
+	return id
 }
 
 func fullPass(now, t time.Time) string {
@@ -299,15 +369,12 @@ func linkCounts(c statuspage.LinkCounts) string {
 	return s
 }
 
+// actionCounts renders counts by outcome in the order of
+// statuspage.Outcomes, then any other names.
 func actionCounts(m map[string]int64) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	c := Counts{}
+	for k, n := range m {
+		c[k] = int(n)
 	}
-	slices.Sort(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%d %s", m[k], k)
-	}
-	return strings.Join(parts, ", ")
+	return c.String()
 }

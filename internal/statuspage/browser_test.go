@@ -183,6 +183,9 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("older page has %d events, want 50", n)
 	}
 
+	checkHealthReasons(t, bctx, pageURL)
+	checkLogFilter(t, bctx, pageURL, key)
+
 	dialogs, console := b.seen()
 	if len(dialogs) > 0 {
 		t.Errorf("the page opened JavaScript dialogs: %q", dialogs)
@@ -218,4 +221,89 @@ func checkScreenshot(t *testing.T, shot []byte) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// checkHealthReasons loads the page and checks that each target's health
+// shows with its reasons, each with the command that resolves it.
+func checkHealthReasons(t *testing.T, bctx context.Context, pageURL string) {
+	t.Helper()
+	if err := chromedp.Do(bctx, chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.CSS("table.targets"))); err != nil {
+		t.Fatalf("load %s: %v", pageURL, err)
+	}
+	health := testenv.Eval[map[string]string](t, bctx, `Object.fromEntries([...document.querySelectorAll('table.targets tr[data-target]')].map(tr => [tr.dataset.target, tr.querySelector('.badge[data-health]').dataset.health]))`)
+	if health["contoso"] != HealthQuarantined || health["northwind"] != HealthAttention {
+		t.Errorf("health = %v, want contoso quarantined and northwind attention", health)
+	}
+	reasons := func(target string) []string {
+		return testenv.Eval[[]string](t, bctx, `[...document.querySelectorAll('tr[data-target-reasons="`+target+`"] .attention')].map(e => e.innerText)`)
+	}
+	want := map[string][]string{
+		"contoso": {
+			"quarantined until 2026-03-01T12:25:00Z: " + quarantineWhy + " — handler resume --target contoso",
+			"1 deprovision held by the deletion guard, awaiting approval — handler deletions list --target contoso, then handler deletions approve --target contoso SOURCE-ID… (or --all)",
+			"1 user whose last attempt failed — handler status shows the recent errors; handler status --user USER shows one",
+		},
+		"northwind": {
+			"the last sync failed 30 s ago (update nw.second@fabrikam.example): " + unreachable +
+				" — handler log --target northwind --failed lists the failures; handler validate --online checks the tenant's access",
+			"reconcile overdue: none for 50 min, and the schedule runs one every 15 min — handler reconcile runs one now; check that the Reconcile timer runs (the Function App, or handler local)",
+		},
+	}
+	for target, w := range want {
+		if got := reasons(target); strings.Join(got, "\n") != strings.Join(w, "\n") {
+			t.Errorf("%s's reasons as shown:\n%s\nwant:\n%s", target, strings.Join(got, "\n"), strings.Join(w, "\n"))
+		}
+	}
+	if got := testenv.Eval[string](t, bctx, `document.querySelector('tr[data-target="northwind"] td.lastsync').innerText`); got != "30 s ago failed" {
+		t.Errorf("northwind's last sync shows %q", got)
+	}
+	if got := testenv.Eval[string](t, bctx, `document.querySelector('tr[data-counter="notifications.received"] td').innerText`); got != "notifications received" {
+		t.Errorf("a counter's name shows as %q", got)
+	}
+}
+
+// checkLogFilter filters the log as a person would, with the form: by
+// user, then failures only; the key and the target stay in the URL.
+func checkLogFilter(t *testing.T, bctx context.Context, pageURL, key string) {
+	t.Helper()
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(pageURL),
+		chromedp.WaitVisible(chromedp.CSS(`form.filter`)),
+		chromedp.SetValue(chromedp.CSS(`form.filter input[name="user"]`), "ADELE.VANCE@fabrikam.example"),
+		chromedp.Click(chromedp.CSS(`form.filter button`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.filtered`)),
+	); err != nil {
+		t.Fatalf("filter by user: %v", err)
+	}
+	rows := testenv.Eval[[]string](t, bctx, `[...document.querySelectorAll('tr.event')].map(tr => tr.dataset.sourceId)`)
+	if strings.Join(rows, ",") != "src-ev-000" {
+		t.Errorf("filtered by user: rows %v, want src-ev-000", rows)
+	}
+	loc, err := chromedp.Run(bctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.Path != "/api/status" || u.Query().Get("code") != key || u.Query().Get("target") != "contoso" ||
+		u.Query().Get("user") != "ADELE.VANCE@fabrikam.example" {
+		t.Errorf("filtered at %q: want /api/status with the key, the target and the user", loc)
+	}
+
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(pageURL),
+		chromedp.WaitVisible(chromedp.CSS(`form.filter`)),
+		chromedp.Click(chromedp.CSS(`form.filter input[name="failed"]`)),
+		chromedp.Click(chromedp.CSS(`form.filter button`)),
+		// The new page has the box checked in its HTML.
+		chromedp.WaitVisible(chromedp.CSS(`form.filter input[name="failed"][checked]`)),
+	); err != nil {
+		t.Fatalf("filter the failures: %v", err)
+	}
+	rows = testenv.Eval[[]string](t, bctx, `[...document.querySelectorAll('tr.event')].map(tr => tr.className + ' ' + tr.dataset.sourceId)`)
+	if strings.Join(rows, ",") != "event result-error src-ev-002" {
+		t.Errorf("failures only: rows %v, want the failed event", rows)
+	}
+	if got := testenv.Eval[string](t, bctx, `document.querySelector('p.filtered code').innerText`); got != "handler log --target contoso --failed" {
+		t.Errorf("the same search on the command line: %q", got)
+	}
 }

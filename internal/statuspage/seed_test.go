@@ -38,6 +38,8 @@ var (
 	clientSecret  = "cs-SECRET-do-not-show-8d1f"
 	usersSubID    = "5f0c2d9e-7b1a-4e3f-9c8d-2a6b4e1f0c3a"
 	quarantineWhy = "Graph answered 403 Authorization_RequestDenied to 5 invitations in a row"
+	// unreachable is northwind's last sync's error: Graph out of reach.
+	unreachable = `get user src-nw-2: Get "https://graph.microsoft.com/v1.0/users/src-nw-2": dial tcp: lookup graph.microsoft.com: no such host`
 )
 
 // seedLatency is the latency of the recent event k: 0 for every 7th (a
@@ -93,9 +95,10 @@ func seedStore(t testing.TB) store.Store {
 		Counters: map[string]int64{"create": 9, "update": 30},
 	})
 	must(err)
-	// northwind's quarantine is over: no banner.
+	// northwind's quarantine is over: no banner. Its last reconcile is 50
+	// minutes old, overdue on the 15-minute schedule.
 	_, err = st.PutStatus(ctx, store.TargetStatus{
-		Target: "northwind", LastReconcile: seedNow.Add(-time.Minute), LastFullReconcile: seedNow.Add(-3 * time.Hour),
+		Target: "northwind", LastReconcile: seedNow.Add(-50 * time.Minute), LastFullReconcile: seedNow.Add(-3 * time.Hour),
 		QuarantinedUntil: seedNow.Add(-time.Hour), QuarantineReason: "old trouble",
 	})
 	must(err)
@@ -152,6 +155,9 @@ func seedStore(t testing.TB) store.Store {
 	}
 	must(st.AppendEvent(ctx, store.Event{Time: seedNow.Add(-time.Minute), Target: "northwind",
 		SourceID: "src-nw-1", SourceUPN: "nw.only@fabrikam.example", Action: "create", Result: "ok", Latency: 800 * time.Millisecond}))
+	// northwind's last sync failed: Graph could not be reached.
+	must(st.AppendEvent(ctx, store.Event{Time: seedNow.Add(-30 * time.Second), Target: "northwind",
+		SourceID: "src-nw-2", SourceUPN: "nw.second@fabrikam.example", Action: "update", Result: "error", Reason: "failed", Error: unreachable}))
 	return st
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tenantsync/tenantsync/internal/store"
@@ -23,6 +24,18 @@ type Snapshot struct {
 	// DeadLetters counts the dead-lettered changes (Options.DeadLetters),
 	// -1 when they could not be counted.
 	DeadLetters int `json:"deadLetters"`
+	// DeadLetterList are the oldest dead letters (Options.ListDeadLetters),
+	// up to maxDeadLettersListed.
+	DeadLetterList []DeadLetter `json:"deadLetterList,omitempty"`
+	// Notifications says whether change notifications are configured
+	// (Options.Notifications): then no live subscription is a problem.
+	Notifications bool `json:"notifications"`
+	// SubscriptionFailure is the subscription manager's last failure, if
+	// its last run failed (Options.SubscriptionFailure).
+	SubscriptionFailure *RunFailure `json:"subscriptionFailure,omitempty"`
+	// ReconcileFailure is the last reconcile's failure, if it failed
+	// (Options.ReconcileFailure).
+	ReconcileFailure *RunFailure `json:"reconcileFailure,omitempty"`
 	// Attention lists what needs an operator outside any one target.
 	Attention []Attention `json:"attention,omitempty"`
 	// Pipeline holds the pipeline's counters (Options.Counters), if any.
@@ -63,6 +76,30 @@ type Subscription struct {
 	Created       time.Time `json:"created,omitzero"`
 	// Health is "ok", "expiring" (within a day) or "expired".
 	Health string `json:"health"`
+}
+
+// RunFailure is a failed run of a timer function: when, and why.
+type RunFailure struct {
+	Time  time.Time `json:"time"`
+	Error string    `json:"error"`
+}
+
+// runFailure calls a failure source: nil when it is not set or reports
+// no failure.
+func runFailure(f func() (time.Time, error)) *RunFailure {
+	if f == nil {
+		return nil
+	}
+	at, err := f()
+	if err == nil {
+		return nil
+	}
+	return &RunFailure{Time: at.UTC(), Error: oneLine(err.Error())}
+}
+
+// oneLine folds the lines of a joined error into one.
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }), "; ")
 }
 
 // subscriptionExpiring is how close to its expiry a subscription is shown
@@ -153,26 +190,48 @@ type TargetSummary struct {
 	LastReconcile     time.Time  `json:"lastReconcile,omitzero"`
 	LastFullReconcile time.Time  `json:"lastFullReconcile,omitzero"`
 	// Health is computed from the facts below: quarantined, attention
-	// (held deletions, conflicts, users failing), not reconciled yet, or
-	// healthy.
+	// (the last sync or reconcile failed, held deletions, conflicts, users
+	// failing, reconcile overdue), not reconciled yet, or healthy.
 	Health string `json:"health"`
 	// Attention says what needs an operator, each with its command.
 	Attention []Attention `json:"attention,omitempty"`
 	// Quarantine is set while the target is quarantined.
 	Quarantine *Quarantine `json:"quarantine,omitempty"`
-	// Actions count the actions taken, by name, since the status record
-	// was created.
-	Actions           map[string]int64 `json:"actions,omitempty"`
-	StagedDeletions   int              `json:"stagedDeletions"`
-	ApprovedDeletions int              `json:"approvedDeletions"`
+	// Actions are the engine's counters from the target's status record,
+	// since it was created: deprovisions and quarantines.
+	Actions map[string]int64 `json:"actions,omitempty"`
+	// RecentActions count what the provisioning log says was done in the
+	// last day, one per event, by the words of Outcomes: every kind, not
+	// only the deprovisions the status record counts.
+	RecentActions map[string]int64 `json:"recentActions,omitempty"`
+	// RecentSince is where RecentActions start: a day ago, or the oldest
+	// event read when the day holds more than a page reads
+	// (Options.MaxActionEvents).
+	RecentSince time.Time `json:"recentSince,omitzero"`
+	// LastSync is the time of the target's newest provisioning event.
+	LastSync time.Time `json:"lastSync,omitzero"`
+	// LastSyncFailed is true when that newest event is a failure: the
+	// target, or Graph on the way to it, failed the last sync.
+	LastSyncFailed bool `json:"lastSyncFailed,omitempty"`
+	// LastError is the newest failed event among those read, with its
+	// reason.
+	LastError         *Event `json:"lastError,omitempty"`
+	StagedDeletions   int    `json:"stagedDeletions"`
+	ApprovedDeletions int    `json:"approvedDeletions"`
 }
 
 // TargetDetail is the selected target's events, deletions and latency.
 type TargetDetail struct {
 	Name      string     `json:"name"`
 	Deletions []Deletion `json:"deletions"`
+	// Filter is the log filter asked for (?user=, ?action=, ?failed=1,
+	// ?since=); Events are those it selects.
+	Filter *LogFilter `json:"filter,omitempty"`
 	// Events are one page of the provisioning log, newest first.
 	Events []Event `json:"events"`
+	// Scanned is how many events were read to find this page's, when a
+	// filter is set.
+	Scanned int `json:"scanned,omitempty"`
 	// Page is the continuation token of this page (empty: the newest).
 	Page string `json:"page,omitempty"`
 	// Next is the continuation token of the next (older) page, empty on the
@@ -197,16 +256,20 @@ type Deletion struct {
 
 // Event is one provisioning event.
 type Event struct {
-	Time       time.Time `json:"time"`
-	SourceID   string    `json:"sourceId"`
-	TargetID   string    `json:"targetId,omitempty"`
-	SourceUPN  string    `json:"userPrincipalName,omitempty"`
-	Action     string    `json:"action"`
-	Result     string    `json:"result"`
-	Reason     string    `json:"reason,omitempty"`
-	Changes    string    `json:"changes,omitempty"`
-	RequestIDs []string  `json:"requestIds,omitempty"`
-	Error      string    `json:"error,omitempty"`
+	Time      time.Time `json:"time"`
+	SourceID  string    `json:"sourceId"`
+	TargetID  string    `json:"targetId,omitempty"`
+	SourceUPN string    `json:"userPrincipalName,omitempty"`
+	Action    string    `json:"action"`
+	Result    string    `json:"result"`
+	// Outcome is the event in the words of Outcomes.
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason,omitempty"`
+	Changes string `json:"changes,omitempty"`
+	// Attributes are the names of the attributes Changes changed.
+	Attributes []string `json:"attributes,omitempty"`
+	RequestIDs []string `json:"requestIds,omitempty"`
+	Error      string   `json:"error,omitempty"`
 	// LatencyMs is the time from the source change to the write, when known.
 	LatencyMs int64 `json:"latencyMs,omitempty"`
 }
@@ -231,6 +294,10 @@ func (h *Handler) snapshot(ctx context.Context, req request) *Snapshot {
 	if h.opts.Counters != nil {
 		s.Pipeline = maps.Clone(h.opts.Counters())
 	}
+
+	s.Notifications = h.opts.Notifications
+	s.SubscriptionFailure = runFailure(h.opts.SubscriptionFailure)
+	s.ReconcileFailure = runFailure(h.opts.ReconcileFailure)
 
 	if h.opts.SourceTenant != "" {
 		for _, res := range []string{"users", "groups"} {
@@ -279,7 +346,7 @@ func (h *Handler) snapshot(ctx context.Context, req request) *Snapshot {
 	var selectedDeletions []store.Deletion
 	s.Health = HealthHealthy
 	for _, name := range h.opts.Targets {
-		t, dels := h.summary(ctx, now, name, problem)
+		t, dels := h.summary(ctx, now, name, s.ReconcileFailure, problem)
 		s.Targets = append(s.Targets, t)
 		s.Health = worse(s.Health, t.Health)
 		if name == req.target {
@@ -299,6 +366,17 @@ func (h *Handler) snapshot(ctx context.Context, req request) *Snapshot {
 			s.Health = worse(s.Health, HealthAttention)
 		}
 	}
+	if h.opts.ListDeadLetters != nil && s.DeadLetters != 0 {
+		list, err := h.opts.ListDeadLetters(ctx, maxDeadLettersListed)
+		if err != nil {
+			problem("list the dead-lettered changes", err)
+		}
+		s.DeadLetterList = list
+	}
+	for _, a := range s.judgeSubscriptions(now) {
+		s.Attention = append(s.Attention, a)
+		s.Health = worse(s.Health, HealthAttention)
+	}
 
 	if req.target != "" {
 		s.Selected = h.detail(ctx, now, req, selectedDeletions, problem)
@@ -308,7 +386,7 @@ func (h *Handler) snapshot(ctx context.Context, req request) *Snapshot {
 
 // summary reads one target's state; it also returns the target's staged
 // deletions, which the detail section lists when the target is selected.
-func (h *Handler) summary(ctx context.Context, now time.Time, name string, problem func(string, error, ...any)) (TargetSummary, []store.Deletion) {
+func (h *Handler) summary(ctx context.Context, now time.Time, name string, reconcile *RunFailure, problem func(string, error, ...any)) (TargetSummary, []store.Deletion) {
 	t := TargetSummary{Name: name}
 	err := h.opts.Store.ListLinks(ctx, name, func(l store.Link) error {
 		t.Links.add(l)
@@ -349,18 +427,81 @@ func (h *Handler) summary(ctx context.Context, now time.Time, name string, probl
 			t.StagedDeletions++
 		}
 	}
-	t.judge()
+	if err := h.recent(ctx, now, &t); err != nil {
+		problem(fmt.Sprintf("read the recent events of target %s", name), err, "target", name)
+	}
+	t.judge(now, h.opts.ReconcileEvery, reconcile)
 	return t, dels
 }
 
+// recentWindow is how far back the actions a target summary counts go.
+const recentWindow = 24 * time.Hour
+
+// recent reads a target's events of the last day, newest first, up to
+// Options.MaxActionEvents, for its counts by outcome, its newest event and
+// its newest failure.
+func (h *Handler) recent(ctx context.Context, now time.Time, t *TargetSummary) error {
+	from := now.Add(-recentWindow)
+	t.RecentSince = from
+	read := 0
+	token := ""
+	for {
+		page, err := h.opts.Store.ListEvents(ctx, t.Name, store.ListEventsOptions{Limit: min(chartPage, h.opts.MaxActionEvents-read), Page: token})
+		if err != nil {
+			return err
+		}
+		for _, ev := range page.Events {
+			if ev.Time.Before(from) {
+				return nil
+			}
+			if read == 0 {
+				t.LastSync = ev.Time.UTC()
+				t.LastSyncFailed = ev.Result == "error"
+			}
+			read++
+			if ev.Result == "error" && t.LastError == nil {
+				e := eventView(ev)
+				t.LastError = &e
+			}
+			if t.RecentActions == nil {
+				t.RecentActions = map[string]int64{}
+			}
+			t.RecentActions[Outcome(ev)]++
+		}
+		if page.Next == "" || len(page.Events) == 0 {
+			return nil
+		}
+		if read >= h.opts.MaxActionEvents {
+			t.RecentSince = page.Events[len(page.Events)-1].Time.UTC()
+			return nil
+		}
+		token = page.Next
+	}
+}
+
 // judge computes a target's health and what needs attention from the facts
-// read.
-func (t *TargetSummary) judge() {
+// read: every is how often the reconcile timer runs, reconcile the last
+// reconcile's failure, if any. A target whose last sync or reconcile failed
+// needs attention even if it was never reconciled: Graph out of reach, or
+// refusing, must not look like a system that has not started yet.
+func (t *TargetSummary) judge(now time.Time, every time.Duration, reconcile *RunFailure) {
 	add := func(what string, n int, command string) {
 		t.Attention = append(t.Attention, Attention{What: what, Count: n, Command: command})
 	}
 	if q := t.Quarantine; q != nil {
 		add("quarantined until "+q.Until.Format(time.RFC3339)+": "+q.Reason, 1, "handler resume --target "+t.Name)
+	}
+	if e := t.LastError; t.LastSyncFailed && e != nil {
+		user := e.SourceUPN
+		if user == "" {
+			user = e.SourceID
+		}
+		add(fmt.Sprintf("the last sync failed %s (%s %s): %s", ago(now, e.Time), e.Action, user, e.Error), 1,
+			"handler log --target "+t.Name+" --failed lists the failures; handler validate --online checks the tenant's access")
+	}
+	if r := reconcile; r != nil && r.Time.After(t.LastReconcile) {
+		add(fmt.Sprintf("the last reconcile failed %s: %s", ago(now, r.Time), r.Error), 1,
+			"handler validate --online checks each tenant's access; handler reconcile runs one now")
 	}
 	if n := t.StagedDeletions; n > 0 {
 		add(count(n, "deprovision held", "deprovisions held")+" by the deletion guard, awaiting approval", n,
@@ -371,7 +512,14 @@ func (t *TargetSummary) judge() {
 			"handler plan lists them; handler adopt --target "+t.Name+" --source-user ID --target-user ID if one is")
 	}
 	if n := t.Links.Failing; n > 0 {
-		add(count(n, "user", "users")+" whose last attempt failed", n, "handler status shows the recent errors")
+		add(count(n, "user", "users")+" whose last attempt failed", n, "handler status shows the recent errors; handler status --user USER shows one")
+	}
+	if every <= 0 {
+		every = DefaultReconcileEvery
+	}
+	if since := now.Sub(t.LastReconcile); !t.LastReconcile.IsZero() && since > 2*every {
+		add(fmt.Sprintf("reconcile overdue: none for %s, and the schedule runs one every %s", approx(since), approx(every)), 1,
+			"handler reconcile runs one now; check that the Reconcile timer runs (the Function App, or handler local)")
 	}
 	switch {
 	case t.Quarantine != nil:
@@ -383,6 +531,32 @@ func (t *TargetSummary) judge() {
 	default:
 		t.Health = HealthHealthy
 	}
+}
+
+// judgeSubscriptions says what is wrong with change notifications: with
+// notifications configured, a resource without a live subscription (set-up
+// failed, or nothing renewed it) leaves its changes to the reconcile
+// timer, and the subscription manager's failure says why.
+func (s *Snapshot) judgeSubscriptions(now time.Time) []Attention {
+	var out []Attention
+	if f := s.SubscriptionFailure; f != nil {
+		out = append(out, Attention{What: fmt.Sprintf("change-notification subscription set-up failed %s: %s", ago(now, f.Time), f.Error), Count: 1,
+			Command: "handler validate --online checks that the source can list subscriptions; the SubscriptionManager function's log has the details"})
+	}
+	if !s.Notifications {
+		return out
+	}
+	for _, res := range []string{"/users", "/groups"} {
+		live := false
+		for _, sub := range s.Subscriptions {
+			live = live || (sub.Resource == res && sub.Health != "expired")
+		}
+		if !live {
+			out = append(out, Attention{What: "no live change-notification subscription for " + res + ": its changes wait for the reconcile timer", Count: 1,
+				Command: "handler validate --online checks that the source can list subscriptions; the SubscriptionManager function creates them"})
+		}
+	}
+	return out
 }
 
 // count writes "1 user", "2 users".
@@ -404,14 +578,22 @@ func (h *Handler) detail(ctx context.Context, now time.Time, req request, dels [
 	// Oldest first: the one that expires first is the one to decide on first.
 	slices.SortStableFunc(d.Deletions, func(a, b Deletion) int { return a.StagedAt.Compare(b.StagedAt) })
 
-	page, err := h.opts.Store.ListEvents(ctx, req.target, store.ListEventsOptions{Page: req.page})
+	f := req.filter.eventFilter(now)
+	if !f.IsZero() {
+		lf := req.filter
+		d.Filter = &lf
+	}
+	found, err := FindEvents(ctx, h.opts.Store, req.target, f, req.page, eventsPerPage, maxFilterScan)
 	if err != nil {
 		problem(fmt.Sprintf("read this page of events of target %s", req.target), err, "target", req.target)
 	}
-	for _, ev := range page.Events {
+	for _, ev := range found.Events {
 		d.Events = append(d.Events, eventView(ev))
 	}
-	d.Next = page.Next
+	d.Next = found.Next
+	if !f.IsZero() {
+		d.Scanned = found.Scanned
+	}
 
 	d.Latency, err = h.latency(ctx, now, req.target)
 	if err != nil {
@@ -428,8 +610,10 @@ func eventView(ev store.Event) Event {
 		SourceUPN:  ev.SourceUPN,
 		Action:     ev.Action,
 		Result:     ev.Result,
+		Outcome:    Outcome(ev),
 		Reason:     ev.Reason,
 		Changes:    ev.Changes,
+		Attributes: ChangedAttributes(ev.Changes),
 		RequestIDs: ev.RequestIDs,
 		Error:      ev.Error,
 		LatencyMs:  ev.Latency.Milliseconds(),

@@ -1,13 +1,17 @@
 // Package statuspage serves tenantsync's read-only status page: per target,
-// the linked users by state, the last reconciles, quarantine, staged
-// deletions, the recent provisioning events with their attribute diffs and
-// Graph request ids, and a chart of sync latency over the last hour; for the
-// source tenant, the delta watermarks and the Graph subscriptions.
+// its health with each reason and the command that resolves it, the linked
+// users by state, the last reconciles, quarantine, staged deletions, the
+// actions of the last day, the provisioning log with its attribute diffs and
+// Graph request ids (filtered by user, action, failure and age), and a chart
+// of sync latency over the last hour; for the source tenant, the delta
+// watermarks and the Graph subscriptions; and the dead-lettered changes.
 //
 // The page is server-rendered HTML (html/template, CSS embedded and inlined,
 // the chart as inline SVG) with no JavaScript and nothing loaded from
 // elsewhere, so it works behind the Functions key and under a strict
-// Content-Security-Policy. The same data is available as JSON with
+// Content-Security-Policy. The log filter is a GET form to the page itself
+// (form-action 'self'), which carries the Functions key on as the links do;
+// the page still changes nothing (it answers GET and HEAD only). The same data is available as JSON with
 // ?format=json (or at a path ending in status.json) for scripts.
 //
 // Every link on the page is relative to the page itself (only the query
@@ -32,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/tenantsync/tenantsync/internal/store"
 )
@@ -47,6 +52,21 @@ const (
 	defaultTitle          = "tenantsync status"
 	defaultRefresh        = 10 * time.Second
 	defaultMaxChartEvents = 5000
+	// defaultMaxActionEvents bounds the events read per target to count
+	// the actions of the last day.
+	defaultMaxActionEvents = 1000
+	// DefaultReconcileEvery is the Reconcile timer's default period
+	// (ReconcileSchedule "0 */15 * * * *").
+	DefaultReconcileEvery = 15 * time.Minute
+	// eventsPerPage is how many events a page of the log shows.
+	eventsPerPage = 50
+	// maxFilterScan bounds the events a filtered page of the log reads.
+	maxFilterScan = 5000
+	// maxDeadLettersListed is how many dead letters the page lists.
+	maxDeadLettersListed = 20
+	// maxFilterUser bounds the user a log filter names: an object id or a
+	// userPrincipalName (at most 113 characters in Entra).
+	maxFilterUser = 256
 	// maxPageToken bounds the continuation token a request may carry; the
 	// stores' tokens are a few dozen characters.
 	maxPageToken = 512
@@ -76,6 +96,26 @@ type Options struct {
 	// DeadLetters, when set, counts the dead-lettered changes; any makes
 	// the health "attention".
 	DeadLetters func(ctx context.Context) (int, error)
+	// ListDeadLetters, when set, lists up to max dead-lettered changes,
+	// oldest first, for the page to show (DeadLetterOf converts them).
+	ListDeadLetters func(ctx context.Context, max int) ([]DeadLetter, error)
+	// Notifications says that change notifications are configured (a
+	// notification URL is set): a resource without a live subscription is
+	// then a problem, not a choice.
+	Notifications bool
+	// SubscriptionFailure and ReconcileFailure, when set, return the last
+	// failure of the subscription manager and of the reconcile and when it
+	// happened, or a nil error when their last run succeeded (or none ran).
+	// The store records neither: only the process that runs them knows.
+	SubscriptionFailure func() (time.Time, error)
+	ReconcileFailure    func() (time.Time, error)
+	// ReconcileEvery is how often the Reconcile timer runs; a target not
+	// reconciled for twice as long needs attention. Zero means
+	// DefaultReconcileEvery.
+	ReconcileEvery time.Duration
+	// MaxActionEvents bounds how many events of the last day one request
+	// reads per target to count its actions. Zero means 1000.
+	MaxActionEvents int
 	// Refresh is how often the browser reloads the page. Zero means 10
 	// seconds; a negative value turns the automatic reload off.
 	Refresh time.Duration
@@ -128,6 +168,12 @@ func New(opts Options) (*Handler, error) {
 	if opts.MaxChartEvents <= 0 {
 		opts.MaxChartEvents = defaultMaxChartEvents
 	}
+	if opts.MaxActionEvents <= 0 {
+		opts.MaxActionEvents = defaultMaxActionEvents
+	}
+	if opts.ReconcileEvery <= 0 {
+		opts.ReconcileEvery = DefaultReconcileEvery
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
@@ -145,7 +191,8 @@ func New(opts Options) (*Handler, error) {
 		"style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'",
 		"img-src data:",
 		"base-uri 'none'",
-		"form-action 'none'",
+		// The log filter is a GET form to the page itself.
+		"form-action 'self'",
 		"frame-ancestors 'none'",
 	}, "; ")
 	return &Handler{
@@ -163,7 +210,54 @@ type request struct {
 	json   bool
 	target string
 	page   string
+	filter LogFilter
 	key    string // the Functions key, kept in links only
+}
+
+// LogFilter is the log filter a request asks for, as its query gives it.
+type LogFilter struct {
+	User   string `json:"user,omitempty"`
+	Action string `json:"action,omitempty"`
+	Failed bool   `json:"failed,omitempty"`
+	// Since is how far back to look, as given ("1h", "7d").
+	Since string `json:"since,omitempty"`
+	since time.Duration
+}
+
+// eventFilter is the filter as of now.
+func (f LogFilter) eventFilter(now time.Time) EventFilter {
+	ef := EventFilter{User: f.User, Action: f.Action, Failed: f.Failed}
+	if f.since > 0 {
+		ef.Since = now.Add(-f.since)
+	}
+	return ef
+}
+
+// parseFilter reads the log filter from the query; msg says what is wrong.
+func parseFilter(q url.Values) (f LogFilter, msg string) {
+	f.User = strings.TrimSpace(q.Get("user"))
+	if len(f.User) > maxFilterUser || strings.IndexFunc(f.User, unicode.IsControl) >= 0 {
+		return f, "bad user: give an object id or a userPrincipalName"
+	}
+	f.Action = q.Get("action")
+	if err := CheckAction(f.Action); err != nil {
+		return f, err.Error()
+	}
+	switch v := q.Get("failed"); v {
+	case "", "0", "false":
+	case "1", "true", "on":
+		f.Failed = true
+	default:
+		return f, fmt.Sprintf("bad failed %q: use 1 or leave it out", v)
+	}
+	if f.Since = q.Get("since"); f.Since != "" {
+		d, err := ParseSince(f.Since)
+		if err != nil {
+			return f, "bad since: " + err.Error()
+		}
+		f.since = d
+	}
+	return f, ""
 }
 
 // ServeHTTP serves the page (GET and HEAD only).
@@ -240,6 +334,11 @@ func (h *Handler) parseRequest(r *http.Request) (request, int, string) {
 		return req, http.StatusBadRequest, "bad page token"
 	}
 	req.key = q.Get(functionKeyParam)
+	f, msg := parseFilter(q)
+	if msg != "" {
+		return req, http.StatusBadRequest, msg
+	}
+	req.filter = f
 	return req, 0, ""
 }
 
@@ -252,12 +351,29 @@ func notTokenRune(r rune) bool {
 // link returns a relative URL (only a query) for the page with the given
 // parameters, keeping the Functions key.
 func (req request) link(target, page string, asJSON bool) string {
+	return req.linkFiltered(target, page, asJSON, LogFilter{})
+}
+
+// linkFiltered is link with a log filter.
+func (req request) linkFiltered(target, page string, asJSON bool, f LogFilter) string {
 	q := url.Values{}
 	if target != "" {
 		q.Set("target", target)
 	}
 	if page != "" {
 		q.Set("page", page)
+	}
+	if f.User != "" {
+		q.Set("user", f.User)
+	}
+	if f.Action != "" {
+		q.Set("action", f.Action)
+	}
+	if f.Failed {
+		q.Set("failed", "1")
+	}
+	if f.Since != "" {
+		q.Set("since", f.Since)
 	}
 	if asJSON {
 		q.Set("format", "json")

@@ -182,7 +182,7 @@ func TestPageShowsState(t *testing.T) {
 		{"watermark age", `<td data-age="90">1 min ago`},
 		{"groups never delta-queried", "no delta query yet"},
 		{"expired subscription", `<tr class="health-expired" data-subscription="sub-gone">`},
-		{"pipeline counter", `<tr data-counter="notifications.dropped"><td>notifications.dropped</td><td class="num">3</td></tr>`},
+		{"pipeline counter, readable", `<tr data-counter="notifications.dropped"><td>notifications dropped</td><td class="num">3</td></tr>`},
 		{"selected tab", `class="on" aria-current="page">contoso</a>`},
 		{"known event upn", knownUPN},
 		{"known event diff line 1", `<div class="change">department: Sales → Marketing</div>`},
@@ -305,8 +305,8 @@ func TestEventsNewestFirstAndPaging(t *testing.T) {
 func TestTargetSelection(t *testing.T) {
 	h := seedHandler(t)
 	s := getJSON(t, h, "/?target=northwind&format=json")
-	if s.Selected == nil || s.Selected.Name != "northwind" || len(s.Selected.Events) != 1 || s.Selected.Events[0].SourceUPN != "nw.only@fabrikam.example" {
-		t.Fatalf("selected = %+v, want northwind's one event", s.Selected)
+	if s.Selected == nil || s.Selected.Name != "northwind" || len(s.Selected.Events) != 2 || s.Selected.Events[1].SourceUPN != "nw.only@fabrikam.example" {
+		t.Fatalf("selected = %+v, want northwind's two events", s.Selected)
 	}
 	if s.Selected.Latency.Samples != 1 {
 		t.Errorf("northwind chart samples = %d, want 1", s.Selected.Latency.Samples)

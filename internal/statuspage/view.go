@@ -3,8 +3,10 @@ package statuspage
 import (
 	"fmt"
 	"html/template"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // pageView is what the HTML template renders: the snapshot plus what only
@@ -19,19 +21,94 @@ type pageView struct {
 // TargetLink is the relative link to a target's section.
 func (v *pageView) TargetLink(name string) string { return v.req.link(name, "", false) }
 
-// NewestLink is the link to the newest page of the selected target's events.
-func (v *pageView) NewestLink() string { return v.req.link(v.req.target, "", false) }
+// NewestLink is the link to the newest page of the selected target's
+// events, with the same filter.
+func (v *pageView) NewestLink() string {
+	return v.req.linkFiltered(v.req.target, "", false, v.req.filter)
+}
 
-// NextLink is the link to the next (older) page of events.
+// NextLink is the link to the next (older) page of events, with the same
+// filter.
 func (v *pageView) NextLink() string {
 	if v.Selected == nil || v.Selected.Next == "" {
 		return ""
 	}
-	return v.req.link(v.req.target, v.Selected.Next, false)
+	return v.req.linkFiltered(v.req.target, v.Selected.Next, false, v.req.filter)
 }
 
 // JSONLink is the link to this view as JSON.
-func (v *pageView) JSONLink() string { return v.req.link(v.req.target, v.req.page, true) }
+func (v *pageView) JSONLink() string {
+	return v.req.linkFiltered(v.req.target, v.req.page, true, v.req.filter)
+}
+
+// FailedLink is the link to the selected target's failures.
+func (v *pageView) FailedLink() string {
+	return v.req.linkFiltered(v.req.target, "", false, LogFilter{Failed: true})
+}
+
+// UserLink is the link to one user's events in the selected target.
+func (v *pageView) UserLink(user string) string {
+	return v.req.linkFiltered(v.req.target, "", false, LogFilter{User: user})
+}
+
+// Filter is the log filter of the request, for the form.
+func (v *pageView) Filter() LogFilter { return v.req.filter }
+
+// Key is the Functions key, which the filter form carries on as the links
+// do; "" when the page was opened without one.
+func (v *pageView) Key() string { return v.req.key }
+
+// ActionChoices are the words the log filter's action takes.
+func (v *pageView) ActionChoices() []string { return Outcomes() }
+
+// SinceChoices are the ages the log filter offers.
+func (v *pageView) SinceChoices() []string { return []string{"15m", "1h", "6h", "24h", "7d", "30d"} }
+
+// counted is one word of a count by outcome.
+type counted struct {
+	Name string
+	N    int64
+}
+
+// inOrder lists counts by outcome in the order of Outcomes, then any
+// other words alphabetically.
+func inOrder(m map[string]int64) []counted {
+	var out []counted
+	for _, k := range Outcomes() {
+		if n, ok := m[k]; ok {
+			out = append(out, counted{k, n})
+		}
+	}
+	var rest []string
+	for k := range m {
+		if !slices.Contains(Outcomes(), k) {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	for _, k := range rest {
+		out = append(out, counted{k, m[k]})
+	}
+	return out
+}
+
+// Readable turns a counter's name into words for people:
+// "changesProcessed" is "changes processed", "notifications.dropped" is
+// "notifications dropped", "followUpsEnqueued" is "follow-ups enqueued".
+func Readable(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		switch {
+		case r == '.' || r == '_':
+			b.WriteByte(' ')
+			continue
+		case unicode.IsUpper(r) && i > 0:
+			b.WriteByte(' ')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return strings.ReplaceAll(b.String(), "follow ups", "follow-ups")
+}
 
 // Quarantined lists the targets in quarantine, for the banners.
 func (v *pageView) Quarantined() []TargetSummary {
@@ -45,6 +122,10 @@ func (v *pageView) Quarantined() []TargetSummary {
 }
 
 var templateFuncs = template.FuncMap{
+	"readable":   Readable,
+	"span":       func(now, since time.Time) string { return approx(now.Sub(since)) },
+	"inOrder":    inOrder,
+	"join":       strings.Join,
 	"timestamp":  timestamp,
 	"shortstamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") + " UTC" },
 	"ago":        ago,
