@@ -161,7 +161,7 @@ func (a *App) functionsRuntime() (*functionsRuntime, error) {
 		q.Close(context.Background())
 		return nil, err
 	}
-	rt, err := a.Runtime(RuntimeOptions{Queue: q, URLs: urls, CounterGroup: CounterGroupThisInstance})
+	rt, err := a.Runtime(RuntimeOptions{Queue: q, URLs: urls, CounterGroup: CounterGroupThisInstance, DeadLetters: q})
 	if err != nil {
 		q.Close(context.Background())
 		return nil, err

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/tenantsync/tenantsync/internal/pipeline"
 	"github.com/tenantsync/tenantsync/internal/queue"
+	"github.com/tenantsync/tenantsync/internal/settings"
 	"github.com/tenantsync/tenantsync/internal/statuspage"
 	"github.com/tenantsync/tenantsync/internal/subscriptions"
 	"github.com/tenantsync/tenantsync/internal/webhook"
@@ -25,6 +27,9 @@ type RuntimeOptions struct {
 	URLs                          func(ctx context.Context) (notification, lifecycle string, err error)
 	// Counters adds queue counters to the status page; optional.
 	Counters func() map[string]int64
+	// DeadLetters, when set, lets the status page count and list the
+	// dead-lettered changes (the embedded queue's, in local runs).
+	DeadLetters queue.DeadLetters
 	// CounterGroup, when set, starts every counter's name on the status
 	// page, as in "thisInstance.changesProcessed". The counters are the
 	// process's own, and on Flex Consumption every function scales on its
@@ -35,6 +40,19 @@ type RuntimeOptions struct {
 	// ProcessChange, so the page must say whose counts it shows. The local
 	// runner, one process for everything, leaves it empty.
 	CounterGroup string
+}
+
+// logRetention reads TENANTSYNC_LOG_RETENTION.
+func logRetention(env settings.Env) (time.Duration, error) {
+	v := env.Get(settings.LogRetention)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive duration such as 720h", settings.LogRetention, v)
+	}
+	return d, nil
 }
 
 // CounterGroupThisInstance is the CounterGroup of the Functions host.
@@ -78,10 +96,16 @@ func (a *App) Runtime(opts RuntimeOptions) (*Runtime, error) {
 		lifecycle = rt.Subscriptions
 	}
 	var err error
+	retention, err := logRetention(a.Env)
+	if err != nil {
+		return nil, err
+	}
 	rt.Pipeline, err = pipeline.New(pipeline.Options{
 		Engine:        a.Engine,
 		Queue:         opts.Queue,
 		Subscriptions: ensure,
+		Prune:         a.Store.PruneEvents,
+		LogRetention:  retention,
 		Logger:        a.Logger,
 	})
 	if err != nil {
@@ -119,13 +143,31 @@ func (a *App) Runtime(opts RuntimeOptions) (*Runtime, error) {
 		}
 		return grouped
 	}
-	rt.Status, err = statuspage.New(statuspage.Options{
-		Store:        a.Store,
-		SourceTenant: a.Config.Source.Tenant,
-		Targets:      a.Engine.Targets(),
-		Counters:     counters,
-		Logger:       a.Logger,
-	})
+	status := statuspage.Options{
+		Store:               a.Store,
+		SourceTenant:        a.Config.Source.Tenant,
+		Targets:             a.Engine.Targets(),
+		Counters:            counters,
+		Notifications:       rt.Subscriptions != nil,
+		SubscriptionFailure: rt.Pipeline.SubscriptionFailure,
+		ReconcileFailure:    rt.Pipeline.ReconcileFailure,
+		Logger:              a.Logger,
+	}
+	if dl := opts.DeadLetters; dl != nil {
+		status.DeadLetters = func(ctx context.Context) (int, error) {
+			ds, err := dl.List(ctx, 0)
+			return len(ds), err
+		}
+		status.ListDeadLetters = func(ctx context.Context, max int) ([]statuspage.DeadLetter, error) {
+			ds, err := dl.List(ctx, max)
+			out := make([]statuspage.DeadLetter, len(ds))
+			for i, d := range ds {
+				out[i] = statuspage.DeadLetterOf(d)
+			}
+			return out, err
+		}
+	}
+	rt.Status, err = statuspage.New(status)
 	if err != nil {
 		return nil, fmt.Errorf("status page: %w", err)
 	}

@@ -258,7 +258,7 @@ func Start(ctx context.Context, opts Options) (*Local, error) {
 		statusToken = localadmin.NewToken()
 	}
 	l.info = Info{URL: base, StatusURL: base + "/?token=" + url.QueryEscape(statusToken), StatusToken: statusToken}
-	rto := app.RuntimeOptions{Queue: q, Counters: func() map[string]int64 { return queueCounters(q.Stats()) }}
+	rto := app.RuntimeOptions{Queue: q, Counters: func() map[string]int64 { return queueCounters(q.Stats()) }, DeadLetters: q}
 	if opts.Notifications {
 		rto.NotificationURL = opts.NotificationURL
 		if rto.NotificationURL == "" {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,11 @@ type Options struct {
 	// ThrottleDelay is the delay used when Graph throttles without saying
 	// for how long; 0 means 30 s.
 	ThrottleDelay time.Duration
+	// Prune, when set, deletes provisioning events older than a time
+	// (store.Store.PruneEvents); Reconcile calls it once a day with
+	// LogRetention (0 means DefaultLogRetention).
+	Prune        func(ctx context.Context, before time.Time) (int, error)
+	LogRetention time.Duration
 	// Backoff is the first delay after a transient failure, doubling with
 	// each attempt up to MaxAttempts; 0 means 5 s and 7 attempts (about
 	// 10 minutes in all). After that the message goes back to the queue,
@@ -94,6 +100,9 @@ const (
 // delivered again.
 const ProcessChangeTimeout = 4 * time.Minute
 
+// DefaultLogRetention is how long provisioning events are kept: 30 days.
+const DefaultLogRetention = 30 * 24 * time.Hour
+
 // Pipeline runs the functions. It is safe for concurrent use.
 type Pipeline struct {
 	engine        Engine
@@ -113,7 +122,46 @@ type Pipeline struct {
 	// queue, and followUpFailures failed tries to enqueue follow-ups, each
 	// try apart: a queue outage shows even when a later try succeeded.
 	rescheduleFailures, followUpFailures atomic.Int64
+
+	// lastReconcile and lastSubscriptions are the timers' last runs, for
+	// the status page: the store records neither failure.
+	lastReconcile, lastSubscriptions lastRun
+
+	prune        func(ctx context.Context, before time.Time) (int, error)
+	logRetention time.Duration
+	pruned       atomic.Int64 // unix seconds of the last pruning
 }
+
+// lastRun is when a timer function last ran, and its error (nil: success).
+type lastRun struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+func (l *lastRun) set(at time.Time, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.at, l.err = at, err
+}
+
+// failure returns when the last run failed and why, or a nil error when it
+// succeeded or none ran.
+func (l *lastRun) failure() (time.Time, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil {
+		return time.Time{}, nil
+	}
+	return l.at, l.err
+}
+
+// ReconcileFailure returns when the last reconcile of this process failed
+// and why, or a nil error (statuspage.Options.ReconcileFailure).
+func (p *Pipeline) ReconcileFailure() (time.Time, error) { return p.lastReconcile.failure() }
+
+// SubscriptionFailure is ReconcileFailure for SubscriptionManager.
+func (p *Pipeline) SubscriptionFailure() (time.Time, error) { return p.lastSubscriptions.failure() }
 
 // New returns a Pipeline.
 func New(opts Options) (*Pipeline, error) {
@@ -132,6 +180,11 @@ func New(opts Options) (*Pipeline, error) {
 		maxAttempts:   opts.MaxAttempts,
 		writeTries:    opts.RescheduleTries,
 		writeBackoff:  opts.RescheduleBackoff,
+		prune:         opts.Prune,
+		logRetention:  opts.LogRetention,
+	}
+	if p.logRetention <= 0 {
+		p.logRetention = DefaultLogRetention
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -355,6 +408,8 @@ func (p *Pipeline) Reconcile(ctx context.Context, full bool) (engine.ReconcileRe
 		},
 	})
 	p.reconciles.Add(1)
+	p.lastReconcile.set(p.now(), err)
+	p.pruneLog(ctx)
 	if err != nil {
 		return res, fmt.Errorf("reconcile: %w", err)
 	}
@@ -369,10 +424,32 @@ func (p *Pipeline) ManageSubscriptions(ctx context.Context) error {
 		p.log.InfoContext(ctx, "no notification URL: change notifications are off, reconcile alone keeps targets in step")
 		return nil
 	}
-	if err := p.subs(ctx); err != nil {
+	err := p.subs(ctx)
+	p.lastSubscriptions.set(p.now(), err)
+	if err != nil {
 		return fmt.Errorf("manage subscriptions: %w", err)
 	}
 	return nil
+}
+
+// pruneLog deletes the provisioning events older than the retention, at
+// most once a day per process (several instances may each do it: deleting
+// what is already gone is harmless).
+func (p *Pipeline) pruneLog(ctx context.Context) {
+	if p.prune == nil {
+		return
+	}
+	now := p.now()
+	last := p.pruned.Load()
+	if last != 0 && now.Sub(time.Unix(last, 0)) < 24*time.Hour || !p.pruned.CompareAndSwap(last, now.Unix()) {
+		return
+	}
+	n, err := p.prune(ctx, now.Add(-p.logRetention))
+	if err != nil {
+		p.log.WarnContext(ctx, "could not prune the provisioning log", "err", err)
+		return
+	}
+	p.log.InfoContext(ctx, "provisioning log pruned", "deleted", n, "olderThan", p.logRetention)
 }
 
 // Counters returns what the pipeline did since it started, for the status

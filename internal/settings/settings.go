@@ -48,6 +48,8 @@ const (
 	ReconcileSchedule = "ReconcileSchedule"
 	// SubscriptionSchedule is the NCRONTAB schedule of SubscriptionManager.
 	SubscriptionSchedule = "SubscriptionSchedule"
+	// LogRetention is how long provisioning events are kept.
+	LogRetention = "TENANTSYNC_LOG_RETENTION"
 	// AzureClientID is the client id of the user-assigned managed identity.
 	AzureClientID = "AZURE_CLIENT_ID"
 	// CustomHandlerPort is the port the Functions host expects the custom
@@ -165,6 +167,12 @@ func all() []Setting {
 			Name:    SubscriptionSchedule,
 			Default: "0 0 */6 * * *",
 			Doc:     "NCRONTAB (six fields) schedule of SubscriptionManager, which creates and renews Graph subscriptions: every 6 hours by default. function.json refers to it as %SubscriptionSchedule%.",
+		},
+		{
+			Name:     LogRetention,
+			Default:  "720h",
+			Optional: true,
+			Doc:      "How long the provisioning log keeps events (handler log, the status page), as a Go duration: 30 days (720h) by default. The Reconcile timer deletes older ones once a day.",
 		},
 		{
 			Name: AzureClientID,
