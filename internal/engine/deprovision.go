@@ -271,7 +271,7 @@ func (d *decision) execute(ctx context.Context, action config.DeprovisionAction)
 	case gone:
 		d.link.State = store.LinkDeleted
 	case action == config.DeprovisionDelete:
-		err := e.notYet(d.link, t.api.DeleteUser(ctx, d.link.TargetID))
+		err := e.notYet(ctx, t, d.link, t.api.DeleteUser(ctx, d.link.TargetID))
 		if err != nil && (!errors.Is(err, directory.ErrNotFound) || directory.Retryable(err)) {
 			return e.failLink(ctx, d.link, fmt.Errorf("delete target user %s: %w", d.link.TargetID, err))
 		}
@@ -283,7 +283,7 @@ func (d *decision) execute(ctx context.Context, action config.DeprovisionAction)
 			// disabled user stays in the target and must stay findable.
 			patch[t.anchorAttr] = anchor
 		}
-		err := e.notYet(d.link, t.api.UpdateUser(ctx, d.link.TargetID, patch))
+		err := e.notYet(ctx, t, d.link, t.api.UpdateUser(ctx, d.link.TargetID, patch))
 		if err != nil && (!errors.Is(err, directory.ErrNotFound) || directory.Retryable(err)) {
 			return e.failLink(ctx, d.link, fmt.Errorf("disable target user %s: %w", d.link.TargetID, err))
 		}
@@ -321,7 +321,7 @@ func (d *decision) owned(ctx context.Context) (gone bool, err error) {
 	u, err := d.t.api.GetUser(ctx, id, []string{d.t.anchorAttr, "userPrincipalName", "creationType", "externalUserState"})
 	switch {
 	case errors.Is(err, directory.ErrNotFound):
-		if err := d.e.notYet(d.link, err); directory.Retryable(err) {
+		if err := d.e.notYet(ctx, d.t, d.link, err); directory.Retryable(err) {
 			return false, fmt.Errorf("read target user %s before deprovisioning it: %w", id, err)
 		}
 		return true, nil

@@ -267,7 +267,7 @@ func setManager(ctx context.Context, t *target, id, managerID string) error {
 // created again otherwise, as Cross-Tenant Synchronization would.
 func (d *decision) lostTarget(ctx context.Context) (Action, error) {
 	e, rep := d.e, d.rep
-	if err := e.notYet(d.link, fmt.Errorf("target user %s: %w", d.link.TargetID, directory.ErrNotFound)); errors.Is(err, directory.ErrTransient) {
+	if err := e.notYet(ctx, d.t, d.link, fmt.Errorf("target user %s: %w", d.link.TargetID, directory.ErrNotFound)); errors.Is(err, directory.ErrTransient) {
 		return d.act, err // created a moment ago: not replicated yet
 	}
 	rep.step("match", "linked target user %s no longer exists", d.link.TargetID)
@@ -375,13 +375,13 @@ func (d *decision) matchOrCreate(ctx context.Context) (Action, error) {
 	if len(changes) > 0 {
 		refused, err = e.patch(ctx, t, d.link.TargetID, changes.Patch())
 		if err != nil {
-			return d.act, e.notYet(d.link, fmt.Errorf("write attributes of target user %s: %w", d.link.TargetID, err))
+			return d.act, e.notYet(ctx, d.t, d.link, fmt.Errorf("write attributes of target user %s: %w", d.link.TargetID, err))
 		}
 		d.act.refused(refused)
 	}
 	if mgrKnown && !directory.Equal(current["manager"], mgr) {
 		if err := setManager(ctx, t, d.link.TargetID, mgr); err != nil {
-			return d.act, e.notYet(d.link, fmt.Errorf("set manager of target user %s: %w", d.link.TargetID, err))
+			return d.act, e.notYet(ctx, d.t, d.link, fmt.Errorf("set manager of target user %s: %w", d.link.TargetID, err))
 		}
 		addChange(&d.act, "manager", current["manager"], mgr)
 	} else if found != nil && mgrKnown && mgr == "" {
@@ -481,9 +481,15 @@ const lagTolerance = 10 * time.Minute
 
 // notYet turns a 404 for a target user tenantsync created less than
 // lagTolerance ago into a retryable error: the user is not replicated yet,
-// and is never taken for gone (which would invite it again).
-func (e *Engine) notYet(link store.Link, err error) error {
+// and is never taken for gone (which would invite it again). A user found
+// in the target's deleted items is gone, however recent: a delete whose
+// answer was lost (a 504 after Graph carried it out) must not keep every
+// later sync waiting for a replication that will never come.
+func (e *Engine) notYet(ctx context.Context, t *target, link store.Link, err error) error {
 	if !errors.Is(err, directory.ErrNotFound) || link.Created.IsZero() || e.now().Sub(link.Created) >= lagTolerance {
+		return err
+	}
+	if _, derr := t.api.GetDeletedUser(ctx, link.TargetID, []string{"id"}); derr == nil {
 		return err
 	}
 	return fmt.Errorf("%w (invited %s ago; Graph replicates a new user with a delay, so this is tried again): %w",
@@ -712,11 +718,15 @@ func isB2B(u directory.User) bool {
 
 // targetManager resolves a source manager id to the manager's target user
 // through the links. known is false when the mapping does not apply: the
-// user's manager is then left as it is. A manager with no active target user
-// (out of the target's scope, deprovisioned, or not synced yet) resolves to
-// none: a target user's manager never names someone who is not their
-// manager in the source, and when the manager's link becomes active, its
-// sync sends the reports again (Result.FollowUps) to set it.
+// user's manager is then left as it is. A manager whose target user is
+// still there and tenantsync's resolves to it: active, disabled (in the
+// source, or deprovisioned by disabling), or with a deprovision pending or
+// held by the deletion guard; a held burst must change nothing, the
+// reports' managers included. A manager with no such target user (deleted,
+// in conflict, not synced yet) resolves to none: a target user's manager
+// never names someone who is not their manager in the source, and when the
+// manager's link becomes active, its sync sends the reports again
+// (Result.FollowUps) to set it.
 func (e *Engine) targetManager(ctx context.Context, t *target, want desired) (id string, known bool, err error) {
 	if !want.managerApplies {
 		return "", false, nil
@@ -728,10 +738,14 @@ func (e *Engine) targetManager(ctx context.Context, t *target, want desired) (id
 	if err != nil {
 		return "", false, err
 	}
-	if !ok || l.TargetID == "" || l.State != store.LinkActive {
+	if !ok || l.TargetID == "" {
 		return "", true, nil
 	}
-	return l.TargetID, true, nil
+	switch l.State {
+	case store.LinkActive, store.LinkDisabled, store.LinkPending, store.LinkStaged:
+		return l.TargetID, true, nil
+	}
+	return "", true, nil
 }
 
 func (e *Engine) putLink(ctx context.Context, l store.Link) (store.Link, error) {

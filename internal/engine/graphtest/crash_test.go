@@ -240,3 +240,43 @@ func TestRedeliveryAfterACrashBetweenTargetWriteAndLink(t *testing.T) {
 		})
 	}
 }
+
+// Found by the chaos suite: a target user deleted moments after its
+// invitation (a deprovision whose DELETE Graph carried out but whose answer
+// was lost) was taken for one not replicated yet, and every later sync of
+// the source user failed "not found (invited 1m30s ago…)" until the
+// ten-minute lag tolerance ran out. A user in deleted items is gone.
+func TestRecentUserInDeletedItemsIsNotTakenForReplicationLag(t *testing.T) {
+	tests := []struct {
+		name   string
+		before func(e *env) // after the target user's deletion
+		wantOp engine.Op
+		state  store.LinkState
+	}{
+		{"still in scope: restored", func(*env) {}, engine.OpRestore, store.LinkActive},
+		{"out of scope: deprovisioned", func(e *env) { e.removeMember("alice") }, engine.OpDeprovision, store.LinkDeleted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			created := only(t, e.sync("alice"))
+			if code := e.graphCall(dstDomain, "DELETE", "/users/"+*created.TargetID, nil, nil); code != 204 {
+				t.Fatalf("delete target user: %d", code)
+			}
+			tt.before(e)
+			// Forced, as a redelivery is: an unforced sync of an unchanged
+			// user trusts the link and reads nothing.
+			res, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice"), Force: true})
+			if err != nil {
+				t.Fatalf("sync after the delete: %v", err)
+			}
+			act := only(t, res)
+			if act.Op != tt.wantOp {
+				t.Errorf("sync after the delete: %s (%s), want %s", act.Op, act.Reason, tt.wantOp)
+			}
+			if got := e.link("alice").State; got != tt.state {
+				t.Errorf("link state %s, want %s", got, tt.state)
+			}
+		})
+	}
+}

@@ -3,8 +3,10 @@ package graphtest_test
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/tenantsync/tenantsync/internal/engine"
+	"github.com/tenantsync/tenantsync/internal/store"
 )
 
 // targetManager returns the id of a target user's manager, "" for none.
@@ -170,5 +172,38 @@ func TestForcedSyncDropsAHiddenManager(t *testing.T) {
 	}
 	if got := e.targetManager(*bob.TargetID); got != "" {
 		t.Errorf("bob's target manager = %s after alice's restore; bob has no manager in the source", got)
+	}
+}
+
+// Found by the chaos suite: while a manager's deprovision waited out the
+// settle delay or was held by the deletion guard, her reports' syncs
+// cleared their managers in the target: a held burst changed the target
+// after all.
+func TestReportsKeepAManagerWhoseDeprovisionIsNotCarriedOut(t *testing.T) {
+	tests := []struct {
+		name  string
+		leave func(e *env)
+	}{
+		{"removed from the scoping group", func(e *env) { e.removeMember("alice") }},
+		{"disabled in the source", func(e *env) { e.patchSource("alice", map[string]any{"accountEnabled": false}) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, guardOf(5, time.Hour))
+			e.sync("alice")
+			bob := only(t, e.sync("bob"))
+			alice := e.link("alice")
+			tt.leave(e)
+			e.sync("alice")
+			if got := e.link("alice").State; got != store.LinkPending {
+				t.Fatalf("alice's link is %s, want %s (the settle delay)", got, store.LinkPending)
+			}
+			if _, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("bob"), Force: true}); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.targetManager(*bob.TargetID); got != alice.TargetID {
+				t.Errorf("bob's target manager = %q while alice's deprovision is pending, want alice's %s", got, alice.TargetID)
+			}
+		})
 	}
 }
