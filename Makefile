@@ -16,7 +16,7 @@ AZURITE_VERSION := 3.35.0
 STATICCHECK_VERSION := v0.8.2
 GOVULNCHECK_VERSION := v1.9.0
 
-# Tests find the tools here (see internal/testenv).
+# Tests find the tools here (see internal/devtools/testenv).
 export TENANTSYNC_TOOLS := $(TOOLS)
 
 # One build configuration for everything make runs (vet, tests, the Linux

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tenantsync/tenantsync/internal/bench"
+	"github.com/tenantsync/tenantsync/internal/devtools/bench"
 )
 
 // newBenchCmd is `make bench`: the benchmarks of docs/performance.md. It is

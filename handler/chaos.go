@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tenantsync/tenantsync/internal/chaos"
+	"github.com/tenantsync/tenantsync/internal/devtools/chaos"
 )
 
 // newChaosCmd is `make chaos`: the convergence and chaos suite of
@@ -29,8 +29,13 @@ func newChaosCmd() *cobra.Command {
 as "handler local" in a child process against the Graph simulator, while a
 seeded random workload changes the source tenant and faults are injected
 (lost, duplicated, reordered and delayed notifications, Graph 429/503/504,
-SIGKILLs of the runner, expired delta tokens, vanished subscriptions). After
-each round an oracle that shares no code with the engine checks the targets.
+replication lag, SIGKILLs of the runner, expired and reset delta tokens,
+vanished subscriptions, permissions taken away), target administrators
+disable synced users and make some of them administrators, look-alike
+guests hold source users' addresses, and bursts of removals and disables
+exceed one target's deletion guard. After each round an oracle that shares
+no code with the engine checks the targets, that every burst was held
+whole, and that no one was invited twice or deprovisioned wrongly.
 Exits 1 when they did not converge; the report names the seed to replay.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -78,6 +83,16 @@ Exits 1 when they did not converge; the report names the seed to replay.`,
 	f.IntVar(&o.EpisodeEvery, "episode-every", 60, "operations between changes of the fault settings")
 	f.IntVar(&o.ClockEvery, "clock-every", 6000, "operations between 8-day jumps of the simulator's clock (expired delta tokens)")
 	f.IntVar(&o.VanishEvery, "vanish-every", 2500, "operations between vanished subscriptions")
+	f.IntVar(&o.BurstEvery, "burst-every", 1000, "operations between bursts over the guard target's threshold (mass scope removals and mass disables in turn)")
+	f.IntVar(&o.AdminDisableEvery, "admin-disable-every", 700, "operations between target administrators disabling a synced user")
+	f.IntVar(&o.PrivilegeEvery, "privilege-every", 1200, "operations between synced users becoming administrators of their target")
+	f.IntVar(&o.DeltaResetEvery, "delta-reset-every", 1500, "operations between delta token resets of the source (410 and 400 in turn)")
+	f.IntVar(&o.PermissionEvery, "permission-every", 4000, "operations between episodes in which a target loses permissions (0: never; each costs a quarantine of 5 minutes or more)")
+	f.IntVar(&o.PermissionOps, "permission-ops", 200, "operations a permission episode lasts")
+	f.StringSliceVar(&o.Revocations, "permission-episodes", []string{"readWriteRevoked", "inviteRevoked", "writeRevoked"},
+		"the kinds of permission episode, in turn: readWriteRevoked (the deployed grant without User.ReadWrite.All), inviteRevoked (without User.Invite.All), writeRevoked (every permission to invite and write users taken away, reading left)")
+	f.DurationVar(&o.GuardDelay, "guard-delay", 30*time.Second, "the guard target's settle delay")
+	f.DurationVar(&o.MaxLag, "max-lag", 2*time.Second, "longest replication lag of a tenant (each is drawn from 300ms up to it; negative: none)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVar(&quiet, "quiet", false, "no progress on stderr")
 	return cmd

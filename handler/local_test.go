@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 	"github.com/tenantsync/tenantsync/internal/settings"
 	"github.com/tenantsync/tenantsync/internal/statuspage"
 	"github.com/tenantsync/tenantsync/internal/store/storeopen/localadmin"
-	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 // runningLocal is `handler local` running in this process, as an admin

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantsync/tenantsync/internal/testenv"
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 )
 
 // startSim runs "handler sim args..." until the returned stop is called.

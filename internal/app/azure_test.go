@@ -18,9 +18,9 @@ import (
 	"github.com/tenantsync/tenantsync/internal/app"
 	"github.com/tenantsync/tenantsync/internal/customhandler"
 	"github.com/tenantsync/tenantsync/internal/demo"
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 	"github.com/tenantsync/tenantsync/internal/pipeline"
 	"github.com/tenantsync/tenantsync/internal/settings"
-	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 // A Service Bus connection string that parses; nothing connects before a

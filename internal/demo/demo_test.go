@@ -11,7 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tenantsync/tenantsync/internal/demo"
-	"github.com/tenantsync/tenantsync/internal/testenv"
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 )
 
 // TestDemo plays the README's first command, then loads the status page in

@@ -108,7 +108,7 @@ func GenerateTenant(opts GenerateOptions) TenantSeed {
 	base := time.Date(2021, 3, 1, 9, 0, 0, 0, time.UTC)
 	tenantID := opts.ID
 	if tenantID == "" {
-		tenantID = stableGUID("tenant:" + opts.Domain)
+		tenantID = TenantIDOf(opts.Domain)
 	}
 	idOf := func(upn string) string { return stableGUID(strings.ToLower(tenantID) + "/user/" + upn) }
 

@@ -78,6 +78,10 @@ func stableGUID(name string) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("graphsim:"+strings.ToLower(name))).String()
 }
 
+// TenantIDOf is the id of a seeded tenant whose seed gives none: derived
+// from its domain, the same in every run.
+func TenantIDOf(domain string) string { return stableGUID("tenant:" + domain) }
+
 // defaultInitialDomain is <domain> for an onmicrosoft.com domain and
 // <first label>.onmicrosoft.com otherwise.
 func defaultInitialDomain(domain string) string {
@@ -276,7 +280,7 @@ func (b *tenantBuilder) finish() (*tenant, error) {
 	}
 	id := ts.ID
 	if id == "" {
-		id = stableGUID("tenant:" + ts.Domain)
+		id = TenantIDOf(ts.Domain)
 	} else if !isGUID(id) {
 		return nil, fmt.Errorf("tenant id %q is not a GUID", id)
 	}

@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 	"github.com/tenantsync/tenantsync/internal/local"
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/storeopen"
 	"github.com/tenantsync/tenantsync/internal/store/storeopen/localadmin"
-	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 // publicWebhook is the public URL forwarding to the listener in these

@@ -13,11 +13,11 @@ import (
 
 	"github.com/tenantsync/tenantsync/internal/app"
 	"github.com/tenantsync/tenantsync/internal/demo"
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 	"github.com/tenantsync/tenantsync/internal/graphsim"
 	"github.com/tenantsync/tenantsync/internal/local"
 	"github.com/tenantsync/tenantsync/internal/settings"
 	"github.com/tenantsync/tenantsync/internal/store/boltstore"
-	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 // world is the simulator with the demo tenants and a running local

@@ -241,7 +241,7 @@ func targetNeeds() []need {
 // NeededPermissions returns the names of the Microsoft Graph application
 // permissions tenantsync needs in the source and in each target: what
 // validate --online holds each tenant to, and what the deployment grants
-// (internal/deploycheck holds infra/ to them).
+// (internal/devtools/deploycheck holds infra/ to them).
 func NeededPermissions() (source, targets []string) {
 	for _, n := range sourceNeeds() {
 		source = append(source, n.permission)

@@ -15,7 +15,7 @@ import (
 	"github.com/tenantsync/tenantsync/internal/directory"
 	"github.com/tenantsync/tenantsync/internal/engine"
 
-	"github.com/tenantsync/tenantsync/internal/testenv"
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 )
 
 // scriptedSyncer emits batches as Reconcile and answers Sync from a

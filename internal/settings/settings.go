@@ -4,7 +4,7 @@
 //
 // It is the one place those names live: code reads settings through an Env
 // built from a getenv function (handler/ passes os.Getenv), never through the
-// os package, and the deployment check in internal/deploycheck holds the Bicep
+// os package, and the deployment check in internal/devtools/deploycheck holds the Bicep
 // app settings to this list. Locally the same names are environment variables;
 // in Azure they are app settings.
 package settings
@@ -69,7 +69,7 @@ type Setting struct {
 	Doc string
 	// Optional is true when an Azure deployment may leave the setting unset.
 	// Every setting that is not Optional and not SetByHost must be set by the
-	// Bicep in infra/ (internal/deploycheck checks it).
+	// Bicep in infra/ (internal/devtools/deploycheck checks it).
 	Optional bool
 	// Secret is true when the value is a credential: never log or print it.
 	Secret bool

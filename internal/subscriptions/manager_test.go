@@ -28,7 +28,7 @@ import (
 	"github.com/tenantsync/tenantsync/internal/subscriptions"
 	"github.com/tenantsync/tenantsync/internal/webhook"
 
-	"github.com/tenantsync/tenantsync/internal/testenv"
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 )
 
 const (

@@ -22,7 +22,7 @@ import (
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/boltstore"
 
-	"github.com/tenantsync/tenantsync/internal/testenv"
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 )
 
 const (

@@ -2,10 +2,17 @@
 // local runner (`handler local`) as a child process against the Graph
 // simulator, drives the source tenant with a random, seeded workload while
 // injecting faults — lost, duplicated, reordered and delayed notifications,
-// Graph 429/503/504 and latency, SIGKILLs of the runner (also right between
-// an invitation and the link write), an expired delta token, a vanished
-// subscription — then lets it settle and checks the targets with an oracle
-// that shares no code with the engine.
+// Graph 429/503/504 and latency, replication lag, SIGKILLs of the runner
+// (also right between an invitation and the link write), expired and reset
+// delta tokens, a vanished subscription, permissions taken away — and
+// changes the targets as their administrators would (disabling synced
+// users, making some of them administrators), while bursts of removals and
+// disables exceed one target's deletion guard and look-alike guests hold
+// source users' addresses. Then it lets the runner settle and checks the
+// targets with an oracle that shares no code with the engine: what each
+// must hold, that the guard held every burst whole, that no one was invited
+// twice or deprovisioned wrongly, and that no one tenantsync did not create
+// was touched.
 //
 // `make chaos` runs the long version (`handler chaos`); a short one runs in `make
 // test`. docs/reliability.md describes what it injects and its results.
@@ -76,6 +83,30 @@ type Options struct {
 	// tokens) every ClockEvery (default: once, half-way), a vanished
 	// subscription every VanishEvery (default: once, a third of the way).
 	CrashEvery, TrapEvery, EpisodeEvery, ClockEvery, VanishEvery int
+	// BurstEvery is the period of the bursts over the guard target's
+	// threshold, mass scope removals and mass disables in turn, each
+	// followed a third of a period later by a recovery (default 100).
+	// AdminDisableEvery and PrivilegeEvery are the periods of a target
+	// administrator disabling a synced user and making one an
+	// administrator (default 100 and 150); DeltaResetEvery that of delta
+	// token resets, 410 and 400 in turn (default 100).
+	BurstEvery, AdminDisableEvery, PrivilegeEvery, DeltaResetEvery int
+	// PermissionEvery is the period of episodes in which a target loses
+	// permissions for PermissionOps operations (default 100), of the kinds
+	// in Revocations in turn (default: all of them, see revocations). 0
+	// means never: the engine's quarantine lasts at least 5 minutes, far
+	// longer than a short run.
+	PermissionEvery, PermissionOps int
+	Revocations                    []string
+	// GuardDelay is the guard target's settle delay (default 30 s): a
+	// burst is held whole when tenantsync sees all of it within the delay,
+	// and the workload's bursts reach it over up to a reconcile period, a
+	// crash and a few retries.
+	GuardDelay time.Duration
+	// MaxLag bounds the replication lag of each tenant, which the fault
+	// plan draws from 300 ms up to it for the whole run (default 2 s;
+	// negative turns the lag off).
+	MaxLag time.Duration
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
 }
@@ -120,6 +151,32 @@ func (o *Options) setDefaults() {
 	if o.VanishEvery <= 0 {
 		o.VanishEvery = max(1, o.Operations/3)
 	}
+	if o.BurstEvery <= 0 {
+		o.BurstEvery = 100
+	}
+	if o.AdminDisableEvery <= 0 {
+		o.AdminDisableEvery = 100
+	}
+	if o.PrivilegeEvery <= 0 {
+		o.PrivilegeEvery = 150
+	}
+	if o.DeltaResetEvery <= 0 {
+		o.DeltaResetEvery = 100
+	}
+	if o.PermissionOps <= 0 {
+		o.PermissionOps = 100
+	}
+	if len(o.Revocations) == 0 {
+		for _, r := range revocations {
+			o.Revocations = append(o.Revocations, r.name)
+		}
+	}
+	if o.GuardDelay <= 0 {
+		o.GuardDelay = 30 * time.Second
+	}
+	if o.MaxLag == 0 {
+		o.MaxLag = 2 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -158,29 +215,76 @@ type Report struct {
 	// /_sim/stats after the initial sync: everything, the suite's own
 	// (workload and oracle), and so tenantsync's.
 	Graph map[string]GraphUse `json:"graph"`
+	// Notifications counts the simulator's change notifications after the
+	// initial sync: those tenantsync's webhook acknowledged, and the POSTs
+	// it refused or never answered (a crashed runner). A run whose webhook
+	// refuses them all tests reconcile alone.
+	Notifications struct {
+		Delivered int64 `json:"delivered"`
+		Failed    int64 `json:"failed"`
+	} `json:"notifications"`
 	// Queue is what the runner's embedded queue held at the end.
 	Queue struct {
 		Visible     int `json:"visible"`
 		Scheduled   int `json:"scheduled"`
 		DeadLetters int `json:"deadLetters"`
 	} `json:"queue"`
-	Differences []Difference `json:"differences"`
-	Problems    []string     `json:"problems,omitempty"`
-	Seconds     float64      `json:"seconds"`
-	WorkDir     string       `json:"workDir,omitempty"`
+	// Guard is what the bursts did to the guard target.
+	Guard GuardReport `json:"guard"`
+	// Safety counts what the oracle made of tenantsync's writes to the
+	// targets (the interceptor's record): duplicate invitations,
+	// deprovisions of users kept in scope, writes to users tenantsync did
+	// not create and deprovisions the guard target carried out must all
+	// be 0.
+	Safety SafetyCounts `json:"safety"`
+	// ReplicationLag is each tenant's replication lag for the whole run.
+	ReplicationLag map[string]string `json:"replicationLag"`
+	Differences    []Difference      `json:"differences"`
+	Problems       []string          `json:"problems,omitempty"`
+	Seconds        float64           `json:"seconds"`
+	WorkDir        string            `json:"workDir,omitempty"`
+}
+
+// GuardReport is what the bursts did to the guard target.
+type GuardReport struct {
+	Target    string `json:"target"`
+	Threshold int    `json:"threshold"`
+	Window    string `json:"window"`
+	Delay     string `json:"delay"`
+	// Bursts count the mass scope removals and mass disables, BurstUsers
+	// the users they took out; Aborted, bursts that came out no larger
+	// than the threshold (a user Graph refused) and were undone at once.
+	Bursts     int `json:"bursts"`
+	BurstUsers int `json:"burstUsers"`
+	Aborted    int `json:"aborted,omitempty"`
+	// Recovered counts the burst users brought back, Joined the users the
+	// fault plan added to the guard target's scoping group.
+	Recovered int `json:"recovered"`
+	Joined    int `json:"joined"`
+	// Held is how many deprovisions the guard held for approval at the end.
+	Held int `json:"held"`
 }
 
 // Settings are the options of a run, as the report records them.
 type Settings struct {
-	Operations     int     `json:"operations"`
-	Rounds         int     `json:"rounds"`
-	Rate           float64 `json:"rate"`
-	ReconcileEvery string  `json:"reconcileEvery"`
-	CrashEvery     int     `json:"crashEvery"`
-	TrapEvery      int     `json:"trapEvery"`
-	EpisodeEvery   int     `json:"episodeEvery"`
-	ClockEvery     int     `json:"clockEvery"`
-	VanishEvery    int     `json:"vanishEvery"`
+	Operations     int      `json:"operations"`
+	Rounds         int      `json:"rounds"`
+	Rate           float64  `json:"rate"`
+	ReconcileEvery string   `json:"reconcileEvery"`
+	CrashEvery     int      `json:"crashEvery"`
+	TrapEvery      int      `json:"trapEvery"`
+	EpisodeEvery   int      `json:"episodeEvery"`
+	ClockEvery     int      `json:"clockEvery"`
+	VanishEvery    int      `json:"vanishEvery"`
+	BurstEvery     int      `json:"burstEvery"`
+	AdminDisable   int      `json:"adminDisableEvery"`
+	PrivilegeEvery int      `json:"privilegeEvery"`
+	DeltaReset     int      `json:"deltaResetEvery"`
+	Permission     int      `json:"permissionEvery"`
+	PermissionOps  int      `json:"permissionOps"`
+	Revocations    []string `json:"revocations"`
+	GuardDelay     string   `json:"guardDelay"`
+	MaxLag         string   `json:"maxLag"`
 }
 
 // Round is one round of chaos and settling.
@@ -209,34 +313,51 @@ type GraphUse struct {
 
 // harness is one run's moving parts.
 type harness struct {
-	opts   Options
-	log    *slog.Logger
-	sim    *graphsim.Server
-	simURL string
-	g      *graphHTTP
-	ic     *interceptor
-	run    *runner
-	oracle *oracle
-	plan   *rand.Rand
-	rep    *Report
-	dir    string
-	state  string
+	opts    Options
+	log     *slog.Logger
+	sim     *graphsim.Server
+	simURL  string
+	g       *graphHTTP
+	ic      *interceptor
+	run     *runner
+	oracle  *oracle
+	plan    *rand.Rand
+	rep     *Report
+	dir     string
+	state   string
+	targets []targetSpec
+	cast    cast
+	rules   *rules
+	w       *workload
+	// maxLag is the longest replication lag of any tenant.
+	maxLag time.Duration
+	// faults is the state of the fault plan's episodes (faults.go).
+	faults faultState
 }
 
 // Run runs the suite. The error reports a run that could not be carried
 // out; whether the targets converged is the report's Pass.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	opts.setDefaults()
+	for _, name := range opts.Revocations {
+		if !slices.ContainsFunc(revocations, func(r revocation) bool { return r.name == name }) {
+			return &Report{Seed: opts.Seed}, fmt.Errorf("unknown permission episode %q", name)
+		}
+	}
 	start := time.Now()
-	rep := &Report{Seed: opts.Seed, Users: opts.Users, Faults: map[string]int64{}, Graph: map[string]GraphUse{},
+	rep := &Report{Seed: opts.Seed, Users: opts.Users, Faults: map[string]int64{}, Graph: map[string]GraphUse{}, ReplicationLag: map[string]string{},
 		Settings: Settings{Operations: opts.Operations, Rounds: opts.Rounds, Rate: opts.Rate, ReconcileEvery: opts.ReconcileEvery.String(),
-			CrashEvery: opts.CrashEvery, TrapEvery: opts.TrapEvery, EpisodeEvery: opts.EpisodeEvery, ClockEvery: opts.ClockEvery, VanishEvery: opts.VanishEvery}}
+			CrashEvery: opts.CrashEvery, TrapEvery: opts.TrapEvery, EpisodeEvery: opts.EpisodeEvery, ClockEvery: opts.ClockEvery, VanishEvery: opts.VanishEvery,
+			BurstEvery: opts.BurstEvery, AdminDisable: opts.AdminDisableEvery, PrivilegeEvery: opts.PrivilegeEvery, DeltaReset: opts.DeltaResetEvery,
+			Permission: opts.PermissionEvery, PermissionOps: opts.PermissionOps, Revocations: opts.Revocations, GuardDelay: opts.GuardDelay.String(), MaxLag: opts.MaxLag.String()}}
 	h := &harness{opts: opts, log: opts.Logger, rep: rep, plan: rand.New(rand.NewPCG(opts.Seed, 0xfa17))}
 	h.log.Info("chaos run", "seed", opts.Seed, "users", opts.Users, "operations", opts.Operations, "rounds", opts.Rounds)
 	err := h.runAll(ctx)
 	rep.Seconds = time.Since(start).Seconds()
+	sf := rep.Safety
 	rep.Pass = err == nil && len(rep.Problems) == 0 && len(rep.Differences) == 0 && len(rep.Crashes.Unexpected) == 0 &&
-		len(rep.Rounds) == opts.Rounds && !slices.ContainsFunc(rep.Rounds, func(r Round) bool { return !r.Converged || !r.Stable })
+		len(rep.Rounds) == opts.Rounds && !slices.ContainsFunc(rep.Rounds, func(r Round) bool { return !r.Converged || !r.Stable }) &&
+		sf.DuplicateInvitations == 0 && sf.Wrongful == 0 && sf.Touched == 0 && sf.HeldExecuted == 0
 	if h.dir != "" && opts.WorkDir == "" && !opts.Keep && rep.Pass {
 		_ = os.RemoveAll(h.dir)
 	} else if h.dir != "" {
@@ -246,15 +367,32 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 }
 
 func (h *harness) runAll(ctx context.Context) error {
-	targets := scenarioTargets()
-	h.sim = graphsim.New(graphsim.Options{})
+	targets := scenarioTargets(h.opts.GuardDelay)
+	h.targets = targets
+	if g, ok := guardTarget(targets); ok {
+		h.rep.Guard.Target, h.rep.Guard.Threshold = g.Name, g.Threshold
+		h.rep.Guard.Window, h.rep.Guard.Delay = g.Window.String(), g.Delay.String()
+	}
+	h.sim = graphsim.New(graphsim.Options{LagSeed: h.opts.Seed})
 	defer h.sim.Close()
-	seed := graphsim.Seed{Tenants: []graphsim.TenantSeed{sourceSeed(h.opts.Users, h.opts.Seed)}}
+	src, c := sourceSeed(h.opts.Users, h.opts.Seed)
+	h.cast, h.rules = c, newRules(c)
+	seed := graphsim.Seed{Tenants: []graphsim.TenantSeed{src}}
 	for _, t := range targets {
-		seed.Tenants = append(seed.Tenants, targetSeed(t))
+		seed.Tenants = append(seed.Tenants, targetSeed(t, c.lookalikes))
 	}
 	if err := h.sim.LoadSeed(seed); err != nil {
 		return fmt.Errorf("load the simulator: %w", err)
+	}
+	// The look-alike guests redeem their invitations, as their people
+	// would, before anyone fingerprints them.
+	for _, l := range c.lookalikes {
+		if r, ok := l.redemption(); ok {
+			if err := h.sim.Redeem(l.Target, l.UPN, r); err != nil {
+				return fmt.Errorf("redeem look-alike %s: %w", l.UPN, err)
+			}
+		}
+		h.rep.Faults["lookalike_"+l.Kind]++
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -266,8 +404,14 @@ func (h *harness) runAll(ctx context.Context) error {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	h.g = newGraphHTTP(h.simURL)
-	h.oracle = newOracle(h.g, targets)
+	h.oracle = newOracle(h.g, targets, h.rules)
 	if err := h.oracle.Remember(ctx); err != nil {
+		return err
+	}
+	if err := h.setLag(); err != nil {
+		return err
+	}
+	if err := h.setGrants(); err != nil {
 		return err
 	}
 
@@ -306,10 +450,15 @@ func (h *harness) runAll(ctx context.Context) error {
 		suiteBefore[tenant] = h.g.Counts(tenant)
 	}
 
-	w, err := newWorkload(ctx, h.g, h.opts.Seed)
+	srcLag, _, err := h.sim.ReplicationLag(sourceDomain)
 	if err != nil {
 		return err
 	}
+	w, err := newWorkload(ctx, h.g, h.opts.Seed, h.cast, srcLag)
+	if err != nil {
+		return err
+	}
+	h.w = w
 	journal, err := os.Create(filepath.Join(h.dir, "workload.log"))
 	if err != nil {
 		return fmt.Errorf("workload journal: %w", err)
@@ -360,10 +509,17 @@ func (h *harness) runAll(ctx context.Context) error {
 		h.rep.Faults["notificationsDropped"] += n.Dropped - bn.Dropped
 		h.rep.Faults["notificationsDuplicated"] += n.Duplicated - bn.Duplicated
 		h.rep.Faults["notificationsReordered"] += n.Reordered - bn.Reordered
+		h.rep.Notifications.Delivered += n.Delivered - bn.Delivered
+		h.rep.Notifications.Failed += n.Failed - bn.Failed
 	}
 	h.rep.Faults["lostAnswers"] = h.ic.Lost()
 	for status, n := range h.ic.Statuses() {
 		h.rep.Faults[fmt.Sprintf("graph%d", status)] = n
+	}
+	if st, err := h.run.Status(ctx); err == nil {
+		for _, t := range st.Targets {
+			h.rep.Faults["quarantines"] += t.Actions["quarantine"]
+		}
 	}
 	sprung := h.ic.Sprung()
 	h.rep.Crashes.AfterInvitation = sprung[trapInvite]
@@ -391,7 +547,10 @@ func (h *harness) startRunner(targets []targetSpec) error {
 	}
 	h.dir = dir
 	cfg := filepath.Join(dir, "tenantsync.yaml")
-	if err := os.WriteFile(cfg, []byte(configYAML(h.simURL, targets)), 0o600); err != nil {
+	if !slices.ContainsFunc(h.sim.Tenants(), func(t graphsim.TenantInfo) bool { return t.ID == sourceTenantID() }) {
+		return fmt.Errorf("the simulator's tenant %s does not have the id %s", sourceDomain, sourceTenantID())
+	}
+	if err := os.WriteFile(cfg, []byte(configYAML(h.simURL, sourceTenantID(), targets)), 0o600); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
 	h.state = filepath.Join(dir, "state.db")
@@ -405,7 +564,7 @@ func (h *harness) startRunner(targets []targetSpec) error {
 		"ReconcileSchedule="+everySeconds(h.opts.ReconcileEvery),
 		"SubscriptionSchedule="+everySeconds(20*time.Second),
 	)
-	spec := childSpec{dir: dir, log: filepath.Join(dir, "runner.log"), listen: listen}
+	spec := childSpec{dir: dir, log: filepath.Join(dir, "runner.log"), state: h.state, listen: listen}
 	if h.opts.Handler != "" {
 		exe, err := filepath.Abs(h.opts.Handler)
 		if err != nil {
@@ -564,6 +723,9 @@ func (h *harness) inject(ctx context.Context, i int) error {
 			h.rep.Faults["subscriptionsVanished"]++
 		}
 	}
+	if err := h.injectTargets(ctx, i); err != nil {
+		return err
+	}
 	if h.plan.IntN(h.opts.CrashEvery) == 0 && h.crash() {
 		h.rep.Crashes.Random++
 	}
@@ -588,13 +750,16 @@ func (h *harness) settle(ctx context.Context, start time.Time) (Round, error) {
 	}
 	h.ic.Arm("")
 	h.ic.LoseAnswers(0)
+	if err := h.endEpisodes(ctx); err != nil {
+		return r, err
+	}
 	deadline := start.Add(h.opts.SettleTimeout)
 	var last time.Time
 	reconciles := 0
 	for {
 		if time.Now().After(deadline) {
 			r.ConvergeSeconds = time.Since(start).Seconds()
-			diffs, err := h.oracle.Check(ctx)
+			diffs, err := h.check(ctx)
 			if err != nil {
 				return r, err
 			}
@@ -621,7 +786,7 @@ func (h *harness) settle(ctx context.Context, start time.Time) (Round, error) {
 		}
 		// Two reconciles: the second surely started after the faults went off.
 		if reconciles >= 2 && busy == 0 {
-			diffs, err := h.oracle.Check(ctx)
+			diffs, err := h.check(ctx)
 			if err != nil {
 				return r, err
 			}
@@ -658,7 +823,7 @@ func (h *harness) quiet(ctx context.Context, r Round) (Round, error) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	r.QuietSeconds = time.Since(start).Seconds()
-	diffs, err := h.oracle.Check(ctx)
+	diffs, err := h.check(ctx)
 	if err != nil {
 		return r, err
 	}

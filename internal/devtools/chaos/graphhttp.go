@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tenantsync/tenantsync/internal/graphsim"
 )
 
 // suiteHeader marks the suite's own requests to the simulator, so that the
@@ -42,7 +44,8 @@ func (c RequestCounts) minus(o RequestCounts) RequestCounts {
 }
 
 // graphHTTP is a plain Microsoft Graph client over net/http: what an admin's
-// script would use. The workload and the oracle use it, so that neither
+// script would use, signed in as the tenant's administrator
+// (graphsim.AdminHeader). The workload and the oracle use it, so that neither
 // shares code with tenantsync's Graph adapter. It retries throttling (with
 // Retry-After), 5xx answers and connection errors, and counts every attempt
 // per tenant.
@@ -194,6 +197,9 @@ func (g *graphHTTP) once(ctx context.Context, tenant, method, url string, payloa
 		return 0, nil, 0, err
 	}
 	req.Header.Set(suiteHeader, "1")
+	// The suite acts as the tenants' administrator, not as the app: the
+	// permissions the tenants grant tenantsync do not bind it.
+	req.Header.Set(graphsim.AdminHeader, "1")
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -251,6 +257,7 @@ func (g *graphHTTP) Admin(ctx context.Context, method, path string, body, out an
 		return fmt.Errorf("admin %s %s: %w", method, path, err)
 	}
 	req.Header.Set(suiteHeader, "1")
+	req.Header.Set(graphsim.AdminHeader, "1")
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := g.client.Do(req)
 	if err != nil {

@@ -1,11 +1,17 @@
 package chaos
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Trap kinds: the runner is killed right after the simulator applied a
@@ -19,8 +25,11 @@ const (
 // interceptor stands in front of the simulator. It springs the armed trap
 // on the runner's next matching target write, loses the answers to some of
 // the runner's writes (the write is applied, the runner gets a 504, as when
-// a gateway times out after the directory did the work), and counts the
-// fault statuses the runner and the suite got.
+// a gateway times out after the directory did the work), counts the fault
+// statuses the runner and the suite got, and records the runner's writes to
+// target users and its invitations: the oracle's evidence of what
+// tenantsync did between two of its looks at the targets (a user deleted
+// and restored in between leaves no other trace).
 type interceptor struct {
 	next    http.Handler
 	targets map[string]bool // lower-cased target tenant path segments
@@ -33,10 +42,17 @@ type interceptor struct {
 	lostRate float64
 	lost     int64
 	rand     *rand.Rand
+	// writes and invites are the runner's successful writes to target
+	// users and invitations; lastWrite is when any write was applied.
+	writes    []targetWrite
+	invites   []invitation
+	lastWrite time.Time
+	// refusals are when the runner was answered 403, by tenant.
+	refusals map[string][]time.Time
 }
 
 func newInterceptor(next http.Handler, targets []targetSpec, seed uint64, spring func(kind string) bool) *interceptor {
-	i := &interceptor{next: next, targets: map[string]bool{}, spring: spring,
+	i := &interceptor{next: next, targets: map[string]bool{}, spring: spring, refusals: map[string][]time.Time{},
 		sprung: map[string]int{}, statuses: map[int]int64{}, rand: rand.New(rand.NewPCG(seed, 0x1057))}
 	for _, t := range targets {
 		i.targets[strings.ToLower(t.Domain)] = true
@@ -124,14 +140,32 @@ func (i *interceptor) kind(r *http.Request) string {
 }
 
 func (i *interceptor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if i.loseNext(r) {
-		rec := httptest.NewRecorder()
-		i.next.ServeHTTP(rec, r)
-		if rec.Code >= 300 {
-			i.count(rec.Code)
-			copyResponse(w, rec)
-			return
-		}
+	write := r.Method != http.MethodGet && r.Method != http.MethodHead && !strings.HasPrefix(r.URL.Path, "/_sim")
+	if write {
+		defer i.wrote()
+	}
+	obs := i.classify(r)
+	lose := i.loseNext(r)
+	kind := i.kind(r)
+	trap := kind != "" && i.Armed() == kind
+	if obs == nil && !lose && !trap {
+		sw := &statusWriter{ResponseWriter: w}
+		i.next.ServeHTTP(sw, r)
+		i.count(sw.status)
+		i.refused(r, sw.status)
+		return
+	}
+	// Let the simulator apply the write, and read its answer, before the
+	// runner may hear it.
+	rec := httptest.NewRecorder()
+	i.next.ServeHTTP(rec, r)
+	i.count(rec.Code)
+	i.refused(r, rec.Code)
+	if rec.Code < 300 && obs != nil {
+		i.record(*obs, rec.Body.Bytes())
+	}
+	switch {
+	case lose && rec.Code < 300:
 		i.mu.Lock()
 		i.lost++
 		i.mu.Unlock()
@@ -139,20 +173,8 @@ func (i *interceptor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusGatewayTimeout)
 		_, _ = w.Write([]byte(`{"error":{"code":"UnknownError","message":"The gateway timed out (chaos suite: the write was applied, its answer lost)."}}`))
 		return
-	}
-	kind := i.kind(r)
-	if kind == "" || i.Armed() != kind {
-		sw := &statusWriter{ResponseWriter: w}
-		i.next.ServeHTTP(sw, r)
-		i.count(sw.status)
-		return
-	}
-	// Let the simulator apply the write, then kill the runner before it
-	// sees the answer.
-	rec := httptest.NewRecorder()
-	i.next.ServeHTTP(rec, r)
-	i.count(rec.Code)
-	if rec.Code < 300 {
+	case trap && rec.Code < 300:
+		// Kill the runner before it sees the answer.
 		i.mu.Lock()
 		fire := i.armed == kind
 		if fire {
@@ -166,6 +188,160 @@ func (i *interceptor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	copyResponse(w, rec)
+}
+
+// Kinds of the runner's writes to target users that the interceptor
+// records.
+const (
+	writeDelete  = "delete"  // DELETE /users/{id}
+	writeDisable = "disable" // PATCH /users/{id} with accountEnabled false
+	writeOther   = "write"   // any other write naming the user
+)
+
+// targetWrite is one of the runner's successful writes to a target user.
+type targetWrite struct {
+	Tenant, ID, Kind string
+	At               time.Time
+}
+
+// invitation is one of the runner's successful invitations.
+type invitation struct {
+	Tenant, Address, UserID string
+	At                      time.Time
+}
+
+// observed is what the interceptor must record of a request once the
+// simulator answers it with success.
+type observed struct {
+	tenant, id, kind string
+	invite           string // the address, for an invitation
+}
+
+// classify returns what to record of one of the runner's writes to a
+// target: a write naming a user, or an invitation. It reads the body (and
+// puts it back).
+func (i *interceptor) classify(r *http.Request) *observed {
+	if r.Header.Get(suiteHeader) != "" || r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil
+	}
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(segs) < 3 || !i.targets[strings.ToLower(segs[0])] || segs[1] != "v1.0" {
+		return nil
+	}
+	o := &observed{tenant: strings.ToLower(segs[0]), kind: writeOther}
+	rest := segs[2:]
+	switch {
+	case len(rest) == 1 && rest[0] == "invitations" && r.Method == http.MethodPost:
+		var body struct {
+			InvitedUserEmailAddress string `json:"invitedUserEmailAddress"`
+		}
+		_ = json.Unmarshal(readBody(r), &body)
+		o.invite = body.InvitedUserEmailAddress
+		return o
+	case len(rest) >= 2 && rest[0] == "users":
+		o.id = rest[1]
+		if len(rest) == 2 {
+			switch r.Method {
+			case http.MethodDelete:
+				o.kind = writeDelete
+			case http.MethodPatch:
+				var body map[string]any
+				_ = json.Unmarshal(readBody(r), &body)
+				if v, ok := body["accountEnabled"]; ok && v == false {
+					o.kind = writeDisable
+				}
+			}
+		}
+		return o
+	case len(rest) == 4 && rest[0] == "directory" && rest[1] == "deletedItems" && rest[3] == "restore":
+		o.id = rest[2]
+		return o
+	}
+	return nil
+}
+
+// readBody reads a request's body and puts it back for the simulator. It
+// returns the body decompressed: Microsoft Graph's SDK gzips request bodies.
+func readBody(r *http.Request) []byte {
+	if r.Body == nil {
+		return nil
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil
+		}
+		plain, _ := io.ReadAll(zr)
+		return plain
+	}
+	return b
+}
+
+func (i *interceptor) record(o observed, answer []byte) {
+	now := time.Now()
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if o.invite != "" {
+		var inv struct {
+			InvitedUser struct {
+				ID string `json:"id"`
+			} `json:"invitedUser"`
+		}
+		_ = json.Unmarshal(answer, &inv)
+		i.invites = append(i.invites, invitation{Tenant: o.tenant, Address: o.invite, UserID: inv.InvitedUser.ID, At: now})
+		return
+	}
+	i.writes = append(i.writes, targetWrite{Tenant: o.tenant, ID: o.id, Kind: o.kind, At: now})
+}
+
+// Writes returns the runner's successful writes to target users, and its
+// invitations, so far.
+func (i *interceptor) Writes() ([]targetWrite, []invitation) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return slices.Clone(i.writes), slices.Clone(i.invites)
+}
+
+// refused notes a 403 answered to the runner.
+func (i *interceptor) refused(r *http.Request, status int) {
+	if status != http.StatusForbidden || r.Header.Get(suiteHeader) != "" {
+		return
+	}
+	tenant, _, _ := strings.Cut(strings.Trim(r.URL.Path, "/"), "/")
+	i.mu.Lock()
+	i.refusals[strings.ToLower(tenant)] = append(i.refusals[strings.ToLower(tenant)], time.Now())
+	i.mu.Unlock()
+}
+
+// Refused counts the 403s answered to the runner for a tenant between two
+// times.
+func (i *interceptor) Refused(tenant string, from, to time.Time) int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	n := 0
+	for _, at := range i.refusals[strings.ToLower(tenant)] {
+		if !at.Before(from) && at.Before(to) {
+			n++
+		}
+	}
+	return n
+}
+
+// wrote notes that a write to a tenant was applied.
+func (i *interceptor) wrote() {
+	i.mu.Lock()
+	i.lastWrite = time.Now()
+	i.mu.Unlock()
+}
+
+// LastWrite is when a write (anyone's) was last applied: with replication
+// lag, a read sees it only some time later.
+func (i *interceptor) LastWrite() time.Time {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.lastWrite
 }
 
 func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {

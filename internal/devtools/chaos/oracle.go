@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-
-	"github.com/tenantsync/tenantsync/internal/graphsim"
+	"sync"
+	"time"
 )
 
 // directAttributes are the attributes Cross-Tenant Synchronization's
@@ -77,8 +78,12 @@ const (
 	DiffManager       = "manager"           // the manager is not the manager's target user
 	DiffNotDeprovised = "not-deprovisioned" // a live (or enabled) target user for an out-of-scope user
 	DiffUnanchored    = "unanchored"        // a target user created during the run that names no source user
-	DiffDuplicateMail = "duplicate-mail"    // two live target users with one mail
-	DiffTouched       = "touched"           // a user tenantsync did not create changed
+	DiffTouched       = "touched"           // a user tenantsync did not create changed, or was written to
+	DiffConflict      = "conflict"          // a look-alike's source user was provisioned, or its conflict not reported
+	DiffHeldExecuted  = "held-executed"     // a deprovision in the guard target was carried out: a burst trickled through
+	DiffNotHeld       = "not-held"          // a burst's deprovision is not staged, or something else is
+	DiffWrongful      = "wrongful"          // tenantsync deleted or disabled the target user of a user kept in scope
+	DiffDuplicateInv  = "duplicate-invitation"
 )
 
 // user is a user as Graph returned it, decoded.
@@ -98,20 +103,149 @@ func (u user) anchor() string {
 	return s
 }
 
-// oracle decides, from the source tenant and the configuration alone,
-// what each target must hold, and compares it with what each target holds.
-// It reads both tenants through plain Graph HTTP: nothing of tenantsync's
-// engine, mappings, scope or Graph adapter is on its path.
+// sourceOf returns the source user id a target user's anchor names.
+func (u user) sourceOf() (string, bool) {
+	sid, ok := strings.CutPrefix(u.anchor(), anchorPrefix())
+	return sid, ok && sid != ""
+}
+
+// sensitiveAttributes are the mapped attributes Graph refuses to change on
+// a user who holds an administrator role (docs/simulator.md, "Privileged
+// users"): for such a user they may lag behind the source.
+var sensitiveAttributes = map[string]bool{"accountEnabled": true, "businessPhones": true, "mobilePhone": true}
+
+// rules are what the suite itself did, which changes what the targets must
+// hold: the fault plan writes them as it acts, the oracle reads them.
+// Nothing in them comes from tenantsync.
+type rules struct {
+	mu sync.Mutex
+	// adminDisabled: a target administrator disabled the target user of a
+	// source user (target domain → source id) whose accountEnabled the
+	// workload then leaves alone: it must stay disabled.
+	adminDisabled map[string]map[string]bool
+	// privileged are target users (target domain → target id) that hold an
+	// administrator role: their sensitive attributes may lag, and they
+	// cannot be deprovisioned.
+	privileged map[string]map[string]bool
+	// lookalikes hold source users' addresses in the targets.
+	lookalikes []lookalike
+	// bursts are the source users the fault plan took out of the guard
+	// target's scope or disabled, in bursts over its threshold.
+	bursts map[string]bool
+	// kept are the source users the workload keeps in the scope of every
+	// target but the guard target (the pool, the look-alikes' users), with
+	// the time the fault plan released one (zero: kept still).
+	kept map[string]time.Time
+}
+
+func newRules(c cast) *rules {
+	r := &rules{adminDisabled: map[string]map[string]bool{}, privileged: map[string]map[string]bool{},
+		lookalikes: c.lookalikes, bursts: map[string]bool{}, kept: map[string]time.Time{}}
+	for _, id := range c.pool {
+		r.kept[id] = time.Time{}
+	}
+	for _, l := range c.lookalikes {
+		r.kept[l.SourceID] = time.Time{}
+	}
+	return r
+}
+
+func (r *rules) set(m map[string]map[string]bool, domain, id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m[domain] == nil {
+		m[domain] = map[string]bool{}
+	}
+	m[domain][id] = true
+}
+
+func (r *rules) AdminDisabled(domain, sourceID string) { r.set(r.adminDisabled, domain, sourceID) }
+func (r *rules) Privileged(domain, targetID string)    { r.set(r.privileged, domain, targetID) }
+
+// Burst records the users of a burst.
+func (r *rules) Burst(ids []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		r.bursts[id] = true
+	}
+}
+
+// Release ends keeping a user in scope, as of now.
+func (r *rules) Release(sourceID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if at, ok := r.kept[sourceID]; ok && at.IsZero() {
+		r.kept[sourceID] = time.Now()
+	}
+}
+
+// keptAt reports whether a source user was kept in scope at a time.
+func (r *rules) keptAt(sourceID string, at time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	released, ok := r.kept[sourceID]
+	return ok && (released.IsZero() || at.Before(released))
+}
+
+// view is a consistent copy of the rules for one check.
+type view struct {
+	adminDisabled, privileged map[string]map[string]bool
+	lookalikes                map[string]map[string]lookalike // target domain → source id
+	bursts                    map[string]bool
+}
+
+func (r *rules) view() view {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := view{adminDisabled: map[string]map[string]bool{}, privileged: map[string]map[string]bool{},
+		lookalikes: map[string]map[string]lookalike{}, bursts: maps.Clone(r.bursts)}
+	for d, m := range r.adminDisabled {
+		v.adminDisabled[d] = maps.Clone(m)
+	}
+	for d, m := range r.privileged {
+		v.privileged[d] = maps.Clone(m)
+	}
+	for _, l := range r.lookalikes {
+		if v.lookalikes[l.Target] == nil {
+			v.lookalikes[l.Target] = map[string]lookalike{}
+		}
+		v.lookalikes[l.Target][l.SourceID] = l
+	}
+	return v
+}
+
+// claims are what tenantsync's status page says of the targets, by target
+// name: the oracle holds them against what it computes on its own.
+type claims struct {
+	// Staged are the source users whose deprovision the deletion guard
+	// holds for approval.
+	Staged map[string][]string
+	// Conflicts count the source users in conflict with a target user that
+	// is not provably theirs.
+	Conflicts map[string]int
+}
+
+// oracle decides, from the source tenant, the configuration and what the
+// suite did (rules) alone, what each target must hold, and compares it
+// with what each target holds. It reads both tenants through plain Graph
+// HTTP: nothing of tenantsync's engine, mappings, scope or Graph adapter is
+// on its path.
 type oracle struct {
 	g       *graphHTTP
 	targets []targetSpec
+	rules   *rules
 	// untouched are the fingerprints of the users each target had before
 	// tenantsync ran, by target domain and user id.
 	untouched map[string]map[string]string
+	// anchors are the source users the target users carry the anchor of,
+	// live or soft deleted, by target domain and target user id, as of the
+	// last Check.
+	anchors map[string]map[string]string
 }
 
-func newOracle(g *graphHTTP, targets []targetSpec) *oracle {
-	return &oracle{g: g, targets: targets, untouched: map[string]map[string]string{}}
+func newOracle(g *graphHTTP, targets []targetSpec, r *rules) *oracle {
+	return &oracle{g: g, targets: targets, rules: r, untouched: map[string]map[string]string{}, anchors: map[string]map[string]string{}}
 }
 
 // Remember fingerprints every user the targets hold now: before the first
@@ -164,18 +298,18 @@ func (o *oracle) fingerprint(ctx context.Context, tenant, id string) (string, er
 // sourceState is the source tenant as the oracle reads it.
 type sourceState struct {
 	users map[string]user // live users by id
-	// direct and nested are the users in the scoping group directly and
-	// through nested groups.
-	direct, nested map[string]bool
+	// direct and nested are the users in each scoping group (by display
+	// name) directly and through nested groups.
+	direct, nested map[string]map[string]bool
 }
 
 func (o *oracle) readSource(ctx context.Context) (*sourceState, error) {
-	sel := "id,userPrincipalName,userType,mail," + strings.Join(directAttributes, ",")
+	sel := "id,userPrincipalName,userType,mail,creationType,externalUserState," + strings.Join(directAttributes, ",")
 	raw, err := o.g.All(ctx, sourceDomain, "/users?$select="+sel+"&$expand=manager($select=id)&$top=999")
 	if err != nil {
 		return nil, fmt.Errorf("oracle: list source users: %w", err)
 	}
-	s := &sourceState{users: map[string]user{}, direct: map[string]bool{}, nested: map[string]bool{}}
+	s := &sourceState{users: map[string]user{}, direct: map[string]map[string]bool{}, nested: map[string]map[string]bool{}}
 	for _, r := range raw {
 		var u user
 		if err := json.Unmarshal(r, &u); err != nil {
@@ -183,26 +317,40 @@ func (o *oracle) readSource(ctx context.Context) (*sourceState, error) {
 		}
 		s.users[u.str("id")] = u
 	}
-	groups, err := o.g.All(ctx, sourceDomain, "/groups?$filter="+url.QueryEscape("displayName eq '"+graphsim.ScopingGroup+"'")+"&$select=id")
+	for _, t := range o.targets {
+		if _, done := s.direct[t.Group]; done {
+			continue
+		}
+		if err := s.readGroup(ctx, o.g, t.Group); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// readGroup computes a scoping group's direct members and its membership
+// closure from direct memberships, group by group.
+func (s *sourceState) readGroup(ctx context.Context, g *graphHTTP, name string) error {
+	groups, err := g.All(ctx, sourceDomain, "/groups?$filter="+url.QueryEscape("displayName eq '"+name+"'")+"&$select=id")
 	if err != nil {
-		return nil, fmt.Errorf("oracle: find the scoping group: %w", err)
+		return fmt.Errorf("oracle: find the scoping group %q: %w", name, err)
 	}
 	if len(groups) != 1 {
-		return nil, fmt.Errorf("oracle: %d groups named %q", len(groups), graphsim.ScopingGroup)
+		return fmt.Errorf("oracle: %d groups named %q", len(groups), name)
 	}
 	var scoping struct{ ID string }
 	if err := json.Unmarshal(groups[0], &scoping); err != nil {
-		return nil, fmt.Errorf("oracle: decode group: %w", err)
+		return fmt.Errorf("oracle: decode group: %w", err)
 	}
-	// Membership closure from direct memberships, group by group.
+	direct, nested := map[string]bool{}, map[string]bool{}
 	seen := map[string]bool{scoping.ID: true}
 	queue := []string{scoping.ID}
 	for len(queue) > 0 {
 		gid := queue[0]
 		queue = queue[1:]
-		members, err := o.g.All(ctx, sourceDomain, "/groups/"+gid+"/members?$select=id&$top=999")
+		members, err := g.All(ctx, sourceDomain, "/groups/"+gid+"/members?$select=id&$top=999")
 		if err != nil {
-			return nil, fmt.Errorf("oracle: members of %s: %w", gid, err)
+			return fmt.Errorf("oracle: members of %s: %w", gid, err)
 		}
 		for _, r := range members {
 			var m struct {
@@ -210,13 +358,13 @@ func (o *oracle) readSource(ctx context.Context) (*sourceState, error) {
 				ID   string `json:"id"`
 			}
 			if err := json.Unmarshal(r, &m); err != nil {
-				return nil, fmt.Errorf("oracle: decode member: %w", err)
+				return fmt.Errorf("oracle: decode member: %w", err)
 			}
 			switch m.Type {
 			case "#microsoft.graph.user":
-				s.nested[m.ID] = true
+				nested[m.ID] = true
 				if gid == scoping.ID {
-					s.direct[m.ID] = true
+					direct[m.ID] = true
 				}
 			case "#microsoft.graph.group":
 				if !seen[m.ID] {
@@ -226,25 +374,47 @@ func (o *oracle) readSource(ctx context.Context) (*sourceState, error) {
 			}
 		}
 	}
-	return s, nil
+	s.direct[name], s.nested[name] = direct, nested
+	return nil
+}
+
+// external says why a source user is an external (B2B) user of the source
+// tenant, or "": a userPrincipalName with #EXT#, creationType Invitation, or
+// an externalUserState. userType says nothing here (B2B users may be
+// members).
+func external(u user) string {
+	switch {
+	case strings.Contains(strings.ToUpper(u.str("userPrincipalName")), "#EXT#"):
+		return "#EXT# userPrincipalName"
+	case strings.EqualFold(u.str("creationType"), "Invitation"):
+		return "creationType Invitation"
+	case u.str("externalUserState") != "":
+		return "externalUserState " + u.str("externalUserState")
+	}
+	return ""
 }
 
 // inScope decides a user's scope in a target as docs/scoping.md says:
-// members only (not guests), in the scoping group (directly, or through
-// nested groups for a nested scope), and matching a filter.
+// internal members only (not guests, not external users), in the scoping
+// group (directly, or through nested groups for a nested scope), and
+// matching a filter.
 func (s *sourceState) inScope(t targetSpec, id string) (bool, error) {
 	u, live := s.users[id]
-	if !live || strings.EqualFold(u.str("userType"), "Guest") {
+	if !live || strings.EqualFold(u.str("userType"), "Guest") || external(u) != "" {
 		return false, nil
 	}
-	if t.Nested && !s.nested[id] || !t.Nested && !s.direct[id] {
+	if t.Nested && !s.nested[t.Group][id] || !t.Nested && !s.direct[t.Group][id] {
 		return false, nil
 	}
 	return t.matches(u)
 }
 
-// expected are the attributes a source user's target user must have.
-func expected(u user) map[string]any {
+// expected are the attributes a source user's target user must have: the
+// default mappings, and the target's userType, which tenantsync writes on
+// create only — every target user with an anchor in this scenario was
+// created by tenantsync (a look-alike is never adopted), so it is the
+// configured one.
+func expected(u user, t targetSpec) map[string]any {
 	want := map[string]any{}
 	for _, a := range directAttributes {
 		want[a] = u[a]
@@ -253,21 +423,22 @@ func expected(u user) map[string]any {
 	if want["mail"] == "" {
 		want["mail"] = u.str("userPrincipalName")
 	}
-	want["showInAddressList"] = true
-	want["userType"] = "Member"
+	want["userType"] = t.UserType
 	return want
 }
 
-// Check compares every target with what the source and the configuration
-// say it must hold, and returns the differences, in a stable order.
-func (o *oracle) Check(ctx context.Context) ([]Difference, error) {
+// Check compares every target with what the source, the configuration and
+// the rules say it must hold, and holds tenantsync's claims (nil: none
+// read) against it. It returns the differences, in a stable order.
+func (o *oracle) Check(ctx context.Context, cl *claims) ([]Difference, error) {
 	src, err := o.readSource(ctx)
 	if err != nil {
 		return nil, err
 	}
+	v := o.rules.view()
 	var diffs []Difference
 	for _, t := range o.targets {
-		d, err := o.checkTarget(ctx, t, src)
+		d, err := o.checkTarget(ctx, t, src, v, cl)
 		if err != nil {
 			return nil, err
 		}
@@ -276,20 +447,24 @@ func (o *oracle) Check(ctx context.Context) ([]Difference, error) {
 	return diffs, nil
 }
 
-func (o *oracle) checkTarget(ctx context.Context, t targetSpec, src *sourceState) ([]Difference, error) {
-	sel := "id,userPrincipalName,userType,mail,otherMails,creationType,showInAddressList,onPremisesExtensionAttributes," +
+func (o *oracle) checkTarget(ctx context.Context, t targetSpec, src *sourceState, v view, cl *claims) ([]Difference, error) {
+	sel := "id,userPrincipalName,userType,mail,otherMails,creationType,onPremisesExtensionAttributes," +
 		strings.Join(directAttributes, ",")
 	raw, err := o.g.All(ctx, t.Domain, "/users?$select="+sel+"&$expand=manager($select=id)&$top=999")
 	if err != nil {
 		return nil, fmt.Errorf("oracle: list %s users: %w", t.Domain, err)
+	}
+	rawDeleted, err := o.g.All(ctx, t.Domain, "/directory/deletedItems/microsoft.graph.user?$select=id,onPremisesExtensionAttributes&$top=999")
+	if err != nil {
+		return nil, fmt.Errorf("oracle: list %s deleted users: %w", t.Domain, err)
 	}
 	var diffs []Difference
 	add := func(d Difference) {
 		d.Target = t.Name
 		diffs = append(diffs, d)
 	}
+	anchors := map[string]string{}
 	byAnchor := map[string][]user{} // source id → live target users
-	byMail := map[string][]string{}
 	live := map[string]user{}
 	for _, r := range raw {
 		var u user
@@ -298,20 +473,30 @@ func (o *oracle) checkTarget(ctx context.Context, t targetSpec, src *sourceState
 		}
 		id := u.str("id")
 		live[id] = u
-		if m := strings.ToLower(u.str("mail")); m != "" {
-			byMail[m] = append(byMail[m], id)
-		}
 		if _, before := o.untouched[t.Domain][id]; before {
 			continue
 		}
-		sid, ok := strings.CutPrefix(u.anchor(), anchorPrefix())
-		if !ok || sid == "" {
+		sid, ok := u.sourceOf()
+		if !ok {
 			add(Difference{Kind: DiffUnanchored, TargetID: id, UPN: u.str("userPrincipalName"),
 				Detail: fmt.Sprintf("created during the run without the anchor %q (mail %q)", u.anchor(), u.str("mail"))})
 			continue
 		}
+		anchors[id] = sid
 		byAnchor[sid] = append(byAnchor[sid], u)
 	}
+	deletedOf := map[string][]string{} // source id → soft-deleted target users
+	for _, r := range rawDeleted {
+		var u user
+		if err := json.Unmarshal(r, &u); err != nil {
+			return nil, fmt.Errorf("oracle: decode %s deleted user: %w", t.Domain, err)
+		}
+		if sid, ok := u.sourceOf(); ok {
+			anchors[u.str("id")] = sid
+			deletedOf[sid] = append(deletedOf[sid], u.str("id"))
+		}
+	}
+	o.anchors[t.Domain] = anchors
 
 	// The target user of every in-scope source user, for managers.
 	targetOf := map[string]string{}
@@ -331,7 +516,27 @@ func (o *oracle) checkTarget(ctx context.Context, t targetSpec, src *sourceState
 			targetOf[id] = byAnchor[id][0].str("id")
 		}
 	}
+	staged := map[string]bool{}
+	if cl != nil {
+		for _, id := range cl.Staged[t.Name] {
+			staged[id] = true
+		}
+	}
+	// held is a burst user's deprovision in the guard target: the guard
+	// must hold it, so the target user stays live and enabled, and
+	// tenantsync must say it is staged.
+	held := func(sid string, u user, what string) {
+		if u["accountEnabled"] == false {
+			add(Difference{Kind: DiffHeldExecuted, SourceID: sid, TargetID: u.str("id"), UPN: src.users[sid].str("userPrincipalName"),
+				Detail: what + " in a burst over the threshold, but its target user was disabled: the guard let it through"})
+		}
+		if cl != nil && !staged[sid] {
+			add(Difference{Kind: DiffNotHeld, SourceID: sid, TargetID: u.str("id"), UPN: src.users[sid].str("userPrincipalName"),
+				Detail: what + " in a burst over the threshold, but tenantsync does not list its deprovision as staged"})
+		}
+	}
 
+	conflicts := 0
 	for _, id := range ids {
 		if !inScope[id] {
 			continue
@@ -339,6 +544,16 @@ func (o *oracle) checkTarget(ctx context.Context, t targetSpec, src *sourceState
 		su := src.users[id]
 		upn := su.str("userPrincipalName")
 		got := byAnchor[id]
+		if l, ok := v.lookalikes[t.Domain][id]; ok {
+			// Its address is held by someone who is not provably this user:
+			// a conflict, never provisioned.
+			conflicts++
+			for _, u := range got {
+				add(Difference{Kind: DiffConflict, SourceID: id, UPN: upn, TargetID: u.str("id"),
+					Detail: fmt.Sprintf("provisioned, although %s (a look-alike: %s) holds its address %s", l.UPN, l.Kind, l.Address)})
+			}
+			continue
+		}
 		switch {
 		case len(got) == 0:
 			add(Difference{Kind: DiffMissing, SourceID: id, UPN: upn, Detail: "in scope, but no live target user carries its anchor"})
@@ -352,26 +567,52 @@ func (o *oracle) checkTarget(ctx context.Context, t targetSpec, src *sourceState
 			continue
 		}
 		tu := got[0]
-		want := expected(su)
+		tid := tu.str("id")
+		want := expected(su, t)
+		switch {
+		case v.adminDisabled[t.Domain][id]:
+			// A target administrator disabled it while the source user was
+			// enabled, and the source's accountEnabled has not changed since.
+			want["accountEnabled"] = false
+		case t.Guarded && v.bursts[id] && su["accountEnabled"] == false:
+			held(id, tu, "disabled in the source")
+			want["accountEnabled"] = tu["accountEnabled"]
+		}
 		for _, k := range sortedKeys(want) {
+			if sensitiveAttributes[k] && v.privileged[t.Domain][tid] {
+				continue // the target refuses to write it: it may lag
+			}
 			if !same(want[k], tu[k]) {
-				add(Difference{Kind: DiffAttribute, SourceID: id, UPN: upn, TargetID: tu.str("id"),
+				add(Difference{Kind: DiffAttribute, SourceID: id, UPN: upn, TargetID: tid,
 					Detail: fmt.Sprintf("%s is %s, want %s", k, show(tu[k]), show(want[k]))})
 			}
 		}
 		if d, ok := checkManager(inScope, targetOf, live, su, tu); !ok {
-			d.SourceID, d.UPN, d.TargetID = id, upn, tu.str("id")
+			d.SourceID, d.UPN, d.TargetID = id, upn, tid
 			add(d)
 		}
 	}
 
-	// Users out of scope, soft deleted or gone: deprovisioned as configured.
-	sids := make([]string, 0, len(byAnchor))
+	// Users out of scope, soft deleted or gone: deprovisioned as configured,
+	// unless the guard holds them or the target refuses.
+	sids := make([]string, 0, len(byAnchor)+len(deletedOf))
 	for sid := range byAnchor {
 		sids = append(sids, sid)
 	}
+	for sid := range deletedOf {
+		if _, ok := byAnchor[sid]; !ok {
+			sids = append(sids, sid)
+		}
+	}
 	slices.Sort(sids)
 	for _, sid := range sids {
+		upn := src.users[sid].str("userPrincipalName")
+		if t.Guarded && v.bursts[sid] && len(byAnchor[sid]) == 0 {
+			for _, tid := range deletedOf[sid] {
+				add(Difference{Kind: DiffHeldExecuted, SourceID: sid, TargetID: tid, UPN: upn,
+					Detail: "in a burst over the threshold, but its target user was deleted: the guard let it through"})
+			}
+		}
 		if inScope[sid] {
 			continue
 		}
@@ -380,23 +621,36 @@ func (o *oracle) checkTarget(ctx context.Context, t targetSpec, src *sourceState
 			why = "deleted in the source"
 		}
 		for _, u := range byAnchor[sid] {
-			switch t.Action {
-			case "delete":
-				add(Difference{Kind: DiffNotDeprovised, SourceID: sid, TargetID: u.str("id"), UPN: src.users[sid].str("userPrincipalName"),
+			switch {
+			case t.Guarded && v.bursts[sid]:
+				held(sid, u, "out of scope")
+			case v.privileged[t.Domain][u.str("id")]:
+				// An administrator: the target refuses to delete or disable
+				// it, and tenantsync records the error on this user alone.
+			case t.Action == "delete":
+				add(Difference{Kind: DiffNotDeprovised, SourceID: sid, TargetID: u.str("id"), UPN: upn,
 					Detail: why + ", but its target user is live (deprovision action delete)"})
-			case "disable":
-				if u["accountEnabled"] != false {
-					add(Difference{Kind: DiffNotDeprovised, SourceID: sid, TargetID: u.str("id"), UPN: src.users[sid].str("userPrincipalName"),
-						Detail: why + ", but its target user is enabled (deprovision action disable)"})
-				}
+			case t.Action == "disable" && u["accountEnabled"] != false:
+				add(Difference{Kind: DiffNotDeprovised, SourceID: sid, TargetID: u.str("id"), UPN: upn,
+					Detail: why + ", but its target user is enabled (deprovision action disable)"})
 			}
 		}
 	}
 
-	for _, m := range sortedKeys(byMail) {
-		if tids := byMail[m]; len(tids) > 1 {
-			slices.Sort(tids)
-			add(Difference{Kind: DiffDuplicateMail, Detail: fmt.Sprintf("%s is the mail of %s", m, strings.Join(tids, ", "))})
+	if cl != nil {
+		if n := cl.Conflicts[t.Name]; n != conflicts {
+			add(Difference{Kind: DiffConflict, Detail: fmt.Sprintf("tenantsync reports %d users in conflict, want %d (the in-scope users whose address a look-alike holds)",
+				n, conflicts)})
+		}
+		for _, sid := range sortedKeys(staged) {
+			switch {
+			case !t.Guarded:
+				add(Difference{Kind: DiffNotHeld, SourceID: sid, UPN: src.users[sid].str("userPrincipalName"),
+					Detail: fmt.Sprintf("staged for approval, but the threshold (%d) is out of the workload's reach", t.Threshold)})
+			case !v.bursts[sid]:
+				add(Difference{Kind: DiffNotHeld, SourceID: sid, UPN: src.users[sid].str("userPrincipalName"),
+					Detail: "staged for approval, but no burst ever took this user out"})
+			}
 		}
 	}
 
@@ -411,6 +665,97 @@ func (o *oracle) checkTarget(ctx context.Context, t targetSpec, src *sourceState
 		}
 	}
 	return diffs, nil
+}
+
+// Safety holds what tenantsync wrote to the targets (the interceptor's
+// record) against three promises: an address is invited into one target
+// user only, the guard target carries out no deprovision (each one there
+// belongs to a burst over its threshold), and no target user of a user
+// kept in scope, nor any user tenantsync did not create, is deleted,
+// disabled or written to. It uses the anchors of the last Check.
+func (o *oracle) Safety(writes []targetWrite, invites []invitation) ([]Difference, SafetyCounts) {
+	var diffs []Difference
+	var n SafetyCounts
+	name := map[string]targetSpec{}
+	for _, t := range o.targets {
+		name[t.Domain] = t
+	}
+	for _, w := range writes {
+		t := name[w.Tenant]
+		sid := o.anchors[w.Tenant][w.ID]
+		deprovision := w.Kind == writeDelete || w.Kind == writeDisable
+		switch {
+		case o.untouched[w.Tenant][w.ID] != "":
+			n.Touched++
+			diffs = append(diffs, Difference{Target: t.Name, Kind: DiffTouched, TargetID: w.ID,
+				Detail: fmt.Sprintf("tenantsync wrote to a user it did not create (%s at %s)", w.Kind, w.At.Format(time.TimeOnly))})
+		case deprovision && t.Guarded:
+			n.HeldExecuted++
+			diffs = append(diffs, Difference{Target: t.Name, Kind: DiffHeldExecuted, TargetID: w.ID, SourceID: sid,
+				Detail: fmt.Sprintf("tenantsync carried out a deprovision (%s at %s) in the guard target, where every one belongs to a burst over the threshold",
+					w.Kind, w.At.Format(time.TimeOnly))})
+		case deprovision && sid != "" && o.rules.keptAt(sid, w.At):
+			n.Wrongful++
+			diffs = append(diffs, Difference{Target: t.Name, Kind: DiffWrongful, TargetID: w.ID, SourceID: sid,
+				Detail: fmt.Sprintf("tenantsync deprovisioned (%s at %s) the target user of a source user kept in scope and enabled", w.Kind, w.At.Format(time.TimeOnly))})
+		}
+	}
+	type key struct{ tenant, who string }
+	byAddress := map[key]map[string]bool{}
+	bySource := map[key]map[string]bool{}
+	for _, inv := range invites {
+		n.Invitations++
+		k := key{inv.Tenant, strings.ToLower(inv.Address)}
+		if byAddress[k] == nil {
+			byAddress[k] = map[string]bool{}
+		}
+		if byAddress[k][inv.UserID] {
+			n.Reinvitations++
+		}
+		byAddress[k][inv.UserID] = true
+		if sid := o.anchors[inv.Tenant][inv.UserID]; sid != "" {
+			k := key{inv.Tenant, sid}
+			if bySource[k] == nil {
+				bySource[k] = map[string]bool{}
+			}
+			bySource[k][inv.UserID] = true
+		}
+	}
+	report := func(m map[key]map[string]bool, what string) {
+		keys := make([]key, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b key) int { return strings.Compare(a.tenant+" "+a.who, b.tenant+" "+b.who) })
+		for _, k := range keys {
+			if ids := m[k]; len(ids) > 1 {
+				n.DuplicateInvitations += len(ids) - 1
+				diffs = append(diffs, Difference{Target: name[k.tenant].Name, Kind: DiffDuplicateInv,
+					Detail: fmt.Sprintf("%s %s was invited into %d target users: %s", what, k.who, len(ids), strings.Join(sortedKeys(ids), ", "))})
+			}
+		}
+	}
+	report(byAddress, "the address")
+	report(bySource, "source user")
+	return diffs, n
+}
+
+// SafetyCounts count what Safety found.
+type SafetyCounts struct {
+	// Invitations are tenantsync's successful POST /invitations;
+	// Reinvitations those that returned a user an earlier one to the same
+	// address had returned (a retry while Graph replicates: harmless).
+	Invitations   int `json:"invitations"`
+	Reinvitations int `json:"reinvitations"`
+	// DuplicateInvitations count target users an address or a source user
+	// was invited into beyond the first.
+	DuplicateInvitations int `json:"duplicateInvitations"`
+	// Wrongful counts deletes and disables of target users whose source
+	// users were kept in scope; Touched, writes to users tenantsync did not
+	// create; HeldExecuted, deprovisions carried out in the guard target.
+	Wrongful     int `json:"wrongfulDeprovisions"`
+	Touched      int `json:"touchedWrites"`
+	HeldExecuted int `json:"heldExecuted"`
 }
 
 // fingerprintDiff describes where two fingerprints differ: the request and

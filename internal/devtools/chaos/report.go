@@ -19,6 +19,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	st := r.Settings
 	fmt.Fprintf(&b, "settings           %d operations in %d rounds at %g/s; reconcile every %s; per operation: crash 1/%d, trap 1/%d; faults change every %d, clock jump every %d, subscription vanishes every %d\n",
 		st.Operations, st.Rounds, st.Rate, st.ReconcileEvery, st.CrashEvery, st.TrapEvery, st.EpisodeEvery, st.ClockEvery, st.VanishEvery)
+	fmt.Fprintf(&b, "                   a burst every %d, a target-admin disable every %d, an administrator every %d, a delta reset every %d, permissions taken away every %d (0: never) for %d (%s); guard delay %s, replication lag up to %s\n",
+		st.BurstEvery, st.AdminDisable, st.PrivilegeEvery, st.DeltaReset, st.Permission, st.PermissionOps, strings.Join(st.Revocations, ", "), st.GuardDelay, st.MaxLag)
+	if len(r.ReplicationLag) > 0 {
+		var lags []string
+		for _, d := range sortedKeys(r.ReplicationLag) {
+			lags = append(lags, d+" "+r.ReplicationLag[d])
+		}
+		fmt.Fprintf(&b, "replication lag    %s\n", strings.Join(lags, ", "))
+	}
 	fmt.Fprintf(&b, "initial sync       %.1f s to converge\n", r.InitialSyncSeconds)
 	fmt.Fprintf(&b, "operations         %d\n", r.Operations.Total)
 	for _, k := range sortedKeys(r.Operations.Applied) {
@@ -37,6 +46,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, k := range sortedKeys(r.Faults) {
 		fmt.Fprintf(&b, "  %-26s %6d\n", k, r.Faults[k])
 	}
+	g := r.Guard
+	fmt.Fprintf(&b, "deletion guard     %s (threshold %d, window %s, delay %s): %d bursts of %d users in all (%d aborted), %d recovered, %d joined; %d held at the end\n",
+		g.Target, g.Threshold, g.Window, g.Delay, g.Bursts, g.BurstUsers, g.Aborted, g.Recovered, g.Joined, g.Held)
+	sf := r.Safety
+	fmt.Fprintf(&b, "safety             %d invitations (%d repeated to the same user), %d duplicate invitations, %d wrongful deprovisions, %d writes to users tenantsync did not create, %d held deprovisions carried out\n",
+		sf.Invitations, sf.Reinvitations, sf.DuplicateInvitations, sf.Wrongful, sf.Touched, sf.HeldExecuted)
 	fmt.Fprintf(&b, "crashes            %d random SIGKILLs, %d right after an invitation, %d right after a PATCH; %d starts\n",
 		r.Crashes.Random, r.Crashes.AfterInvitation, r.Crashes.AfterPatch, r.Crashes.Starts)
 	for _, u := range r.Crashes.Unexpected {
@@ -60,6 +75,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  %-18s %9d %9d %9d %9d %9d\n", t, u.Tenantsync.Reads, u.Tenantsync.Writes,
 			u.Tenantsync.Throttled, u.Tenantsync.Failed, u.Suite.Requests)
 	}
+	fmt.Fprintf(&b, "notifications      %d acknowledged by the webhook, %d POSTs refused or unanswered\n", r.Notifications.Delivered, r.Notifications.Failed)
 	fmt.Fprintf(&b, "queue at the end   %d visible, %d scheduled, %d dead letters\n", r.Queue.Visible, r.Queue.Scheduled, r.Queue.DeadLetters)
 	fmt.Fprintf(&b, "took               %.1f s\n", r.Seconds)
 	if r.WorkDir != "" {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tenantsync/tenantsync/internal/statuspage"
+	"github.com/tenantsync/tenantsync/internal/store/storeopen/localadmin"
 )
 
 // childSpec is how to start the local runner.
@@ -22,6 +23,9 @@ type childSpec struct {
 	env  []string
 	dir  string
 	log  string // file the runner's stdout and stderr go to
+	// state is the runner's state file; its admin file beside it holds
+	// the status page's token, new at every start.
+	state string
 	// listen is the runner's address; every restart uses the same one, as
 	// the subscriptions point there.
 	listen string
@@ -50,7 +54,8 @@ func newRunner(spec childSpec) (*runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runner log: %w", err)
 	}
-	return &runner{spec: spec, logFile: f, client: &http.Client{Timeout: 10 * time.Second}}, nil
+	client := &http.Client{Timeout: 10 * time.Second, Transport: localadmin.StatusAuth(nil, spec.state)}
+	return &runner{spec: spec, logFile: f, client: client}, nil
 }
 
 // freeAddr returns a loopback address nothing listens on now.

@@ -34,6 +34,12 @@ const (
 	OpManagerRemove = "managerRemove"
 	OpMailRename    = "mailRename"
 	OpMailClear     = "mailClear"
+	// The fault plan's operations on the guard target's scope: bursts over
+	// its threshold, their recovery, and new members.
+	OpMassScopeRemoval = "massScopeRemoval"
+	OpMassDisable      = "massDisable"
+	OpBurstRecovery    = "burstRecovery"
+	OpPilotJoin        = "pilotJoin"
 )
 
 // srcUser is the workload's idea of one source user. The workload is the
@@ -45,6 +51,9 @@ type srcUser struct {
 	guest   bool
 	enabled bool
 	manager string
+	// written is when the workload last created or restored the user:
+	// with replication lag, Graph may not find it for a while.
+	written time.Time
 	// groups are the groups (by name) the user was in when soft deleted:
 	// a restore brings the memberships back.
 	groups []string
@@ -67,6 +76,18 @@ type workload struct {
 	seq      int
 	target   int // population the weights steer towards
 
+	// reserved are the cast's users (cast.reserved): the workload changes
+	// their attributes, never their scope; fixedAddress are those whose
+	// address it leaves alone too (look-alikes' users and externals).
+	reserved, fixedAddress map[string]bool
+	// pilotEver are the users who were ever in the guard target's scoping
+	// group: only the fault plan deprovisions them there, so the random
+	// operations never disable, enable or delete them.
+	pilotEver map[string]bool
+	// lag is the longest replication lag of the source: a user created or
+	// restored more recently is left alone.
+	lag time.Duration
+
 	applied  map[string]int
 	rejected map[string]int
 	// journal, when set, receives every request the workload makes, for
@@ -77,18 +98,29 @@ type workload struct {
 // movable are the project groups the workload nests and un-nests.
 var movable = []string{atlasGroup, orionGroup}
 
-// membershipGroups are the groups whose direct members the workload moves.
+// membershipGroups are the groups whose direct members the random
+// operations move.
 var membershipGroups = []string{graphsim.ScopingGroup, graphsim.NestedScopingGroup, atlasGroup, orionGroup}
 
-func newWorkload(ctx context.Context, g *graphHTTP, seed uint64) (*workload, error) {
+func newWorkload(ctx context.Context, g *graphHTTP, seed uint64, c cast, lag time.Duration) (*workload, error) {
 	w := &workload{
-		g:        g,
-		r:        rand.New(rand.NewPCG(seed, 0x5eed)),
-		groups:   map[string]string{},
-		members:  map[string]map[string]bool{},
-		nestedIn: map[string]string{},
-		applied:  map[string]int{},
-		rejected: map[string]int{},
+		g:            g,
+		r:            rand.New(rand.NewPCG(seed, 0x5eed)),
+		groups:       map[string]string{},
+		members:      map[string]map[string]bool{},
+		nestedIn:     map[string]string{},
+		applied:      map[string]int{},
+		rejected:     map[string]int{},
+		reserved:     c.reserved(),
+		fixedAddress: map[string]bool{},
+		pilotEver:    map[string]bool{},
+		lag:          lag,
+	}
+	for _, l := range c.lookalikes {
+		w.fixedAddress[l.SourceID] = true
+	}
+	for _, id := range c.external {
+		w.fixedAddress[id] = true
 	}
 	users, err := g.All(ctx, sourceDomain, "/users?$select=id,userPrincipalName,mail,userType,accountEnabled&$expand=manager($select=id)&$top=999")
 	if err != nil {
@@ -122,7 +154,7 @@ func newWorkload(ctx context.Context, g *graphHTTP, seed uint64) (*workload, err
 		}
 		w.groups[gr.DisplayName] = gr.ID
 	}
-	for _, name := range membershipGroups {
+	for _, name := range append(slices.Clone(membershipGroups), pilotGroup) {
 		id := w.groups[name]
 		if id == "" {
 			return nil, fmt.Errorf("workload: the source has no group %q", name)
@@ -152,6 +184,9 @@ func newWorkload(ctx context.Context, g *graphHTTP, seed uint64) (*workload, err
 			}
 		}
 	}
+	for id := range w.members[pilotGroup] {
+		w.pilotEver[id] = true
+	}
 	return w, nil
 }
 
@@ -169,6 +204,7 @@ type opWeight struct {
 // the model is then corrected from Graph's answer.
 func (w *workload) Step(ctx context.Context) (string, error) {
 	members := w.liveMembers()
+	movable := w.movable()
 	popLow, popHigh := len(w.live) < w.target*9/10, len(w.live) > w.target*11/10
 	createW, deleteW := 6, 5
 	if popLow {
@@ -180,23 +216,23 @@ func (w *workload) Step(ctx context.Context) (string, error) {
 	ops := []opWeight{
 		{OpCreate, createW, w.create, func() bool { return true }},
 		{OpUpdate, 24, w.update, func() bool { return len(w.live) > 0 }},
-		{OpDisable, 4, w.disable, func() bool { return len(members) > 0 }},
+		{OpDisable, 4, w.disable, func() bool { return len(movable) > 0 }},
 		{OpEnable, 3, w.enable, func() bool { return w.anyDisabled() }},
-		{OpSoftDelete, deleteW, w.softDelete, func() bool { return len(w.live) > 1 }},
+		{OpSoftDelete, deleteW, w.softDelete, func() bool { return len(movable) > 1 }},
 		{OpRestore, 4, w.restore, func() bool { return len(w.deleted) > 0 }},
 		{OpPurge, 2, w.purge, func() bool { return len(w.deleted) > 0 }},
-		{OpScopeJoin, 8, w.join(graphsim.ScopingGroup), func() bool { return len(w.live) > 0 }},
-		{OpScopeLeave, 6, w.leave(graphsim.ScopingGroup), func() bool { return len(w.members[graphsim.ScopingGroup]) > 0 }},
-		{OpNestedJoin, 4, w.nestedJoin, func() bool { return len(w.live) > 0 }},
+		{OpScopeJoin, 8, w.join(graphsim.ScopingGroup), func() bool { return len(movable) > 0 }},
+		{OpScopeLeave, 6, w.leave(graphsim.ScopingGroup), func() bool { return len(w.leavers(graphsim.ScopingGroup)) > 0 }},
+		{OpNestedJoin, 4, w.nestedJoin, func() bool { return len(movable) > 0 }},
 		{OpNestedLeave, 3, w.nestedLeave, func() bool {
-			return len(w.members[graphsim.NestedScopingGroup])+len(w.members[orionGroup]) > 0
+			return len(w.leavers(graphsim.NestedScopingGroup))+len(w.leavers(orionGroup)) > 0
 		}},
 		{OpGroupNest, 1, w.nest, func() bool { return w.nestedIn[atlasGroup] == "" || w.nestedIn[orionGroup] == "" }},
 		{OpGroupUnnest, 1, w.unnest, func() bool { return w.nestedIn[atlasGroup] != "" || w.nestedIn[orionGroup] != "" }},
-		{OpProjectMember, 4, w.projectMember, func() bool { return len(w.live) > 0 }},
+		{OpProjectMember, 4, w.projectMember, func() bool { return len(movable) > 0 }},
 		{OpManagerSet, 6, w.setManager, func() bool { return len(members) > 1 }},
 		{OpManagerRemove, 2, w.removeManager, func() bool { return w.anyManaged() }},
-		{OpMailRename, 5, w.renameMail, func() bool { return len(members) > 0 }},
+		{OpMailRename, 5, w.renameMail, func() bool { return len(w.renamable()) > 0 }},
 		{OpMailClear, 1, w.clearMail, func() bool { return w.anyMail() }},
 	}
 	total := 0
@@ -228,37 +264,70 @@ func (w *workload) Step(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("workload: no operation chosen")
 }
 
+// ready reports whether Graph surely shows a user the workload created or
+// restored: a write naming one it does not show yet answers 404.
+func (w *workload) ready(u *srcUser) bool { return time.Since(u.written) > w.lag+w.lag/2 }
+
+// liveMembers are the live members (not guests) that Graph surely shows.
 func (w *workload) liveMembers() []*srcUser {
-	var out []*srcUser
-	for _, u := range w.live {
-		if !u.guest {
-			out = append(out, u)
+	return w.where(func(u *srcUser) bool { return !u.guest })
+}
+
+// movable are the live members whose scope the random operations may
+// change: not the cast's, not the guard target's pilots.
+func (w *workload) movable() []*srcUser {
+	return w.where(w.isMovable)
+}
+
+func (w *workload) isMovable(u *srcUser) bool {
+	return !u.guest && !w.reserved[u.id] && !w.pilotEver[u.id]
+}
+
+// renamable are the live members whose address may change.
+func (w *workload) renamable() []*srcUser {
+	return w.where(func(u *srcUser) bool { return !u.guest && !w.fixedAddress[u.id] })
+}
+
+// leavers are the direct members of a group the random operations may take
+// out of it.
+func (w *workload) leavers(group string) []string {
+	var ids []string
+	for id := range w.members[group] {
+		if !w.reserved[id] {
+			ids = append(ids, id)
 		}
 	}
-	return out
+	slices.Sort(ids)
+	return ids
 }
 
 func (w *workload) anyDisabled() bool {
-	return slices.ContainsFunc(w.live, func(u *srcUser) bool { return !u.enabled && !u.guest })
+	return slices.ContainsFunc(w.live, func(u *srcUser) bool { return !u.enabled && w.isMovable(u) && w.ready(u) })
 }
 
 func (w *workload) anyManaged() bool {
-	return slices.ContainsFunc(w.live, func(u *srcUser) bool { return u.manager != "" })
+	return slices.ContainsFunc(w.live, func(u *srcUser) bool { return u.manager != "" && w.ready(u) })
 }
 
 func (w *workload) anyMail() bool {
-	return slices.ContainsFunc(w.live, func(u *srcUser) bool { return u.mail != "" && !u.guest })
+	return slices.ContainsFunc(w.live, func(u *srcUser) bool { return u.mail != "" && !u.guest && !w.fixedAddress[u.id] && w.ready(u) })
 }
 
 func (w *workload) pick(list []*srcUser) *srcUser { return list[w.r.IntN(len(list))] }
 
-func (w *workload) pickWhere(ok func(*srcUser) bool) *srcUser {
+// where returns the live users Graph surely shows that satisfy ok.
+func (w *workload) where(ok func(*srcUser) bool) []*srcUser {
 	var list []*srcUser
 	for _, u := range w.live {
-		if ok(u) {
+		if ok(u) && w.ready(u) {
 			list = append(list, u)
 		}
 	}
+	return list
+}
+
+func (w *workload) pickWhere(ok func(*srcUser) bool) *srcUser {
+	list := w.where(ok)
 	if len(list) == 0 {
 		return nil
 	}
@@ -334,14 +403,23 @@ func (w *workload) create(ctx context.Context) error {
 	if err := w.do(ctx, http.MethodPost, "/users", body, &out); err != nil {
 		return err
 	}
-	w.live = append(w.live, &srcUser{id: out.ID, upn: upn, mail: mail, enabled: body["accountEnabled"].(bool)})
+	w.live = append(w.live, &srcUser{id: out.ID, upn: upn, mail: mail, enabled: body["accountEnabled"].(bool), written: time.Now()})
 	return nil
 }
 
 // update changes one to four attributes: mapped ones (which must reach the
-// targets) and unmapped ones (which must cost no write there).
+// targets) and unmapped ones (which must cost no write there). A user of
+// the cast keeps the attributes litware's filters read.
 func (w *workload) update(ctx context.Context) error {
-	u := w.pick(w.live)
+	u := w.pickWhere(func(*srcUser) bool { return true })
+	if u == nil {
+		return nil
+	}
+	return w.updateUser(ctx, u)
+}
+
+// updateUser changes one to four attributes of a user.
+func (w *workload) updateUser(ctx context.Context, u *srcUser) error {
 	changes := map[string]func() any{
 		"department": func() any { return departments[w.r.IntN(len(departments))] },
 		"jobTitle":   func() any { return titles[w.r.IntN(len(titles))] },
@@ -358,6 +436,10 @@ func (w *workload) update(ctx context.Context) error {
 		"employeeType":      func() any { return []any{"Employee", "Contractor", "Intern"}[w.r.IntN(3)] }, // not mapped
 		"preferredLanguage": func() any { return []any{"en-US", "de-DE", "en-GB"}[w.r.IntN(3)] },          // not mapped
 		"faxNumber":         func() any { return []any{w.phone(), nil}[w.r.IntN(2)] },                     // not mapped
+	}
+	if w.reserved[u.id] {
+		delete(changes, "department")
+		delete(changes, "jobTitle")
 	}
 	names := make([]string, 0, len(changes)+1)
 	for k := range changes {
@@ -384,9 +466,9 @@ func (w *workload) update(ctx context.Context) error {
 }
 
 func (w *workload) disable(ctx context.Context) error {
-	u := w.pickWhere(func(u *srcUser) bool { return u.enabled && !u.guest })
+	u := w.pickWhere(func(u *srcUser) bool { return u.enabled && w.isMovable(u) })
 	if u == nil {
-		u = w.pick(w.liveMembers())
+		u = w.pick(w.movable())
 	}
 	if err := w.do(ctx, http.MethodPatch, "/users/"+u.id, map[string]any{"accountEnabled": false}, nil); err != nil {
 		return err
@@ -396,7 +478,7 @@ func (w *workload) disable(ctx context.Context) error {
 }
 
 func (w *workload) enable(ctx context.Context) error {
-	u := w.pickWhere(func(u *srcUser) bool { return !u.enabled && !u.guest })
+	u := w.pickWhere(func(u *srcUser) bool { return !u.enabled && w.isMovable(u) })
 	if err := w.do(ctx, http.MethodPatch, "/users/"+u.id, map[string]any{"accountEnabled": true}, nil); err != nil {
 		return err
 	}
@@ -405,8 +487,8 @@ func (w *workload) enable(ctx context.Context) error {
 }
 
 func (w *workload) softDelete(ctx context.Context) error {
-	i := w.r.IntN(len(w.live))
-	u := w.live[i]
+	u := w.pick(w.movable())
+	i := slices.Index(w.live, u)
 	err := w.do(ctx, http.MethodDelete, "/users/"+u.id, nil, nil)
 	if err != nil {
 		if statusOf(err) == http.StatusNotFound {
@@ -438,6 +520,7 @@ func (w *workload) restore(ctx context.Context) error {
 		w.members[name][u.id] = true
 	}
 	u.groups = nil
+	u.written = time.Now()
 	w.live = append(w.live, u)
 	return nil
 }
@@ -479,20 +562,18 @@ func (w *workload) removeMember(ctx context.Context, group, id string) error {
 	return err
 }
 
+// pickMember picks a direct member of a group the random operations may
+// take out.
 func (w *workload) pickMember(group string) string {
-	ids := make([]string, 0, len(w.members[group]))
-	for id := range w.members[group] {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := w.leavers(group)
 	return ids[w.r.IntN(len(ids))]
 }
 
 func (w *workload) join(group string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		u := w.pickWhere(func(u *srcUser) bool { return !w.members[group][u.id] })
+		u := w.pickWhere(func(u *srcUser) bool { return !w.members[group][u.id] && w.isMovable(u) })
 		if u == nil {
-			u = w.pick(w.live)
+			u = w.pick(w.movable())
 		}
 		return w.addMember(ctx, group, u)
 	}
@@ -505,16 +586,16 @@ func (w *workload) leave(group string) func(context.Context) error {
 // nestedJoin adds a user to a group nested in the scoping group.
 func (w *workload) nestedJoin(ctx context.Context) error {
 	group := []string{graphsim.NestedScopingGroup, orionGroup}[w.r.IntN(2)]
-	u := w.pickWhere(func(u *srcUser) bool { return !w.members[group][u.id] })
+	u := w.pickWhere(func(u *srcUser) bool { return !w.members[group][u.id] && w.isMovable(u) })
 	if u == nil {
-		u = w.pick(w.live)
+		u = w.pick(w.movable())
 	}
 	return w.addMember(ctx, group, u)
 }
 
 func (w *workload) nestedLeave(ctx context.Context) error {
 	group := graphsim.NestedScopingGroup
-	if len(w.members[group]) == 0 || len(w.members[orionGroup]) > 0 && w.r.IntN(2) == 0 {
+	if len(w.leavers(group)) == 0 || len(w.leavers(orionGroup)) > 0 && w.r.IntN(2) == 0 {
 		group = orionGroup
 	}
 	return w.removeMember(ctx, group, w.pickMember(group))
@@ -523,12 +604,12 @@ func (w *workload) nestedLeave(ctx context.Context) error {
 // projectMember moves a user in or out of Project Atlas, which is in scope
 // only while it is nested.
 func (w *workload) projectMember(ctx context.Context) error {
-	if len(w.members[atlasGroup]) > 0 && w.r.IntN(2) == 0 {
+	if len(w.leavers(atlasGroup)) > 0 && w.r.IntN(2) == 0 {
 		return w.removeMember(ctx, atlasGroup, w.pickMember(atlasGroup))
 	}
-	u := w.pickWhere(func(u *srcUser) bool { return !w.members[atlasGroup][u.id] })
+	u := w.pickWhere(func(u *srcUser) bool { return !w.members[atlasGroup][u.id] && w.isMovable(u) })
 	if u == nil {
-		u = w.pick(w.live)
+		u = w.pick(w.movable())
 	}
 	return w.addMember(ctx, atlasGroup, u)
 }
@@ -593,7 +674,7 @@ func (w *workload) removeManager(ctx context.Context) error {
 // renameMail gives a user a new address, which is the invitation address:
 // tenantsync must follow the rename, never invite the person twice.
 func (w *workload) renameMail(ctx context.Context) error {
-	u := w.pick(w.liveMembers())
+	u := w.pick(w.renamable())
 	w.seq++
 	local, _, _ := strings.Cut(u.upn, "@")
 	mail := fmt.Sprintf("%s.m%d@%s", local, w.seq, sourceDomain)
@@ -607,10 +688,142 @@ func (w *workload) renameMail(ctx context.Context) error {
 // clearMail removes a user's mail: the invitation address falls back to
 // the userPrincipalName.
 func (w *workload) clearMail(ctx context.Context) error {
-	u := w.pickWhere(func(u *srcUser) bool { return u.mail != "" && !u.guest })
+	u := w.pickWhere(func(u *srcUser) bool { return u.mail != "" && !u.guest && !w.fixedAddress[u.id] })
 	if err := w.do(ctx, http.MethodPatch, "/users/"+u.id, map[string]any{"mail": nil}, nil); err != nil {
 		return err
 	}
 	u.mail = ""
 	return nil
+}
+
+// byID returns the live user with an id, or nil.
+func (w *workload) byID(id string) *srcUser {
+	for _, u := range w.live {
+		if u.id == id {
+			return u
+		}
+	}
+	return nil
+}
+
+// pilots are the members of the guard target's scoping group a burst may
+// take out: live, enabled members Graph surely shows, not of the cast.
+func (w *workload) pilots() []*srcUser {
+	return w.where(func(u *srcUser) bool {
+		return w.members[pilotGroup][u.id] && u.enabled && !u.guest && !w.reserved[u.id]
+	})
+}
+
+// massScopeRemoval takes users out of the guard target's scoping group, one
+// right after the other, as an administrator's script would: a burst. It
+// returns the users it took out.
+func (w *workload) massScopeRemoval(ctx context.Context, users []*srcUser) ([]string, error) {
+	var done []string
+	for _, u := range users {
+		err := w.removeMember(ctx, pilotGroup, u.id)
+		switch {
+		case err == nil:
+			done = append(done, u.id)
+		case statusOf(err) == http.StatusBadRequest || statusOf(err) == http.StatusNotFound:
+			w.rejected[OpMassScopeRemoval]++
+		default:
+			return done, fmt.Errorf("workload %s: %w", OpMassScopeRemoval, err)
+		}
+	}
+	w.applied[OpMassScopeRemoval]++
+	return done, nil
+}
+
+// massDisable disables users in the source, one right after the other: a
+// burst that the accountEnabled mapping carries to every target.
+func (w *workload) massDisable(ctx context.Context, users []*srcUser) ([]string, error) {
+	var done []string
+	for _, u := range users {
+		err := w.do(ctx, http.MethodPatch, "/users/"+u.id, map[string]any{"accountEnabled": false}, nil)
+		switch {
+		case err == nil:
+			u.enabled = false
+			done = append(done, u.id)
+		case statusOf(err) == http.StatusBadRequest || statusOf(err) == http.StatusNotFound:
+			w.rejected[OpMassDisable]++
+		default:
+			return done, fmt.Errorf("workload %s: %w", OpMassDisable, err)
+		}
+	}
+	w.applied[OpMassDisable]++
+	return done, nil
+}
+
+// recoverBurst brings users of a burst back: into the scoping group again
+// (removed), or enabled again (disabled). It returns the users it brought
+// back.
+func (w *workload) recoverBurst(ctx context.Context, kind string, ids []string) ([]string, error) {
+	var done []string
+	for _, id := range ids {
+		u := w.byID(id)
+		if u == nil {
+			continue
+		}
+		var err error
+		if kind == OpMassScopeRemoval {
+			err = w.addMember(ctx, pilotGroup, u)
+		} else if err = w.do(ctx, http.MethodPatch, "/users/"+u.id, map[string]any{"accountEnabled": true}, nil); err == nil {
+			u.enabled = true
+		}
+		switch {
+		case err == nil:
+			done = append(done, id)
+		case statusOf(err) == http.StatusBadRequest || statusOf(err) == http.StatusNotFound:
+			w.rejected[OpBurstRecovery]++
+		default:
+			return done, fmt.Errorf("workload %s: %w", OpBurstRecovery, err)
+		}
+	}
+	w.applied[OpBurstRecovery]++
+	return done, nil
+}
+
+// pilotJoin adds up to n enabled members to the guard target's scoping
+// group: former pilots first (a burst took them out), then users the random
+// operations move, who then never move again. It returns those it added.
+func (w *workload) pilotJoin(ctx context.Context, n int) ([]string, error) {
+	former := w.where(func(u *srcUser) bool {
+		return w.pilotEver[u.id] && !w.members[pilotGroup][u.id] && u.enabled && !u.guest && !w.reserved[u.id]
+	})
+	fresh := w.where(func(u *srcUser) bool { return w.isMovable(u) && u.enabled })
+	w.r.Shuffle(len(former), func(i, j int) { former[i], former[j] = former[j], former[i] })
+	w.r.Shuffle(len(fresh), func(i, j int) { fresh[i], fresh[j] = fresh[j], fresh[i] })
+	var done []string
+	for _, u := range append(former, fresh...) {
+		if len(done) >= n {
+			break
+		}
+		err := w.addMember(ctx, pilotGroup, u)
+		switch {
+		case err == nil:
+			w.pilotEver[u.id] = true
+			done = append(done, u.id)
+		case statusOf(err) == http.StatusBadRequest || statusOf(err) == http.StatusNotFound:
+			w.rejected[OpPilotJoin]++
+		default:
+			return done, fmt.Errorf("workload %s: %w", OpPilotJoin, err)
+		}
+	}
+	w.applied[OpPilotJoin]++
+	return done, nil
+}
+
+// touch changes a user's displayName and officeLocation, and its phones
+// when asked: a source change the fault plan makes right after it changed
+// the user's target user, so that the oracle sees what flows afterwards.
+func (w *workload) touch(ctx context.Context, u *srcUser, phones bool) error {
+	body := map[string]any{
+		"displayName":    fmt.Sprintf("%s %s %d", firstNames[w.r.IntN(len(firstNames))], lastNames[w.r.IntN(len(lastNames))], w.r.IntN(100)),
+		"officeLocation": fmt.Sprintf("Building %d", w.r.IntN(40)),
+	}
+	if phones {
+		body["mobilePhone"] = w.phone()
+		body["businessPhones"] = []string{w.phone()}
+	}
+	return w.do(ctx, http.MethodPatch, "/users/"+u.id, body, nil)
 }

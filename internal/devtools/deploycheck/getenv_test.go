@@ -22,7 +22,7 @@ var envReads = map[string]map[string]bool{
 
 // allowedEnvReaders may read the environment: the binary's wiring, the
 // settings package itself, and test support that finds tools for tests.
-var allowedEnvReaders = []string{"handler/", "internal/settings/", "internal/testenv/"}
+var allowedEnvReaders = []string{"handler/", "internal/settings/", "internal/devtools/testenv/"}
 
 type envRead struct {
 	pos  token.Position

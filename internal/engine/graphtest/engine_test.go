@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/tenantsync/tenantsync/internal/config"
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 	"github.com/tenantsync/tenantsync/internal/directory"
 	"github.com/tenantsync/tenantsync/internal/engine"
 	"github.com/tenantsync/tenantsync/internal/graphsim"
 	"github.com/tenantsync/tenantsync/internal/scope"
 	"github.com/tenantsync/tenantsync/internal/store"
-	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 func TestCreate(t *testing.T) {

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 	"github.com/tenantsync/tenantsync/internal/engine"
 	"github.com/tenantsync/tenantsync/internal/engine/enginetest"
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/tablestore"
-	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 // tables is Azurite, started once for this test binary: the guard's

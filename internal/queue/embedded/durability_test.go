@@ -15,9 +15,9 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 	"github.com/tenantsync/tenantsync/internal/queue"
 	"github.com/tenantsync/tenantsync/internal/store/boltstore"
-	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 // crashChildEnv, set to a bbolt file's path, makes the test binary a child

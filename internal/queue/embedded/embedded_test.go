@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 	"github.com/tenantsync/tenantsync/internal/queue"
-	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 func TestSessionOrderUnderConcurrency(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 	"github.com/tenantsync/tenantsync/internal/queue/embedded"
 	"github.com/tenantsync/tenantsync/internal/settings"
 	"github.com/tenantsync/tenantsync/internal/store"
@@ -21,7 +22,6 @@ import (
 	"github.com/tenantsync/tenantsync/internal/store/storeopen"
 	"github.com/tenantsync/tenantsync/internal/store/storeopen/localadmin"
 	"github.com/tenantsync/tenantsync/internal/store/tablestore"
-	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 var tables testenv.Tables

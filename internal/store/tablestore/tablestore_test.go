@@ -17,10 +17,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
+	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/internal/entity"
 	"github.com/tenantsync/tenantsync/internal/store/storetest"
-	"github.com/tenantsync/tenantsync/internal/testenv"
 )
 
 // tables is Azurite, started once for this test binary.
