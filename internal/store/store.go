@@ -147,8 +147,10 @@ type Subscription struct {
 	Expiry   time.Time
 	// ClientStateID names the secret without revealing it; it is what logs show.
 	ClientStateID string
-	// ClientState is the secret Graph echoes in every notification. It is
-	// never logged: LogValue leaves it out.
+	// ClientState is what the store keeps of the secret Graph echoes in
+	// every notification: HashClientState of it (records written before
+	// hold it in clear; ClientStateMatches accepts both). It is never
+	// logged: String and LogValue leave it out.
 	ClientState string
 	Created     time.Time
 	ETag        string

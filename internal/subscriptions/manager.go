@@ -452,7 +452,7 @@ func (m *Manager) create(ctx context.Context, resource, notifyURL, lifecycleURL 
 	}
 	rec, err := m.opts.Store.PutSubscription(ctx, store.Subscription{
 		ID: gs.ID, Tenant: m.opts.Tenant, Resource: resource, Expiry: expiry,
-		ClientStateID: secretID, ClientState: secret, Created: now.UTC(),
+		ClientStateID: secretID, ClientState: store.HashClientState(secret), Created: now.UTC(),
 	})
 	if err != nil {
 		// Unrecorded, its notifications would all be dropped: take it back.

@@ -47,7 +47,6 @@ package webhook
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -389,7 +388,9 @@ func (h *Handler) notify(w http.ResponseWriter, r *http.Request) {
 // returns the subscription and a drop reason, or an error when the store
 // failed.
 func (h *Handler) verify(ctx context.Context, n notification) (subscription, string, error) {
-	if n.SubscriptionID == "" {
+	if !isGUID(n.SubscriptionID) {
+		// Graph's subscription ids are GUIDs: anything else is dropped
+		// before a lookup, and never logged in full.
 		return subscription{}, DropMalformed, nil
 	}
 	sub, found, err := h.secrets.get(ctx, n.SubscriptionID)
@@ -400,7 +401,7 @@ func (h *Handler) verify(ctx context.Context, n notification) (subscription, str
 		return subscription{}, DropUnknownSubscription, nil
 	}
 	// A subscription without a secret would accept anything: never.
-	if sub.secret == "" || subtle.ConstantTimeCompare([]byte(n.ClientState), []byte(sub.secret)) != 1 {
+	if !store.ClientStateMatches(sub.secret, n.ClientState) {
 		return subscription{}, DropClientState, nil
 	}
 	return sub, "", nil

@@ -108,8 +108,11 @@ func newStore(t testing.TB) *countingStore {
 	}
 	t.Cleanup(func() { st.Close() })
 	for _, sub := range []store.Subscription{
+		// The users subscription is recorded as SubscriptionManager
+		// records one now (the secret's hash); the groups one as records
+		// written before hashing were (in clear): both must verify.
 		{ID: subID, Tenant: "fabrikam.example", Resource: "/users", Expiry: time.Now().Add(24 * time.Hour),
-			ClientStateID: "cs-1", ClientState: secret, Created: time.Now()},
+			ClientStateID: "cs-1", ClientState: store.HashClientState(secret), Created: time.Now()},
 		{ID: groupSubID, Tenant: "fabrikam.example", Resource: "/groups", Expiry: time.Now().Add(24 * time.Hour),
 			ClientStateID: "cs-2", ClientState: groupSecret, Created: time.Now()},
 	} {
@@ -313,7 +316,7 @@ func TestNotifications(t *testing.T) {
 		{name: "no clientState", body: collectionOf(userNote(subID, "", userID)), status: 202, clientState: 1},
 		{name: "unknown subscription", body: collectionOf(userNote("00000000-0000-0000-0000-000000000000", secret, userID)), status: 202, unknown: 1},
 		{name: "no subscription id", body: collectionOf(userNote("", secret, userID)), status: 202, malformed: 1},
-		{name: "good and bad together", body: collectionOf(userNote(subID, "guess", userID), userNote(subID, secret, other), userNote("nope", secret, userID)),
+		{name: "good and bad together", body: collectionOf(userNote(subID, "guess", userID), userNote(subID, secret, other), userNote("00000000-0000-4000-8000-000000000000", secret, userID)),
 			status: 202, want: []engine.Change{{Kind: engine.KindUser, ID: other}}, clientState: 1, unknown: 1},
 		{name: "resource and resourceData disagree on the id",
 			body:   collectionOf(fmt.Sprintf(`{"subscriptionId":%q,"clientState":%q,"resource":"Users/%s","resourceData":{"id":%q},"tenantId":%q}`, subID, secret, userID, other, tenantID)),
@@ -393,11 +396,12 @@ func TestDroppedNotificationsAreLoggedWithTheSubscription(t *testing.T) {
 
 func TestStoredSubscriptionWithoutSecretAcceptsNothing(t *testing.T) {
 	f := newFixture(t, nil)
-	_, err := f.st.PutSubscription(context.Background(), store.Subscription{ID: "no-secret", Tenant: "t", Resource: "/users", Expiry: time.Now().Add(time.Hour)})
+	const noSecret = "0c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e"
+	_, err := f.st.PutSubscription(context.Background(), store.Subscription{ID: noSecret, Tenant: "t", Resource: "/users", Expiry: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.do(t, http.MethodPost, "", collectionOf(userNote("no-secret", "", userID)))
+	f.do(t, http.MethodPost, "", collectionOf(userNote(noSecret, "", userID)))
 	if c := f.h.Counters(); c.DroppedClientState != 1 || c.Enqueued != 0 {
 		t.Fatalf("counters %+v", c)
 	}
@@ -777,5 +781,31 @@ func TestSourceTenantLearntOnceUnderLoad(t *testing.T) {
 	}
 	if c := f.h.Counters(); c.Enqueued != 20 {
 		t.Errorf("enqueued %d, want 20", c.Enqueued)
+	}
+}
+
+// A subscriptionId that is not a GUID (Graph's are) is dropped as
+// malformed before any store lookup, and the log record stays small
+// however long the id.
+func TestNonGUIDSubscriptionIDIsDroppedBeforeALookup(t *testing.T) {
+	tests := []struct{ name, id string }{
+		{"a name", "users-subscription"},
+		{"a GUID with a tail", subID + "x"},
+		{"half a megabyte", strings.Repeat("7f2a9c1e", 1<<16)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.do(t, http.MethodPost, "", collectionOf(userNote(tt.id, secret, userID)))
+			if c := f.h.Counters(); c.DroppedMalformed != 1 || c.Enqueued != 0 {
+				t.Errorf("counters %+v, want one dropped as malformed", c)
+			}
+			if n := f.st.reads.Load(); n != 0 {
+				t.Errorf("%d subscription lookups, want none", n)
+			}
+			if n := len(f.logs.String()); n > 4096 {
+				t.Errorf("%d bytes of logs for one dropped notification", n)
+			}
+		})
 	}
 }
