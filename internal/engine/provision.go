@@ -432,13 +432,25 @@ func (d *decision) invite(ctx context.Context, want desired) (directory.User, *C
 		rep.step("match", "invited before as target user %s: writing its attributes", d.link.TargetID)
 		return directory.User{ID: d.link.TargetID, Attrs: directory.Attributes{}}, nil, nil
 	}
-	rep.step("match", "no existing target user: inviting %s", want.address)
+	address := want.address
+	if prev := invitedAddress(d.link); prev != "" && prev != address && e.now().Sub(d.link.Updated) < lagTolerance {
+		// An invitation of the earlier address was sent moments ago and
+		// its answer lost: Graph may have carried it out, and the search
+		// for its user may miss it while Graph replicates it. Inviting the
+		// new address would then make a second user; inviting the earlier
+		// one again returns that user if it exists, and the attribute
+		// write that follows gives it the new address.
+		rep.step("match", "an invitation of %s was sent %s ago: inviting it again, not %s", prev, e.now().Sub(d.link.Updated).Round(time.Second), address)
+		address = prev
+	} else {
+		rep.step("match", "no existing target user: inviting %s", address)
+	}
 	// Another worker may have recorded this very invitation already (a lost
 	// race brings us here again): rewriting the same record would only make
 	// the workers take turns on the link.
-	if invitedAddress(d.link) != want.address || d.link.SourceUPN != src.upn() {
+	if invitedAddress(d.link) != address || d.link.SourceUPN != src.upn() {
 		d.link.TargetID, d.link.State, d.link.SourceUPN, d.link.LastError = "", store.LinkInviting, src.upn(), ""
-		d.link.Attributes, d.link.Created = directory.Attributes{"mail": want.address}, time.Time{}
+		d.link.Attributes, d.link.Created = directory.Attributes{"mail": address}, time.Time{}
 		stored, err := e.putLink(ctx, d.link)
 		if err != nil {
 			return directory.User{}, nil, err
@@ -447,18 +459,18 @@ func (d *decision) invite(ctx context.Context, want desired) (directory.User, *C
 	}
 	userType, _ := want.attrs.String("userType")
 	u, err := t.api.Invite(ctx, Invitation{
-		Email:       want.address,
+		Email:       address,
 		DisplayName: stringAttr(want.attrs, "displayName"),
 		RedirectURL: t.cfg.InviteRedirectURL,
 		UserType:    userType,
 	})
 	if err != nil {
-		return directory.User{}, nil, fmt.Errorf("invite %s into %s: %w", want.address, t.name, &inviteError{err})
+		return directory.User{}, nil, fmt.Errorf("invite %s into %s: %w", address, t.name, &inviteError{err})
 	}
 	// Graph answers an invitation to an address it already knows with the
 	// user that has it: make sure that user is this one's before writing
 	// anything to it.
-	c, err := e.checkInvited(ctx, t, src, u.ID, want.address)
+	c, err := e.checkInvited(ctx, t, src, u.ID, address)
 	if err != nil || c != nil {
 		return directory.User{}, c, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tenantsync/tenantsync/internal/config"
 	"github.com/tenantsync/tenantsync/internal/directory"
@@ -278,5 +279,57 @@ func TestRecentUserInDeletedItemsIsNotTakenForReplicationLag(t *testing.T) {
 				t.Errorf("link state %s, want %s", got, tt.state)
 			}
 		})
+	}
+}
+
+// Found by the chaos suite: an invitation whose answer was lost (Graph
+// carried it out), then a rename of the source user's address before the
+// retry, while the target still replicated the invited user: the search
+// for the earlier address found nothing, and the retry invited the new
+// address, making a second user. The retry must invite the earlier
+// address again (Graph returns the user it made) and write the new one.
+func TestLostInvitationThenRenameUnderReplicationLag(t *testing.T) {
+	e := newEnv(t)
+	if err := e.sim.SetReplicationLag(dstDomain, 30*time.Second, 0); err != nil {
+		t.Fatal(err)
+	}
+	before := e.stats(dstDomain).Routes["POST /invitations"]
+	crashing := e.engine(crashingTarget{Target: e.dst, op: "invite", sent: true})
+	if _, err := crashing.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice")}); !errors.Is(err, errCrash) {
+		t.Fatalf("crashed sync: %v", err)
+	}
+	e.patchSource("alice", map[string]any{"mail": "alice.archer@" + srcDomain})
+	for round := 0; ; round++ {
+		if round == 20 {
+			t.Fatal("alice did not converge in 20 rounds")
+		}
+		res, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice"), Force: round > 0})
+		if err == nil && res.Actions[0].Op != engine.OpSkip {
+			break
+		}
+		if err != nil && !directory.Retryable(err) {
+			t.Fatalf("round %d: %v, want success or a retryable error", round, err)
+		}
+		e.sim.AdvanceClock(5 * time.Second)
+		e.advance(5 * time.Second)
+	}
+	e.sim.AdvanceClock(time.Minute)
+	e.advance(time.Minute)
+	all := append(e.liveTargets("alice@"+srcDomain), e.liveTargets("alice.archer@"+srcDomain)...)
+	ids := map[any]bool{}
+	for _, u := range all {
+		ids[u["id"]] = true
+	}
+	if len(ids) != 1 {
+		t.Fatalf("target users for alice: %v, want one", all)
+	}
+	if n := e.stats(dstDomain).Routes["POST /invitations"] - before; n > 2 {
+		t.Errorf("%d invitations", n)
+	}
+	if u := all[0]; u["mail"] != "alice.archer@"+srcDomain {
+		t.Errorf("alice's target user has mail %v, want the new address", u["mail"])
+	}
+	if l := e.link("alice"); l.State != store.LinkActive || l.TargetID != all[0]["id"] {
+		t.Errorf("link %+v, want active on %v", l, all[0]["id"])
 	}
 }
