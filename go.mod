@@ -21,6 +21,7 @@ require (
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/term v0.48.0
 	gopkg.in/yaml.v3 v3.0.1
+	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
 
 require (

@@ -48,7 +48,7 @@ user out of the target's scope.`,
 			case targetID == "":
 				return usageError(errors.New("--target-user is required"))
 			}
-			a, err := openAppChecked(cmd, env, &out, nil, target)
+			a, err := openApp(cmd, env, &out, nil, target)
 			if err != nil {
 				return err
 			}

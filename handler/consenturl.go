@@ -38,7 +38,7 @@ tenant.`,
 			if target == "" {
 				return usageError(errors.New("--target is required"))
 			}
-			cfg, _, err := loadConfigChecked(cmd, env, &out)
+			cfg, _, err := loadConfig(cmd, env, &out)
 			if err != nil {
 				return err
 			}

@@ -38,7 +38,7 @@ func newDeletionsListCmd(env settings.Env) *cobra.Command {
 		Short: "List the staged deletions, by target",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, _, err := loadConfigChecked(cmd, env, &out)
+			cfg, _, err := loadConfig(cmd, env, &out)
 			if err != nil {
 				return err
 			}
@@ -108,7 +108,7 @@ the deletion guard's hold on the target.`,
 			case !all && len(ids) == 0:
 				return usageError(errors.New("give --all or the source ids of the deletions to approve (see deletions list)"))
 			}
-			a, err := openAppChecked(cmd, env, &out, nil, target)
+			a, err := openApp(cmd, env, &out, nil, target)
 			if err != nil {
 				return err
 			}

@@ -16,8 +16,6 @@ import (
 	"github.com/tenantsync/tenantsync/internal/config"
 	"github.com/tenantsync/tenantsync/internal/directory"
 	"github.com/tenantsync/tenantsync/internal/engine"
-	"github.com/tenantsync/tenantsync/internal/settings"
-	"github.com/tenantsync/tenantsync/internal/store"
 )
 
 // The exit codes, as `handler --help` lists them: a script tells a typo
@@ -157,37 +155,6 @@ func markUsageErrors(root *cobra.Command) {
 		}
 	}
 	walk(root)
-}
-
-// loadConfigChecked is loadConfig whose errors are config errors (exit
-// code 2): every error it returns says the config cannot be read, parsed
-// or validated.
-func loadConfigChecked(cmd *cobra.Command, env settings.Env, out *commonFlags) (*config.Config, string, error) {
-	cfg, src, err := loadConfig(cmd, env, out)
-	if err != nil {
-		var ee *exitError
-		if !errors.As(err, &ee) {
-			err = usageError(err)
-		}
-		return nil, src, err
-	}
-	return cfg, src, nil
-}
-
-// openAppChecked is openApp with a config error, or an unknown --target,
-// reported as such (exit code 2) rather than as a failure to open: the
-// config is loaded and the target looked up first.
-func openAppChecked(cmd *cobra.Command, env settings.Env, out *commonFlags, st store.Store, target string) (*app.App, error) {
-	cfg, _, err := loadConfigChecked(cmd, env, out)
-	if err != nil {
-		return nil, err
-	}
-	if target != "" {
-		if _, err := app.LookupTarget(cfg, target); err != nil {
-			return nil, usageError(err)
-		}
-	}
-	return openApp(cmd, env, out, st, target)
 }
 
 // targetNames returns the configured targets' names, or only target, which

@@ -58,7 +58,7 @@ The status page's "Provisioning log" section is the same search.`,
 			if page != "" && target == "" {
 				return usageErrorf("--page continues the search of one target: give --target")
 			}
-			cfg, _, err := loadConfigChecked(cmd, env, &out)
+			cfg, _, err := loadConfig(cmd, env, &out)
 			if err != nil {
 				return err
 			}

@@ -103,7 +103,9 @@ type configReport struct {
 
 // loadConfig reads and validates the config. An invalid config's problems
 // are printed in full on stdout (as JSON with --json), and the error is one
-// line: "invalid config: N problems; first: …".
+// line: "invalid config: N problems; first: …". Every error that says the
+// config cannot be read, parsed or validated is a usage error (exit code
+// 2), whichever command met it.
 func loadConfig(cmd *cobra.Command, env settings.Env, out *commonFlags) (*config.Config, string, error) {
 	cfg, src, err := app.LoadConfig(env, configFlag(cmd))
 	if err == nil {
@@ -114,7 +116,7 @@ func loadConfig(cmd *cobra.Command, env settings.Env, out *commonFlags) (*config
 	}
 	var es config.Errors
 	if !errors.As(err, &es) || len(es) == 0 {
-		return nil, src, err
+		return nil, src, usageError(err)
 	}
 	rep := configReport{Config: src, Problems: problemsOf(es)}
 	if perr := out.write(cmd, rep, func(w io.Writer) error {
@@ -149,32 +151,33 @@ func problemsOf(es config.Errors) []configProblem {
 
 func configError(es config.Errors) error {
 	if len(es) == 1 {
-		return fmt.Errorf("invalid config: %s", es[0])
+		return usageErrorf("invalid config: %s", es[0])
 	}
-	return fmt.Errorf("invalid config: %d problems; first: %s", len(es), es[0])
+	return usageErrorf("invalid config: %d problems; first: %s", len(es), es[0])
 }
 
 // openApp loads the config and assembles tenantsync on it. The Graph
 // clients keep the SDK's retries: an operator command waits out throttling
 // rather than re-scheduling. st, when not nil, is used as the store (and
 // stays the caller's to close). target, when not empty, must name a
-// configured target (the command's --target).
+// configured target (the command's --target). A config that does not
+// load and an unknown target are usage errors (exit code 2), found before
+// anything is opened.
 func openApp(cmd *cobra.Command, env settings.Env, out *commonFlags, st store.Store, target string) (*app.App, error) {
 	cfg, src, err := loadConfig(cmd, env, out)
 	if err != nil {
 		return nil, err
+	}
+	if target != "" {
+		if _, err := app.LookupTarget(cfg, target); err != nil {
+			return nil, usageError(err)
+		}
 	}
 	a, err := app.Open(cmd.Context(), app.Options{Env: env, Config: cfg, Store: st, Logger: out.logger(cmd)})
 	if err != nil {
 		return nil, err
 	}
 	a.ConfigSource = src
-	if target != "" {
-		if _, err := a.Target(target); err != nil {
-			a.Close()
-			return nil, err
-		}
-	}
 	return a, nil
 }
 

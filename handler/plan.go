@@ -40,7 +40,7 @@ each action {"action","sourceId","userPrincipalName","targetId","reason",
 				return err
 			}
 			defer st.Close()
-			a, err := openAppChecked(cmd, env, &out, st, target)
+			a, err := openApp(cmd, env, &out, st, target)
 			if err != nil {
 				return err
 			}

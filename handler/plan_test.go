@@ -168,7 +168,7 @@ func TestPlanAfterChanges(t *testing.T) {
 		fmt.Sprintf("  update            adele@fabrikam.example  %s  in scope: member of group \"Cross-tenant sync\" (id %s)", adeleTarget, groupID),
 		"      department: Sales → Marketing\n      jobTitle: Staff → Lead\n",
 		"  held deprovision  ",
-		"the deletion guard will hold it: 2 deprovisions pending or carried out within 1h0m0s, over the threshold of 1\n",
+		"the deletion guard will hold it: 2 deprovisions pending or carried out within 1h, over the threshold of 1\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan output lacks %q:\n%s", want, out)

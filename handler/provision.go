@@ -31,7 +31,7 @@ ids behind it. This writes to the target like any sync.`,
 			if user == "" {
 				return usageError(errors.New("--user is required: a source user's object id or userPrincipalName"))
 			}
-			a, err := openAppChecked(cmd, env, &out, nil, target)
+			a, err := openApp(cmd, env, &out, nil, target)
 			if err != nil {
 				return err
 			}

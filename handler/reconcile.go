@@ -46,7 +46,7 @@ service or the next reconcile.`,
 			if workers < 1 || workers > operator.MaxWorkers {
 				return usageErrorf("--workers %d: want 1 to %d", workers, operator.MaxWorkers)
 			}
-			a, err := openAppChecked(cmd, env, &out, nil, "")
+			a, err := openApp(cmd, env, &out, nil, "")
 			if err != nil {
 				return err
 			}

@@ -38,7 +38,7 @@ pass for the work the quarantine skipped.`,
 			if target == "" {
 				return usageError(errors.New("--target is required"))
 			}
-			a, err := openAppChecked(cmd, env, &out, nil, target)
+			a, err := openApp(cmd, env, &out, nil, target)
 			if err != nil {
 				return err
 			}

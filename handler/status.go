@@ -41,7 +41,7 @@ error), a deprovision pending or held for approval, a conflict with the
 command that resolves it, and the user's newest events.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, _, err := loadConfigChecked(cmd, env, &out)
+			cfg, _, err := loadConfig(cmd, env, &out)
 			if err != nil {
 				return err
 			}

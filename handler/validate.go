@@ -42,7 +42,7 @@ which needs Application.Read.All. Whether Graph can reach the notification
 URL is not checked: Graph validates it when a subscription is created.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, src, err := loadConfigChecked(cmd, env, &out)
+			cfg, src, err := loadConfig(cmd, env, &out)
 			if err != nil {
 				return err
 			}

@@ -95,6 +95,9 @@ type Auth struct {
 	SecretEnv string `json:"secretEnv,omitempty" yaml:"secretEnv,omitempty"`
 	// Path is the certificate file (PEM or PFX) for the certificate method.
 	Path string `json:"path,omitempty" yaml:"path,omitempty"`
+	// PasswordEnv names the environment variable holding the password of a
+	// password-protected PFX at Path; empty for none.
+	PasswordEnv string `json:"passwordEnv,omitempty" yaml:"passwordEnv,omitempty"`
 }
 
 // UserType of the B2B users created in a target.
@@ -189,8 +192,11 @@ func (d Deprovision) SettleDelay() time.Duration {
 // syntax) in YAML and JSON.
 type Duration time.Duration
 
-// String returns the duration as time.Duration formats it, such as "1h0m0s".
-func (d Duration) String() string { return time.Duration(d).String() }
+// String returns the duration as a person would write it in the
+// configuration: time.Duration's form without its zero units, such as
+// "1h", "1h30m" or "90s" ("1h0m0s" reads as an error in a message). It
+// parses back to the same duration.
+func (d Duration) String() string { return compactDuration(time.Duration(d)) }
 
 func parseDuration(s string) (Duration, error) {
 	d, err := time.ParseDuration(s)

@@ -336,6 +336,10 @@ func TestErrors(t *testing.T) {
 			"targets[0].auth.secretEnv: required by method clientSecret (line 5)"},
 		{"secretEnv holding a secret", strings.Replace(doc(all), "auth: {clientId: "+appID+"}\n    scope", "auth: {method: clientSecret, clientId: "+appID+", secretEnv: 'p@ss w0rd~'}\n    scope", 1),
 			"targets[0].auth.secretEnv: must be the name of an environment variable holding the secret, not the secret itself (line 5)"},
+		{"passwordEnv holding a password", strings.Replace(doc(all), "auth: {clientId: "+appID+"}\n    scope", "auth: {method: certificate, clientId: "+appID+", path: c.pfx, passwordEnv: 'hunter 2!'}\n    scope", 1),
+			"targets[0].auth.passwordEnv: must be the name of an environment variable holding the certificate's password, not the password itself (line 5)"},
+		{"passwordEnv with a client secret", strings.Replace(doc(all), "auth: {clientId: "+appID+"}\n    scope", "auth: {method: clientSecret, clientId: "+appID+", secretEnv: S, passwordEnv: P}\n    scope", 1),
+			"targets[0].auth.passwordEnv: not used by method clientSecret (line 5)"},
 		{"certificate without path", strings.Replace(doc(all), "auth: {clientId: "+appID+"}\n    scope", "auth: {method: certificate, clientId: "+appID+", secretEnv: X}\n    scope", 1),
 			"targets[0].auth.secretEnv: not used by method certificate (line 5)\ntargets[0].auth.path: required by method certificate (line 5)"},
 		{"managed identity id on another method", strings.Replace(doc(all), "auth: {clientId: "+appID+"}\n    scope", "auth: {method: azureCli, clientId: "+appID+", managedIdentityClientId: x}\n    scope", 1),
@@ -576,11 +580,39 @@ func TestDuration(t *testing.T) {
 		t.Errorf("YAML bad duration: %v", err)
 	}
 	v.W = Duration(90 * time.Minute)
-	if b, _ := json.Marshal(v); string(b) != `{"w":"1h30m0s"}` {
+	if b, _ := json.Marshal(v); string(b) != `{"w":"1h30m"}` {
 		t.Errorf("JSON marshal = %s", b)
 	}
-	if b, _ := yaml.Marshal(v); string(b) != "w: 1h30m0s\n" {
+	if b, _ := yaml.Marshal(v); string(b) != "w: 1h30m\n" {
 		t.Errorf("YAML marshal = %q", b)
+	}
+}
+
+func TestDurationString(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{time.Hour, "1h"},
+		{24 * time.Hour, "24h"},
+		{90 * time.Minute, "1h30m"},
+		{time.Hour + time.Second, "1h0m1s"},
+		{time.Minute, "1m"},
+		{10 * time.Minute, "10m"},
+		{90 * time.Second, "1m30s"},
+		{30 * time.Second, "30s"},
+		{1500 * time.Millisecond, "1.5s"},
+		{-time.Hour, "-1h"},
+	}
+	for _, tt := range tests {
+		got := Duration(tt.d).String()
+		if got != tt.want {
+			t.Errorf("Duration(%v).String() = %q, want %q", tt.d, got, tt.want)
+		}
+		if back, err := time.ParseDuration(got); err != nil || back != tt.d {
+			t.Errorf("%q parses back to %v, %v; want %v", got, back, err, tt.d)
+		}
 	}
 }
 

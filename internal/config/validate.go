@@ -140,6 +140,7 @@ var authFields = []struct {
 	{"managedIdentityClientId", func(a *Auth) string { return a.ManagedIdentityClientID }, []AuthMethod{AuthManagedIdentityFederated}},
 	{"secretEnv", func(a *Auth) string { return a.SecretEnv }, []AuthMethod{AuthClientSecret}},
 	{"path", func(a *Auth) string { return a.Path }, []AuthMethod{AuthCertificate}},
+	{"passwordEnv", func(a *Auth) string { return a.PasswordEnv }, []AuthMethod{AuthCertificate}},
 }
 
 func validateAuth(l *errorList, p string, a *Auth, graph string, loopback bool) {
@@ -165,7 +166,7 @@ func validateAuth(l *errorList, p string, a *Auth, graph string, loopback bool) 
 		switch {
 		case !used && v != "":
 			l.add(p+"."+f.key, "not used by method %s", a.Method)
-		case used && v == "" && f.key != "managedIdentityClientId":
+		case used && v == "" && f.key != "managedIdentityClientId" && f.key != "passwordEnv":
 			l.add(p+"."+f.key, "required by method %s", a.Method)
 		}
 	}
@@ -178,6 +179,9 @@ func validateAuth(l *errorList, p string, a *Auth, graph string, loopback bool) 
 	if a.SecretEnv != "" && !envName.MatchString(a.SecretEnv) {
 		// The value is not echoed: it may be the secret itself, pasted by mistake.
 		l.add(p+".secretEnv", "must be the name of an environment variable holding the secret, not the secret itself")
+	}
+	if a.PasswordEnv != "" && !envName.MatchString(a.PasswordEnv) {
+		l.add(p+".passwordEnv", "must be the name of an environment variable holding the certificate's password, not the password itself")
 	}
 }
 

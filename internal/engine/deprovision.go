@@ -173,12 +173,12 @@ func (d *decision) guarded(ctx context.Context, action string) (verdict, error) 
 		due := g.due
 		d.act.PendingUntil = &due
 		d.act.Reason += fmt.Sprintf("; pending: carried out after the settle delay (%s), at %s, unless the user comes back or the deletion guard holds it",
-			t.delay, due.UTC().Format(time.RFC3339))
+			config.Duration(t.delay), due.UTC().Format(time.RFC3339))
 		rep.step("guard", "recorded as pending until %s (%d pending or recent of threshold %d)", due.UTC().Format(time.RFC3339), g.count, t.threshold)
 	case verdictStage:
 		d.act.Held = true
 		d.act.Reason += fmt.Sprintf("; held by the deletion guard (%d deprovisions pending or carried out within %s, threshold %d): approve with `deletions approve`",
-			g.count, t.window, t.threshold)
+			g.count, config.Duration(t.window), t.threshold)
 		rep.step("guard", "staged for approval")
 		if err := e.stage(ctx, t, src.id, &d.link, action, d.act.Reason); err != nil {
 			return verdictStage, err

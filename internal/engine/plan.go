@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tenantsync/tenantsync/internal/config"
 	"github.com/tenantsync/tenantsync/internal/directory"
 	"github.com/tenantsync/tenantsync/internal/store"
 )
@@ -137,7 +138,7 @@ func (d *Engine) holdBurst(ctx context.Context, t *target, tp *TargetPlan) {
 		a.Held = true
 		if a.Reason != "" {
 			a.Reason += fmt.Sprintf("; the deletion guard will hold it: %d deprovisions pending or carried out within %s, over the threshold of %d",
-				count, t.window, t.threshold)
+				count, config.Duration(t.window), t.threshold)
 		}
 		tp.Held = append(tp.Held, a)
 	}

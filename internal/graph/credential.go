@@ -1,7 +1,10 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
@@ -12,21 +15,20 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/tenantsync/tenantsync/internal/config"
 )
 
 // CredentialOptions configure NewCredential.
 type CredentialOptions struct {
-	// Getenv reads the environment: the client secret's variable and, for
-	// managedIdentityFederated without managedIdentityClientId,
-	// AZURE_CLIENT_ID. Required for clientSecret.
+	// Getenv reads the environment: the client secret's variable, the
+	// certificate password's and, for managedIdentityFederated without
+	// managedIdentityClientId, AZURE_CLIENT_ID. Required for clientSecret
+	// and for a certificate with passwordEnv.
 	Getenv func(string) string
 	// ReadFile reads the certificate file. Default os.ReadFile.
 	ReadFile func(string) ([]byte, error)
-	// CertificatePassword decrypts a PKCS#12 (PFX) certificate; nil for
-	// none.
-	CertificatePassword []byte
 	// ClientOptions configure the credentials' HTTP pipeline. When
 	// Cloud.ActiveDirectoryAuthorityHost is empty, the cloud follows the
 	// tenant's Graph URL (public, US Government, China).
@@ -175,7 +177,13 @@ func NewCredential(t config.Tenant, opts CredentialOptions) (azcore.TokenCredent
 		if err != nil {
 			return nil, fmt.Errorf("credential (%s) for tenant %s: read certificate: %w", auth.Method, t.Tenant, err)
 		}
-		certs, key, err := azidentity.ParseCertificates(data, opts.CertificatePassword)
+		var password string
+		if auth.PasswordEnv != "" {
+			if password = getenv(auth.PasswordEnv); password == "" {
+				return nil, fmt.Errorf("credential (%s) for tenant %s: environment variable %s (passwordEnv) is not set", auth.Method, t.Tenant, auth.PasswordEnv)
+			}
+		}
+		certs, key, err := parseCertificate(data, password)
 		if err != nil {
 			return nil, fmt.Errorf("credential (%s) for tenant %s: parse certificate %s: %w", auth.Method, t.Tenant, auth.Path, err)
 		}
@@ -195,4 +203,26 @@ func NewCredential(t config.Tenant, opts CredentialOptions) (azcore.TokenCredent
 		return cred, nil
 	}
 	return nil, errors.New("credential: unknown auth method " + fmt.Sprintf("%q", auth.Method))
+}
+
+// parseCertificate reads a certificate and its private key from a PEM file
+// (azidentity.ParseCertificates) or a PKCS#12 (PFX) file, encrypted with a
+// password or not. A PFX is decoded with software.sslmate.com/src/go-pkcs12,
+// which reads what OpenSSL 3 and Windows export today (PBES2, AES-256,
+// HMAC-SHA-256): azidentity's helper uses golang.org/x/crypto/pkcs12, frozen
+// at SHA-1 and 3DES, and answers those with "unknown digest algorithm"
+// (Azure/azure-sdk-for-go#22906, where the SDK's maintainers suggest any
+// other decoder).
+func parseCertificate(data []byte, password string) ([]*x509.Certificate, crypto.PrivateKey, error) {
+	if bytes.Contains(data, []byte("-----BEGIN")) {
+		return azidentity.ParseCertificates(data, []byte(password))
+	}
+	key, leaf, chain, err := pkcs12.DecodeChain(data, password)
+	if err != nil {
+		if errors.Is(err, pkcs12.ErrIncorrectPassword) && password == "" {
+			return nil, nil, fmt.Errorf("%w: the PFX is password-protected: name the environment variable holding its password in auth.passwordEnv", err)
+		}
+		return nil, nil, err
+	}
+	return append([]*x509.Certificate{leaf}, chain...), key, nil
 }

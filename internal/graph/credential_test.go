@@ -59,7 +59,13 @@ func writePEM(t *testing.T) string {
 
 func TestNewCredential(t *testing.T) {
 	const secret = "s3cr3t-value"
-	env := map[string]string{"TS_SECRET": secret}
+	// testdata/protected.pfx and protected-aes.pfx: a throwaway
+	// self-signed certificate and key, exported by OpenSSL 3's `openssl
+	// pkcs12 -export -passout pass:correct-horse`, with -legacy (3DES,
+	// SHA-1) and with -certpbe AES-256-CBC -keypbe AES-256-CBC -macalg
+	// sha256 (what OpenSSL 3 and Windows write today).
+	env := map[string]string{"TS_SECRET": secret, "TS_PFX_PASSWORD": "correct-horse", "TS_WRONG_PASSWORD": "battery-staple"}
+	const pfx = "testdata/protected.pfx"
 	getenv := func(k string) string { return env[k] }
 	certPath := writePEM(t)
 	garbage := filepath.Join(t.TempDir(), "garbage.pem")
@@ -85,6 +91,11 @@ func TestNewCredential(t *testing.T) {
 		{"certificate", tenant(config.Auth{Method: config.AuthCertificate, ClientID: "app", Path: certPath}), nil, false, "*azidentity.ClientCertificateCredential", ""},
 		{"certificate missing", tenant(config.Auth{Method: config.AuthCertificate, ClientID: "app", Path: filepath.Join(t.TempDir(), "none.pem")}), nil, false, "", "read certificate"},
 		{"certificate unreadable", tenant(config.Auth{Method: config.AuthCertificate, ClientID: "app", Path: garbage}), nil, false, "", "parse certificate"},
+		{"protected PFX", tenant(config.Auth{Method: config.AuthCertificate, ClientID: "app", Path: pfx, PasswordEnv: "TS_PFX_PASSWORD"}), getenv, false, "*azidentity.ClientCertificateCredential", ""},
+		{"protected PFX, AES and SHA-256", tenant(config.Auth{Method: config.AuthCertificate, ClientID: "app", Path: "testdata/protected-aes.pfx", PasswordEnv: "TS_PFX_PASSWORD"}), getenv, false, "*azidentity.ClientCertificateCredential", ""},
+		{"protected PFX without its password", tenant(config.Auth{Method: config.AuthCertificate, ClientID: "app", Path: pfx}), getenv, false, "", "the PFX is password-protected: name the environment variable holding its password in auth.passwordEnv"},
+		{"protected PFX, wrong password", tenant(config.Auth{Method: config.AuthCertificate, ClientID: "app", Path: pfx, PasswordEnv: "TS_WRONG_PASSWORD"}), getenv, false, "", "parse certificate"},
+		{"protected PFX, password unset", tenant(config.Auth{Method: config.AuthCertificate, ClientID: "app", Path: pfx, PasswordEnv: "TS_UNSET"}), getenv, false, "", "TS_UNSET (passwordEnv) is not set"},
 		{"azure cli", tenant(config.Auth{Method: config.AuthAzureCLI}), nil, false, "*azidentity.AzureCLICredential", ""},
 		{"managed identity federated", tenant(config.Auth{Method: config.AuthManagedIdentityFederated, ClientID: "app"}), getenv, false, "*azidentity.ClientAssertionCredential", ""},
 		{"managed identity federated without client id", tenant(config.Auth{Method: config.AuthManagedIdentityFederated}), getenv, false, "", "clientId is required"},
