@@ -229,10 +229,12 @@ func TestLog(t *testing.T) {
 	re := `^TIME +TARGET +USER +ACTION +RESULT +WHEN
 \S+ \S+  contoso  adele@fabrikam\.example  update  ok +\d+ s ago
     reason: in scope: member of group "Cross-tenant sync" \(id ` + groupID + `\)
+    trigger: delta
     attributes: department
     Graph request ids: .+
 \S+ \S+  contoso  adele@fabrikam\.example  create  ok +\d+ s ago
     reason: in scope: member of group "Cross-tenant sync" \(id ` + groupID + `\); invited adele@fabrikam\.example
+    trigger: full
     attributes: accountEnabled, department, displayName, jobTitle, mail, onPremisesExtensionAttributes\.extensionAttribute15, showInAddressList, userType
     Graph request ids: .+
 

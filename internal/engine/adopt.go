@@ -71,7 +71,7 @@ func (e *Engine) Adopt(ctx context.Context, targetName, sourceUser, targetUserID
 	}
 	e.log.InfoContext(ctx, "target user adopted by an operator", "target", t.name, "sourceId", src.id, "targetId", tu.ID)
 	ev := store.Event{Time: e.now(), Target: t.name, SourceID: src.id, TargetID: tu.ID, SourceUPN: src.upn(),
-		Action: "adopt", Result: "ok", Reason: "linked to target user " + tu.ID + " by an operator (handler adopt)"}
+		Action: "adopt", Result: "ok", Reason: "linked to target user " + tu.ID + " by an operator (handler adopt)", Trigger: "adopt"}
 	if err := e.store.AppendEvent(ctx, ev); err != nil {
 		e.log.WarnContext(ctx, "could not write provisioning event", "target", t.name, "sourceId", src.id, "err", err)
 	}

@@ -129,6 +129,26 @@ func TestEventsNameTheirGraphRequests(t *testing.T) {
 	}
 }
 
+// TestEventsNameTheirTrigger: the provisioning log says why each sync ran,
+// from the change's cause.
+func TestEventsNameTheirTrigger(t *testing.T) {
+	for _, cause := range []string{"notification", "delta", "approve"} {
+		t.Run(cause, func(t *testing.T) {
+			w := newMemWorld(t, []string{"alice"}, 5, 0)
+			if _, err := w.engine().Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: w.ids["alice"], Cause: cause}); err != nil {
+				t.Fatal(err)
+			}
+			page, err := w.st.ListEvents(t.Context(), "contoso", store.ListEventsOptions{})
+			if err != nil || len(page.Events) != 1 {
+				t.Fatalf("events = %+v, %v", page.Events, err)
+			}
+			if got := page.Events[0].Trigger; got != cause {
+				t.Errorf("event trigger = %q, want %q", got, cause)
+			}
+		})
+	}
+}
+
 // racingStore makes every other write of the deletion guard lose its race:
 // just before it, another instance records a deprovision of its own.
 type racingStore struct {

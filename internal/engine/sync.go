@@ -230,6 +230,7 @@ func (e *Engine) finish(ctx context.Context, t *target, act *Action, ch Change, 
 		Changes:    summarize(act.Changes),
 		RequestIDs: act.RequestIDs,
 		Error:      act.Error,
+		Trigger:    ch.Cause,
 	}
 	if act.TargetID != nil {
 		ev.TargetID = *act.TargetID

@@ -50,6 +50,9 @@ type LogEntry struct {
 	Attributes []string `json:"attributes,omitempty"`
 	RequestIDs []string `json:"requestIds,omitempty"`
 	Error      string   `json:"error,omitempty"`
+	// Trigger is why the sync ran: notification, delta, full, group,
+	// manager, guard, approve, ondemand, adopt.
+	Trigger string `json:"trigger,omitempty"`
 }
 
 // Log is what `handler log` prints.
@@ -111,6 +114,7 @@ func ReadLog(ctx context.Context, opts LogOptions) (*Log, error) {
 			Time: ev.Time.UTC(), Target: f.target, SourceID: ev.SourceID, UserPrincipalName: ev.SourceUPN, TargetID: ev.TargetID,
 			Action: ev.Action, Result: ev.Result, Outcome: statuspage.Outcome(ev), Reason: ev.Reason,
 			Attributes: statuspage.ChangedAttributes(ev.Changes), RequestIDs: ev.RequestIDs, Error: ev.Error,
+			Trigger: ev.Trigger,
 		})
 	}
 	return out, nil
@@ -130,6 +134,9 @@ func WriteLog(w io.Writer, now time.Time, l *Log, again string) error {
 		t.row(timestamp(e.Time), e.Target, userOf(e.UserPrincipalName, e.SourceID), e.Action, e.Result, ago(now, e.Time))
 		if e.Reason != "" {
 			t.text("    reason: " + e.Reason)
+		}
+		if e.Trigger != "" {
+			t.text("    trigger: " + e.Trigger)
 		}
 		if len(e.Attributes) > 0 {
 			t.text("    attributes: " + strings.Join(e.Attributes, ", "))

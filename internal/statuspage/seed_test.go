@@ -137,6 +137,7 @@ func seedStore(t testing.TB) store.Store {
 		switch k {
 		case 0:
 			ev.SourceUPN, ev.Changes, ev.RequestIDs = knownUPN, knownChanges, []string{knownRequest, "req-000-second"}
+			ev.Trigger = "notification"
 		case 1:
 			ev.SourceUPN, ev.Action, ev.Changes = hostileUPN, "create", "displayName: → "+hostileScript
 		case 2:

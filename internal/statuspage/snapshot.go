@@ -272,6 +272,8 @@ type Event struct {
 	Error      string   `json:"error,omitempty"`
 	// LatencyMs is the time from the source change to the write, when known.
 	LatencyMs int64 `json:"latencyMs,omitempty"`
+	// Trigger is why the sync ran (store.Event.Trigger).
+	Trigger string `json:"trigger,omitempty"`
 }
 
 // snapshot reads everything the page shows. What cannot be read is logged
@@ -617,6 +619,7 @@ func eventView(ev store.Event) Event {
 		RequestIDs: ev.RequestIDs,
 		Error:      ev.Error,
 		LatencyMs:  ev.Latency.Milliseconds(),
+		Trigger:    ev.Trigger,
 	}
 }
 

@@ -188,6 +188,7 @@ func TestPageShowsState(t *testing.T) {
 		{"known event diff line 1", `<div class="change">department: Sales → Marketing</div>`},
 		{"known event diff line 2", `<div class="change">jobTitle: → Lead</div>`},
 		{"known event request id", "<div>" + knownRequest + "</div>"},
+		{"known event trigger", `<div class="muted small trigger" title="why this sync ran">by notification</div>`},
 		{"error event", `<div class="error">invite x@fabrikam.example: 403 Authorization_RequestDenied</div>`},
 		{"staged deletion", "leaver@fabrikam.example"},
 		{"approved deletion", `<span class="badge good">approved</span>`},

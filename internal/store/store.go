@@ -219,6 +219,10 @@ type Event struct {
 	Error      string
 	// Latency from the source change (when known) to the write, for the status page.
 	Latency time.Duration
+	// Trigger is why the sync ran (engine.Change's Cause): notification,
+	// delta, full, group, manager, guard, approve, ondemand, adopt; empty
+	// in events written before it was recorded.
+	Trigger string
 }
 
 // ListEventsOptions page through the log.

@@ -288,6 +288,7 @@ func testEvents(t *testing.T, s store.Store) {
 			Reason: "attributes changed", Changes: "department: Sales → Marketing; jobTitle: → Lead",
 			RequestIDs: []string{fmt.Sprintf("req-%d-a", i), fmt.Sprintf("req-%d-b", i)},
 			Error:      "", Latency: time.Duration(i) * 1500 * time.Microsecond,
+			Trigger: []string{"notification", "delta", "approve"}[i%3],
 		})
 	}
 	for _, i := range rand.Perm(n) {

@@ -140,6 +140,7 @@ func FromEvent(ev store.Event) (Entity, error) {
 	e.SetString("Changes", ev.Changes)
 	e.SetString("Error", ev.Error)
 	e.SetInt64("Latency", int64(ev.Latency))
+	e.SetString("Trigger", ev.Trigger)
 	if ev.RequestIDs != nil {
 		b, err := json.Marshal(ev.RequestIDs)
 		if err != nil {
@@ -161,6 +162,7 @@ func ToEvent(e Entity) (store.Event, error) {
 		Reason:    e.String("Reason"),
 		Changes:   e.String("Changes"),
 		Error:     e.String("Error"),
+		Trigger:   e.String("Trigger"),
 	}
 	r := reader{e: e}
 	ev.Time = r.time("Time")
