@@ -587,7 +587,13 @@ func (h *harness) startRunner(targets []targetSpec) error {
 	if err := h.run.Start(); err != nil {
 		return err
 	}
-	return h.run.WaitReady(context.Background(), time.Minute)
+	if err := h.run.WaitReady(context.Background(), time.Minute); err != nil {
+		// Never leave the runner behind: it would live on, orphaned.
+		_ = h.run.Stop(30 * time.Second)
+		h.run.Close()
+		return err
+	}
+	return nil
 }
 
 // everySeconds is a 6-field NCRONTAB schedule firing every d (whole
