@@ -42,8 +42,31 @@ this same binary. Prints a table and writes DIR/results.json.`,
 	f.IntVar(&o.Changes, "changes", 1000, "steady-state changes")
 	f.Float64Var(&o.ChangeRate, "change-rate", 20, "steady-state changes per second")
 	f.IntVar(&o.ColdStarts, "cold-starts", 5, "cold starts to time")
-	f.StringSliceVar(&o.Phases, "phases", nil, "phases to run (default all): initialSync, steady, idle, naive, initialSync3, coldStart")
+	f.StringSliceVar(&o.Phases, "phases", nil, "phases to run (default all but scale): initialSync, steady, idle, naive, initialSync3, coldStart, scale")
 	f.StringVar(&o.Dir, "dir", ".bench", "directory for results.json, state and logs")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the generated tenant and the changes")
+	cmd.AddCommand(newBenchMeasureCmd())
+	return cmd
+}
+
+// newBenchMeasureCmd is the child side of the scale phase: one pass over a
+// seeded world, in a process of its own so that its heap is measured alone.
+func newBenchMeasureCmd() *cobra.Command {
+	var o bench.MeasureOptions
+	cmd := &cobra.Command{
+		Use:    "measure",
+		Hidden: true,
+		Short:  "Run one pass (full, delta, plan, status) and print what it cost, as JSON",
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Out = cmd.OutOrStdout()
+			return bench.MeasurePass(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Pass, "pass", "", "full, delta, plan or status")
+	f.StringVar(&o.Config, "config", "", "config file")
+	f.StringVar(&o.State, "state", "", "embedded store file")
+	f.IntVar(&o.StatusReads, "status-reads", 50, "status reads to time")
 	return cmd
 }

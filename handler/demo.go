@@ -19,7 +19,7 @@ func newDemoCmd() *cobra.Command {
 		Short: "See tenantsync work end to end on this machine, with no Azure",
 		Long: `Start a local Microsoft Graph with Fabrikam (source) and Contoso (target), run
 tenantsync against them with its embedded queue and store, show the initial
-sync, then play a short story (someone joins, moves, is disabled, leaves, is
+sync (the users, and one security group with its members), then play a short story (someone joins, moves, is disabled, leaves, is
 taken out of the scoping group) and show each change arriving in Contoso with
 its latency. --keep-running leaves it all up to try your own changes.`,
 		Args: cobra.NoArgs,

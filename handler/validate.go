@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantsync/tenantsync/internal/app"
 	"github.com/tenantsync/tenantsync/internal/config"
 	"github.com/tenantsync/tenantsync/internal/graph"
 	"github.com/tenantsync/tenantsync/internal/operator"
@@ -82,7 +83,7 @@ URL is not checked: Graph validates it when a subscription is created.`,
 // the others are still worth checking.
 func onlineOptions(cmd *cobra.Command, env settings.Env, out *commonFlags, cfg *config.Config) operator.OnlineOptions {
 	connect := func(t config.Tenant) (*graph.Client, error) {
-		cred, err := graph.NewCredential(t, graph.CredentialOptions{Getenv: env.Var})
+		cred, err := graph.NewCredential(app.WithGraphIdentity(env, t), graph.CredentialOptions{Getenv: env.Var})
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +97,7 @@ func onlineOptions(cmd *cobra.Command, env settings.Env, out *commonFlags, cfg *
 		opts.Source = c
 	}
 	for _, t := range cfg.Targets {
-		ot := operator.OnlineTarget{Name: t.Name, Groups: t.Scope.Groups, AppID: grantAppID(t.Tenant)}
+		ot := operator.OnlineTarget{Name: t.Name, Groups: t.Scope.Groups, AppID: grantAppID(t.Tenant), ProvisionsGroups: t.Groups.Enabled()}
 		if t.Scope.All {
 			ot.Groups = nil
 		}

@@ -1,7 +1,11 @@
 // tenantsync in one resource group: a Flex Consumption function app (custom
 // handler) fed by a Service Bus queue, its state in Table Storage, monitoring,
-// one user-assigned managed identity for everything, and the multi-tenant
-// Graph app whose federated credential trusts that identity (no secrets).
+// three user-assigned managed identities, one per power (runtime: storage,
+// Service Bus, telemetry; Graph: only the subject of the Graph app's
+// federated credential; deployment: only the package container), the
+// multi-tenant Graph app whose federated credential trusts the Graph
+// identity (no secrets), and the operator app that App Service
+// authentication signs operators in with before the status page.
 //
 // Deployed by `azd up` (azure.yaml at the repository root). Neither azd nor the
 // Bicep compiler runs in this repository's CI: internal/deploycheck checks the
@@ -60,6 +64,28 @@ param createGraphApp bool = true
 @description('Where Entra sends a target administrator after admin consent; registered on the Graph app and put in the consent URL.')
 param consentRedirectUri string = 'https://entra.microsoft.com/'
 
+@description('Whether tenantsync provisions groups into the targets (a target with groups in tenantsync.yaml): the Graph app then also asks them for Group.ReadWrite.All.')
+param groupProvisioning bool = false
+
+// Always-ready instances are billed while idle (docs/deploy.md, Cost):
+// https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan#always-ready-instances
+@minValue(0)
+@maxValue(10)
+@description('Always-ready instances of the HTTP function group (GraphWebhook, GraphLifecycle, Status), so that Graph never waits for a cold start; 0 turns them off and saves their baseline cost.')
+param httpAlwaysReadyInstances int = 1
+
+@description('Create the single-tenant Entra app operators sign in with before the status page (App Service authentication). Needs an Entra role that can create apps; false: the status page refuses every request unless operatorAppClientId names an app made by hand (docs/deploy.md).')
+param createOperatorApp bool = true
+
+@description('Client id of an operator sign-in app made by hand, when createOperatorApp is false.')
+param operatorAppClientId string = ''
+
+@description('Object ids of the users or groups that may open the status page (the operator app role); more can be assigned later in Enterprise applications.')
+param statusPageOperators string[] = []
+
+@description('IPv4 addresses or CIDR ranges allowed to reach the storage account and the Service Bus namespace. Empty (the default): every network, as before. Non-empty: only these and trusted Azure services; the function app must be able to reach both from one of them (docs/deploy.md, Network access).')
+param allowedIpRanges string[] = []
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -80,11 +106,36 @@ resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   tags: tags
 }
 
+// The runtime identity: host storage, state tables, Service Bus, telemetry,
+// the function key.
 module identity 'modules/identity.bicep' = {
   name: 'identity'
   scope: rg
   params: {
     name: 'id-tenantsync-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+// The Graph identity: the subject of the Graph app's federated credential,
+// and nothing else. It is given no Azure role anywhere (deploycheck).
+module graphIdentity 'modules/identity.bicep' = {
+  name: 'graph-identity'
+  scope: rg
+  params: {
+    name: 'id-tenantsync-graph-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+// The deployment identity: the Flex Consumption deployment container only.
+module deploymentIdentity 'modules/identity.bicep' = {
+  name: 'deployment-identity'
+  scope: rg
+  params: {
+    name: 'id-tenantsync-deploy-${resourceToken}'
     location: location
     tags: tags
   }
@@ -111,7 +162,9 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     deploymentContainerName: deploymentContainerName
     identityPrincipalId: identity.outputs.principalId
+    deploymentIdentityPrincipalId: deploymentIdentity.outputs.principalId
     userPrincipalId: principalId
+    allowedIpRanges: allowedIpRanges
   }
 }
 
@@ -125,6 +178,7 @@ module servicebus 'modules/servicebus.bicep' = {
     queueName: queueName
     identityPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
+    allowedIpRanges: allowedIpRanges
   }
 }
 
@@ -134,8 +188,11 @@ module graphApp 'modules/graph-app.bicep' = if (createGraphApp) {
   params: {
     uniqueName: 'tenantsync-${resourceToken}'
     displayName: 'tenantsync (${environmentName})'
-    identityPrincipalId: identity.outputs.principalId
+    // The Graph identity, not the runtime one: whoever holds a role on the
+    // storage account or the queue cannot sign in to any tenant.
+    identityPrincipalId: graphIdentity.outputs.principalId
     redirectUri: consentRedirectUri
+    groupProvisioning: groupProvisioning
   }
 }
 
@@ -150,6 +207,9 @@ module app 'modules/app.bicep' = {
     identityResourceId: identity.outputs.resourceId
     identityClientId: identity.outputs.clientId
     identityPrincipalId: identity.outputs.principalId
+    graphIdentityResourceId: graphIdentity.outputs.resourceId
+    graphIdentityClientId: graphIdentity.outputs.clientId
+    deploymentIdentityResourceId: deploymentIdentity.outputs.resourceId
     blobEndpoint: storage.outputs.blobEndpoint
     tableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: deploymentContainerName
@@ -161,6 +221,12 @@ module app 'modules/app.bicep' = {
     configJson: configJson
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    httpAlwaysReadyInstances: httpAlwaysReadyInstances
+    createOperatorApp: createOperatorApp
+    operatorAppClientId: operatorAppClientId
+    operatorAppUniqueName: 'tenantsync-operators-${resourceToken}'
+    operatorAppDisplayName: 'tenantsync operators (${environmentName})'
+    statusPageOperators: statusPageOperators
   }
 }
 
@@ -175,6 +241,9 @@ output TENANTSYNC_TABLES string = storage.outputs.tableEndpoint
 output SERVICEBUS_NAMESPACE_FQDN string = servicebus.outputs.fullyQualifiedNamespace
 output SERVICEBUS_QUEUE_NAME string = servicebus.outputs.queueName
 output TENANTSYNC_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output TENANTSYNC_GRAPH_IDENTITY_CLIENT_ID string = graphIdentity.outputs.clientId
+output TENANTSYNC_STATUS_PAGE_URL string = app.outputs.statusPageUrl
+output TENANTSYNC_OPERATOR_APP_CLIENT_ID string = app.outputs.operatorAppClientId
 output TENANTSYNC_APP_CLIENT_ID string = graphAppClientId
 // The admin-consent URL of a target tenant once {tenant} is replaced; the same
 // format as internal/consent.Template. environment().authentication.loginEndpoint

@@ -15,6 +15,7 @@ Write-Output ('  webhook URL:          {0}' -f (Or $env:TENANTSYNC_WEBHOOK_URL '
 Write-Output ('  tables:               {0}' -f (Or $env:TENANTSYNC_TABLES '(unknown)'))
 Write-Output ('  service bus:          {0} (queue {1})' -f (Or $env:SERVICEBUS_NAMESPACE_FQDN '(unknown)'), (Or $env:SERVICEBUS_QUEUE_NAME 'changes'))
 Write-Output ('  app (client) id:      {0}' -f (Or $env:TENANTSYNC_APP_CLIENT_ID '(not created)'))
+Write-Output ('  status page:          {0} (Entra sign-in, role tenantsync.operator)' -f (Or $env:TENANTSYNC_STATUS_PAGE_URL '(unknown)'))
 
 if ([string]::IsNullOrEmpty($template)) {
     Write-Output ''

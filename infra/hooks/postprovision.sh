@@ -20,6 +20,7 @@ printf '  webhook URL:          %s\n' "${TENANTSYNC_WEBHOOK_URL:-(unknown)}"
 printf '  tables:               %s\n' "${TENANTSYNC_TABLES:-(unknown)}"
 printf '  service bus:          %s (queue %s)\n' "${SERVICEBUS_NAMESPACE_FQDN:-(unknown)}" "${SERVICEBUS_QUEUE_NAME:-changes}"
 printf '  app (client) id:      %s\n' "${TENANTSYNC_APP_CLIENT_ID:-(not created)}"
+printf '  status page:          %s (Entra sign-in, role tenantsync.operator)\n' "${TENANTSYNC_STATUS_PAGE_URL:-(unknown)}"
 
 if [ -z "$template" ]; then
 	printf '\nThe Graph app was not created (TENANTSYNC_CREATE_GRAPH_APP=false).\n'

@@ -1,6 +1,6 @@
 // The Flex Consumption plan and the function app: a custom handler (the Go
 // binary `handler` next to host.json, staged by `make package`), deployed
-// from a blob container with the managed identity, and every app setting
+// from a blob container with the deployment identity, and every app setting
 // tenantsync and its Functions host read (internal/settings is the list;
 // internal/deploycheck checks this file against it and against
 // functions/*/function.json).
@@ -35,14 +35,23 @@ param tags object
 @description('The azd service this app implements (azure.yaml services.app); azd finds the app by this tag.')
 param serviceName string = 'app'
 
-@description('Resource id of the user-assigned managed identity.')
+@description('Resource id of the runtime managed identity (host storage, tables, Service Bus, telemetry, the function key).')
 param identityResourceId string
 
-@description('Client id of the managed identity.')
+@description('Client id of the runtime managed identity.')
 param identityClientId string
 
-@description('Principal id of the managed identity.')
+@description('Principal id of the runtime managed identity.')
 param identityPrincipalId string
+
+@description('Resource id of the Graph identity, the one the Graph app\'s federated credential trusts.')
+param graphIdentityResourceId string
+
+@description('Client id of the Graph identity (TENANTSYNC_GRAPH_IDENTITY_CLIENT_ID).')
+param graphIdentityClientId string
+
+@description('Resource id of the deployment identity, which reads and writes the deployment container only.')
+param deploymentIdentityResourceId string
 
 @description('Primary blob endpoint of the storage account, with a trailing slash.')
 param blobEndpoint string
@@ -77,6 +86,24 @@ param instanceMemoryMB int = 512
 @description('Most instances the app scales out to.')
 param maximumInstanceCount int = 40
 
+@description('Always-ready instances of the HTTP function group (GraphWebhook, GraphLifecycle, Status); 0 for none.')
+param httpAlwaysReadyInstances int = 1
+
+@description('Create the operator sign-in app (operator-app.bicep) and put App Service authentication in front of the status page.')
+param createOperatorApp bool = true
+
+@description('Client id of an operator sign-in app created by hand, used when createOperatorApp is false; empty: no sign-in, and the status page refuses every request.')
+param operatorAppClientId string = ''
+
+@description('Tenant-wide unique name of the operator sign-in app.')
+param operatorAppUniqueName string = ''
+
+@description('Display name of the operator sign-in app.')
+param operatorAppDisplayName string = ''
+
+@description('Object ids of the users or groups given the operator role.')
+param statusPageOperators string[] = []
+
 module plan 'br/public:avm/res/web/serverfarm:0.1.1' = {
   name: 'flex-consumption-plan'
   params: {
@@ -102,9 +129,13 @@ module functionApp 'br/public:avm/res/web/site:0.16.0' = {
       'azd-service-name': serviceName
     })
     serverFarmResourceId: plan.outputs.resourceId
+    // One identity per power (docs/security.md): the app holds all three,
+    // and each setting names the one it uses by client id.
     managedIdentities: {
       userAssignedResourceIds: [
         identityResourceId
+        graphIdentityResourceId
+        deploymentIdentityResourceId
       ]
     }
     httpsOnly: true
@@ -116,15 +147,32 @@ module functionApp 'br/public:avm/res/web/site:0.16.0' = {
         storage: {
           type: 'blobContainer'
           value: '${blobEndpoint}${deploymentContainerName}'
+          // The deployment identity: Storage Blob Data Contributor on this
+          // container and nothing else (storage.bicep).
           authentication: {
             type: 'UserAssignedIdentity'
-            userAssignedIdentityResourceId: identityResourceId
+            userAssignedIdentityResourceId: deploymentIdentityResourceId
           }
         }
       }
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
+        // Always-ready instances of the "http" per-function scale group,
+        // where all HTTP functions run together, so that Graph's validation
+        // request (10 s) and notifications (about 3 s) do not wait for a
+        // cold start. FunctionsAlwaysReadyConfig {name, instanceCount};
+        // billed whether or not anything runs (docs/deploy.md):
+        // https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan#always-ready-instances
+        // https://learn.microsoft.com/azure/azure-functions/flex-consumption-how-to#set-always-ready-instance-counts
+        alwaysReady: httpAlwaysReadyInstances > 0
+          ? [
+              {
+                name: 'http'
+                instanceCount: httpAlwaysReadyInstances
+              }
+            ]
+          : []
       }
       // Custom handlers on Flex Consumption: runtime custom 1.0
       // (FUNCTIONS_WORKER_RUNTIME is not an app setting on Flex).
@@ -146,6 +194,34 @@ module functionApp 'br/public:avm/res/web/site:0.16.0' = {
 resource site 'Microsoft.Web/sites@2024-04-01' existing = {
   name: name
 }
+
+// The Entra app operators sign in with; its redirect URI is App Service
+// authentication's callback on this app's host name.
+module operatorApp 'operator-app.bicep' = if (createOperatorApp) {
+  name: 'operator-app'
+  params: {
+    uniqueName: operatorAppUniqueName
+    displayName: operatorAppDisplayName
+    redirectUri: 'https://${functionApp.outputs.defaultHostname}/.auth/login/aad/callback'
+    operatorPrincipalIds: statusPageOperators
+  }
+}
+
+// The app operators sign in with, created here or by hand; empty: none.
+var statusPageClientId = createOperatorApp ? operatorApp!.outputs.clientId : operatorAppClientId
+var statusPageSignIn = createOperatorApp || !empty(operatorAppClientId)
+
+// The routes Graph calls with the function key (authLevel function in
+// functions/GraphWebhook and functions/GraphLifecycle, under host.json's
+// routePrefix "api"), and the Functions host's own admin API, which its
+// master key protects: App Service authentication lets them through
+// unauthenticated; everything else, the status page above all, needs a
+// sign-in. deploycheck holds this list to the function folders.
+var unauthenticatedPaths = [
+  '/api/GraphWebhook'
+  '/api/GraphLifecycle'
+  '/admin/*'
+]
 
 // Settings the Functions host reads. Identity-based AzureWebJobsStorage with
 // a user-assigned identity (blob only: timer singletons; no queue or table
@@ -170,6 +246,10 @@ var tenantsyncSettings = {
   ServiceBusQueueName: queueName
   TENANTSYNC_TABLES: tableEndpoint
   AZURE_CLIENT_ID: identityClientId
+  // The Graph app's federated credential trusts this identity only.
+  TENANTSYNC_GRAPH_IDENTITY_CLIENT_ID: graphIdentityClientId
+  // The status page answers only principals signed in for this app.
+  TENANTSYNC_OPERATOR_APP_CLIENT_ID: statusPageClientId
   ReconcileSchedule: reconcileSchedule
   SubscriptionSchedule: subscriptionSchedule
   // Without the function key: the code lists it at run time (see below and
@@ -194,6 +274,60 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   properties: union(hostSettings, tenantsyncSettings, configSettings)
   dependsOn: [
     functionApp
+  ]
+}
+
+// App Service built-in authentication ("Easy Auth") in front of the app:
+// Microsoft Entra ID sign-in for the operator app, required on every path but
+// unauthenticatedPaths (globalValidation.excludedPaths), and only for users
+// the operator app admits (appRoleAssignmentRequired). Behind it, the status
+// page checks the principal the platform forwards (X-MS-CLIENT-PRINCIPAL)
+// for this app and the operator role (internal/statuspage RequireOperator),
+// and the Status function needs no function key (authLevel anonymous).
+// Resource shape: https://learn.microsoft.com/azure/templates/microsoft.web/sites/config-authsettingsv2
+// Flex Consumption: the preview's "EasyAuth isn't currently supported"
+// consideration is gone from the plan's list since general availability
+// (https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan#considerations);
+// the page's own check stands whatever the platform does (docs/security.md).
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (statusPageSignIn) {
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+      excludedPaths: unauthenticatedPaths
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: statusPageClientId
+          // The source tenant, where the operator app lives (single tenant).
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            statusPageClientId
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+  }
+  dependsOn: [
+    appSettings
   ]
 }
 
@@ -232,6 +366,11 @@ resource webhookKeyReaderAssignment 'Microsoft.Authorization/roleAssignments@202
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
   }
+  // Explicitly after the definition: ARM would otherwise start both at
+  // once, since the id above is built from the name, not from a reference.
+  // Even so Azure may not have replicated a definition created seconds
+  // earlier ("RoleDefinitionDoesNotExist"); templates have no retry, so
+  // docs/deploy.md says to run azd provision again, which is idempotent.
   dependsOn: [
     functionApp
     webhookKeyReader
@@ -249,3 +388,9 @@ output defaultHostname string = functionApp.outputs.defaultHostname
 
 @description('URL of GraphWebhook without the function key.')
 output webhookUrl string = 'https://${functionApp.outputs.defaultHostname}/api/GraphWebhook'
+
+@description('URL of the status page (Entra sign-in, operator role).')
+output statusPageUrl string = 'https://${functionApp.outputs.defaultHostname}/api/status'
+
+@description('Client id of the operator sign-in app; empty when there is none.')
+output operatorAppClientId string = statusPageClientId

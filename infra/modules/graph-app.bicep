@@ -21,7 +21,13 @@
 //   being listed ("Application permissions can be granted directly with app
 //   role assignments, or through a consent experience",
 //   https://learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto).
-// internal/deploycheck holds this file to exactly these two sets.
+// - When the deployment provisions groups (groupProvisioning, a target with
+//   groups in tenantsync.yaml), the targets are asked for Group.ReadWrite.All
+//   as well, and only then: the least privileged permission that covers
+//   creating, renaming, deleting and restoring groups and their members
+//   (https://learn.microsoft.com/graph/api/group-update#permissions,
+//   https://learn.microsoft.com/graph/api/group-delete#permissions).
+// internal/deploycheck holds this file to exactly these sets.
 //
 // Microsoft Graph Bicep extension, dynamic types; the alias microsoftGraphV1
 // is defined in infra/bicepconfig.json as
@@ -45,6 +51,9 @@ param identityPrincipalId string
 @description('Redirect URI registered for the admin-consent flow.')
 param redirectUri string
 
+@description('Whether tenantsync provisions groups into the targets: they are then also asked for Group.ReadWrite.All.')
+param groupProvisioning bool = false
+
 // Microsoft Graph's well-known application id.
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 
@@ -64,6 +73,9 @@ var graphAppRoles = {
   userInviteAll: '09850681-111b-4a89-9bed-3f2cae46d706'
   // Target: PATCH, DELETE and restore of the B2B users; reading them to match.
   userReadWriteAll: '741f803b-c850-494e-b5df-cde7c675a1ca'
+  // Target, with groupProvisioning only: the security groups tenantsync
+  // creates and their members.
+  groupReadWriteAll: '62a82d76-70ea-41e2-9197-370581804d09'
 }
 
 resource app 'Microsoft.Graph/applications@v1.0' = {
@@ -93,6 +105,12 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
           id: graphAppRoles.userReadWriteAll
           type: 'Role'
         }
+        ...(groupProvisioning ? [
+          {
+            id: graphAppRoles.groupReadWriteAll
+            type: 'Role'
+          }
+        ] : [])
       ]
     }
   ]

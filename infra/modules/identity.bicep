@@ -1,7 +1,12 @@
-// The user-assigned managed identity tenantsync uses for everything: the
-// Functions host (deployment storage, AzureWebJobsStorage, Service Bus
-// trigger), the handler's own calls (Table Storage, Service Bus, App Insights)
-// and, through the Graph app's federated credential, Microsoft Graph.
+// A user-assigned managed identity. main.bicep makes three, one per power
+// (docs/security.md):
+// - the runtime identity: the Functions host (AzureWebJobsStorage, Service
+//   Bus trigger, Application Insights) and the handler's own calls (Table
+//   Storage, Service Bus, the function key);
+// - the Graph identity: only the subject of the Graph app's federated
+//   credential, with no Azure role at all;
+// - the deployment identity: only the Flex Consumption deployment
+//   container, with a role scoped to that container.
 //
 // AVM user-assigned-identity 0.4.1, as pinned by the Azure Functions azd
 // quickstarts; parameters name, location, tags; outputs resourceId,
@@ -19,7 +24,9 @@ param location string
 param tags object
 
 module identity 'br/public:avm/res/managed-identity/user-assigned-identity:0.4.1' = {
-  name: 'user-assigned-identity'
+  // The nested deployment's name is per identity: three instances of this
+  // module deploy into one resource group, where deployment names are unique.
+  name: take('user-assigned-identity-${name}', 64)
   params: {
     name: name
     location: location
@@ -33,5 +40,5 @@ output resourceId string = identity.outputs.resourceId
 @description('Object (principal) id of the identity: role assignments and the federated credential subject.')
 output principalId string = identity.outputs.principalId
 
-@description('Client id of the identity: AZURE_CLIENT_ID and the __clientId connection settings.')
+@description('Client id of the identity: AZURE_CLIENT_ID and the __clientId connection settings, or TENANTSYNC_GRAPH_IDENTITY_CLIENT_ID.')
 output clientId string = identity.outputs.clientId

@@ -5,12 +5,20 @@
 //
 // AVM service-bus/namespace 0.16.1 (CHANGELOG:
 // https://github.com/Azure/bicep-registry-modules/blob/main/avm/res/service-bus/namespace/CHANGELOG.md).
-// Parameters name, location, tags, skuObject, disableLocalAuth,
-// authorizationRules, minimumTlsVersion, publicNetworkAccess, queues,
+// Parameters name, location, tags, skuObject, zoneRedundant,
+// disableLocalAuth, authorizationRules, minimumTlsVersion,
+// publicNetworkAccess, networkRuleSets (publicNetworkAccess, defaultAction,
+// trustedServiceAccessEnabled, ipRules {action, ipMask}), queues,
 // roleAssignments; queue items name, requiresSession, maxDeliveryCount,
 // lockDuration, deadLetteringOnMessageExpiration, defaultMessageTimeToLive
-// (passed through to the queue child module); output name:
+// (passed through to the queue child module); outputs name and
+// serviceBusEndpoint (the namespace's properties.serviceBusEndpoint), as in
+// the module's main.bicep at tag avm/res/service-bus/namespace/0.16.1:
 // https://github.com/Azure/bicep-registry-modules/blob/main/avm/res/service-bus/namespace/main.bicep
+//
+// The module's zoneRedundant defaults to true ("Enabled by default in order
+// to align with resiliency best practices, thus requires Premium SKU"), so
+// Standard must pass false explicitly.
 
 @description('Name of the namespace (6-50 characters).')
 param name string
@@ -29,6 +37,9 @@ param identityPrincipalId string
 
 @description('Object id of a person who runs dlq list/resubmit; empty for none.')
 param userPrincipalId string = ''
+
+@description('IPv4 addresses or CIDR ranges allowed to reach the namespace; empty (the default) allows every network. See docs/deploy.md, Network access: the function app must be among them.')
+param allowedIpRanges string[] = []
 
 // Built-in roles:
 // https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/integration#azure-service-bus-data-receiver
@@ -64,6 +75,8 @@ var userRoles = empty(userPrincipalId)
       }
     ]
 
+var ipRules = [for range in allowedIpRanges: { action: 'Allow', ipMask: range }]
+
 module namespace 'br/public:avm/res/service-bus/namespace:0.16.1' = {
   name: 'service-bus-namespace'
   params: {
@@ -77,7 +90,19 @@ module namespace 'br/public:avm/res/service-bus/namespace:0.16.1' = {
     // No SAS rules: with local auth disabled they could not be used anyway.
     authorizationRules: []
     minimumTlsVersion: '1.2'
+    zoneRedundant: false
     publicNetworkAccess: 'Enabled'
+    // Network rules only when ranges are given: the namespace then denies
+    // every other address; trusted Microsoft services stay allowed.
+    // https://learn.microsoft.com/azure/service-bus-messaging/service-bus-ip-filtering
+    networkRuleSets: empty(allowedIpRanges)
+      ? null
+      : {
+          publicNetworkAccess: 'Enabled'
+          defaultAction: 'Deny'
+          trustedServiceAccessEnabled: true
+          ipRules: ipRules
+        }
     queues: [
       {
         name: queueName
@@ -97,8 +122,13 @@ module namespace 'br/public:avm/res/service-bus/namespace:0.16.1' = {
 @description('Name of the namespace.')
 output name string = namespace.outputs.name
 
-@description('Fully qualified namespace (ServiceBusConnection__fullyQualifiedNamespace); public cloud suffix.')
-output fullyQualifiedNamespace string = '${namespace.outputs.name}.servicebus.windows.net'
+// The host of the namespace's own endpoint (https://<name>.servicebus.windows.net:443/
+// in the public cloud): ARM's environment() has a storage suffix but none for
+// Service Bus, so the endpoint the namespace reports is what carries the
+// cloud's suffix, as environment().suffixes.storage does for the tables.
+// https://learn.microsoft.com/azure/azure-resource-manager/bicep/bicep-functions-deployment#environment
+@description('Fully qualified namespace (ServiceBusConnection__fullyQualifiedNamespace), from the namespace\'s serviceBusEndpoint.')
+output fullyQualifiedNamespace string = split(split(split(namespace.outputs.serviceBusEndpoint, '//')[1], '/')[0], ':')[0]
 
 @description('Name of the queue.')
 output queueName string = queueName

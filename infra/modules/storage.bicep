@@ -27,11 +27,17 @@ param tags object
 @description('Blob container the Flex Consumption plan deploys the app package from.')
 param deploymentContainerName string
 
-@description('Principal id of the managed identity of the function app.')
+@description('Principal id of the runtime managed identity of the function app (host storage, state tables).')
 param identityPrincipalId string
+
+@description('Principal id of the deployment identity: Storage Blob Data Contributor on the deployment container only.')
+param deploymentIdentityPrincipalId string
 
 @description('Object id of a person who runs operator commands against the tables; empty for none.')
 param userPrincipalId string = ''
+
+@description('IPv4 addresses or CIDR ranges allowed to reach the account; empty (the default) allows every network. See docs/deploy.md, Network access: the function app must be among them.')
+param allowedIpRanges string[] = []
 
 // The state tables, as internal/store/tablestore names them: the default
 // prefix and each table (internal/deploycheck holds this list to the code's).
@@ -42,11 +48,13 @@ var stateTables = [
   'tenantsyncdeletions'
   'tenantsyncevents'
   'tenantsyncstatus'
+  'tenantsyncgrouplinks'
 ]
 
 // Built-in roles:
 // https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage
-var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // host storage and deployment container with identity
+var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // host storage (AzureWebJobsStorage) with identity
+var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe' // the deployment container, for the deployment identity
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // tenantsync state
 
 var identityRoles = [
@@ -54,7 +62,10 @@ var identityRoles = [
     roleDefinitionIdOrName: storageBlobDataOwner
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
-    description: 'tenantsync: Functions host storage and the deployment container'
+    // "Connecting to host storage with an identity" asks for Storage Blob
+    // Data Owner on the account; it covers the deployment container too.
+    // https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
+    description: 'tenantsync: Functions host storage (AzureWebJobsStorage)'
   }
   {
     roleDefinitionIdOrName: storageTableDataContributor
@@ -75,6 +86,9 @@ var userRoles = empty(userPrincipalId)
       }
     ]
 
+// IP rules of the account's network ACLs: a single address or a CIDR range.
+var ipRules = [for range in allowedIpRanges: { value: range, action: 'Allow' }]
+
 module account 'br/public:avm/res/storage/storage-account:0.29.0' = {
   name: 'storage-account'
   params: {
@@ -87,15 +101,28 @@ module account 'br/public:avm/res/storage/storage-account:0.29.0' = {
     allowSharedKeyAccess: false
     minimumTlsVersion: 'TLS1_2'
     publicNetworkAccess: 'Enabled'
+    // Every network unless ranges are given; then only those, and trusted
+    // Azure services. https://learn.microsoft.com/azure/storage/common/storage-network-security
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: empty(allowedIpRanges) ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
+      ipRules: ipRules
     }
     blobServices: {
       containers: [
         {
           name: deploymentContainerName
           publicAccess: 'None'
+          // The deployment identity's one role, scoped to this container
+          // (the AVM container child module's roleAssignments).
+          roleAssignments: [
+            {
+              roleDefinitionIdOrName: storageBlobDataContributor
+              principalId: deploymentIdentityPrincipalId
+              principalType: 'ServicePrincipal'
+              description: 'tenantsync: Flex Consumption deployment package'
+            }
+          ]
         }
       ]
     }

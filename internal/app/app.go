@@ -140,11 +140,12 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		a.ownStore = true
 	}
 	a.Engine, err = engine.New(engine.Options{
-		Config:  a.Config,
-		Source:  a.Source,
-		Targets: ports,
-		Store:   a.Store,
-		Logger:  log,
+		Config:          a.Config,
+		Source:          a.Source,
+		Targets:         ports,
+		Store:           a.Store,
+		Logger:          log,
+		GroupAnchorAttr: graph.GroupAnchorAttr,
 	})
 	if err != nil {
 		a.Close()
@@ -154,6 +155,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 }
 
 func (a *App) client(ctx context.Context, what string, t config.Tenant, opts Options) (*graph.Client, error) {
+	t = WithGraphIdentity(opts.Env, t)
 	cred, err := graph.NewCredential(t, graph.CredentialOptions{Getenv: opts.Env.Var})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -167,6 +169,21 @@ func (a *App) client(ctx context.Context, what string, t config.Tenant, opts Opt
 		return nil, fmt.Errorf("%s (%s): %w", what, t.Graph, err)
 	}
 	return c, nil
+}
+
+// WithGraphIdentity returns t with the managed identity of its federated
+// credential set from TENANTSYNC_GRAPH_IDENTITY_CLIENT_ID when t signs in
+// with managedIdentityFederated and names no identity itself. The deployment
+// gives the Graph app's federated credential an identity of its own, apart
+// from the one with Storage and Service Bus roles (AZURE_CLIENT_ID), so that
+// neither can do what the other does (docs/security.md); without this
+// setting the credential falls back to AZURE_CLIENT_ID.
+func WithGraphIdentity(env settings.Env, t config.Tenant) config.Tenant {
+	if t.Auth.Method != config.AuthManagedIdentityFederated || t.Auth.ManagedIdentityClientID != "" {
+		return t
+	}
+	t.Auth.ManagedIdentityClientID = env.Get(settings.GraphIdentityClientID)
+	return t
 }
 
 // OpenStore opens the store the settings choose: Table Storage through a

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/tenantsync/tenantsync/internal/pipeline"
 	"github.com/tenantsync/tenantsync/internal/queue/servicebus"
 	"github.com/tenantsync/tenantsync/internal/settings"
+	"github.com/tenantsync/tenantsync/internal/statuspage"
 	"github.com/tenantsync/tenantsync/internal/subscriptions"
 )
 
@@ -161,7 +163,14 @@ func (a *App) functionsRuntime() (*functionsRuntime, error) {
 		q.Close(context.Background())
 		return nil, err
 	}
-	rt, err := a.Runtime(RuntimeOptions{Queue: q, URLs: urls, CounterGroup: CounterGroupThisInstance, DeadLetters: q})
+	rt, err := a.Runtime(RuntimeOptions{
+		Queue: q, URLs: urls, CounterGroup: CounterGroupThisInstance, DeadLetters: q,
+		// The status page is on the internet: App Service authentication
+		// signs operators in (infra/modules/app-auth.bicep) and the page
+		// checks the principal it forwards.
+		StatusAuth:   &statuspage.OperatorAuth{AppClientID: a.Env.Get(settings.OperatorAppClientID), Logger: a.Logger},
+		WarmUpClient: &http.Client{},
+	})
 	if err != nil {
 		q.Close(context.Background())
 		return nil, err

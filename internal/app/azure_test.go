@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"github.com/tenantsync/tenantsync/internal/devtools/testenv"
 	"github.com/tenantsync/tenantsync/internal/pipeline"
 	"github.com/tenantsync/tenantsync/internal/settings"
+	"github.com/tenantsync/tenantsync/internal/statuspage"
 )
 
 // A Service Bus connection string that parses; nothing connects before a
@@ -241,16 +243,38 @@ func TestServeFunctionsHostListensFirst(t *testing.T) {
 // run, the HTTP routes match in any case as the host's do, and the status
 // page labels the counters as this instance's.
 func TestServeFunctionsHostOpensBehindTheGate(t *testing.T) {
+	const operatorApp = "6d1b3c2a-5f4e-4a8b-9c0d-1e2f3a4b5c6d"
 	h := startHost(t, map[string]string{
 		settings.State:                      filepath.Join(t.TempDir(), "state.db"),
 		settings.ServiceBusConnectionString: fakeServiceBus,
+		settings.OperatorAppClientID:        operatorApp,
 	}, 0, 0)
 	h.probe(t, time.Second)
 
-	resp, err := http.Get(h.url + "/API/Status?format=json")
-	if err != nil {
-		t.Fatal(err)
+	// Under the host the status page answers only an operator signed in by
+	// App Service authentication (statuspage.RequireOperator).
+	get := func(principal string) *http.Response {
+		req, err := http.NewRequest(http.MethodGet, h.url+"/API/Status?format=json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if principal != "" {
+			req.Header.Set(statuspage.PrincipalHeader, base64.StdEncoding.EncodeToString([]byte(principal)))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
 	}
+	if resp := get(""); resp.StatusCode != http.StatusUnauthorized {
+		resp.Body.Close()
+		t.Fatalf("status page without a sign-in = %d; want 401", resp.StatusCode)
+	} else {
+		resp.Body.Close()
+	}
+	resp := get(`{"auth_typ":"aad","claims":[{"typ":"aud","val":"` + operatorApp + `"},{"typ":"roles","val":"` + statuspage.OperatorRole + `"}],` +
+		`"name_typ":"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name","role_typ":"http://schemas.microsoft.com/ws/2008/06/identity/claims/role"}`)
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)

@@ -40,6 +40,16 @@ type RuntimeOptions struct {
 	// ProcessChange, so the page must say whose counts it shows. The local
 	// runner, one process for everything, leaves it empty.
 	CounterGroup string
+	// StatusAuth, when set, puts the status page behind the App Service
+	// authentication check (statuspage.RequireOperator) and shows attribute
+	// names instead of values: the Functions host sets it, where the page
+	// is reachable from the internet. The local runner has its own token.
+	StatusAuth *statuspage.OperatorAuth
+	// WarmUpClient, when set, sends the subscription manager's warm-up
+	// request to the webhook before each subscription it creates
+	// (subscriptions.Options.WarmUpClient): the Functions host sets it, as
+	// its HTTP functions may sit on no instance when Graph validates.
+	WarmUpClient *http.Client
 }
 
 // logRetention reads TENANTSYNC_LOG_RETENTION.
@@ -79,6 +89,7 @@ func (a *App) Runtime(opts RuntimeOptions) (*Runtime, error) {
 			NotificationURL: opts.NotificationURL,
 			LifecycleURL:    opts.LifecycleURL,
 			URLs:            opts.URLs,
+			WarmUpClient:    opts.WarmUpClient,
 			Logger:          a.Logger,
 		})
 		if err != nil {
@@ -152,6 +163,7 @@ func (a *App) Runtime(opts RuntimeOptions) (*Runtime, error) {
 		SubscriptionFailure: rt.Pipeline.SubscriptionFailure,
 		ReconcileFailure:    rt.Pipeline.ReconcileFailure,
 		Logger:              a.Logger,
+		AttributeNamesOnly:  opts.StatusAuth != nil,
 	}
 	if dl := opts.DeadLetters; dl != nil {
 		status.DeadLetters = func(ctx context.Context) (int, error) {
@@ -167,9 +179,13 @@ func (a *App) Runtime(opts RuntimeOptions) (*Runtime, error) {
 			return out, err
 		}
 	}
-	rt.Status, err = statuspage.New(status)
+	page, err := statuspage.New(status)
 	if err != nil {
 		return nil, fmt.Errorf("status page: %w", err)
+	}
+	rt.Status = page
+	if opts.StatusAuth != nil {
+		rt.Status = statuspage.RequireOperator(page, *opts.StatusAuth)
 	}
 	return rt, nil
 }

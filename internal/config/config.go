@@ -136,6 +136,9 @@ type Target struct {
 	// administrator changed stays until the source changes, as in
 	// Cross-Tenant Synchronization.
 	DriftRepair *bool `json:"driftRepair,omitempty" yaml:"driftRepair,omitempty"`
+	// Groups are the security groups provisioned into the target with
+	// their memberships (docs/groups.md); none when left out.
+	Groups Groups `json:"groups,omitzero" yaml:"groups,omitempty"`
 }
 
 // RepairsDrift reports whether a full pass writes drifted target users back.

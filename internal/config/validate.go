@@ -215,6 +215,7 @@ func validateTarget(l *errorList, p string, t *Target) {
 	validateScope(l, p, t)
 	checkMappings(l, p, t)
 	validateDeprovision(l, p+".deprovision", &t.Deprovision)
+	validateGroups(l, p, t)
 }
 
 func validateScope(l *errorList, target string, t *Target) {

@@ -205,10 +205,12 @@ func TestFunctionDefinitions(t *testing.T) {
 		typ   string
 		props map[string]any
 	}
+	// Status is anonymous for the host: App Service authentication signs
+	// the operator in and the page checks the role (statuspage.RequireOperator).
 	want := map[string]trigger{
 		"GraphWebhook":        {"httpTrigger", map[string]any{"authLevel": "function", "methods": []any{"post"}, "route": "GraphWebhook"}},
 		"GraphLifecycle":      {"httpTrigger", map[string]any{"authLevel": "function", "methods": []any{"post"}, "route": "GraphLifecycle"}},
-		"Status":              {"httpTrigger", map[string]any{"authLevel": "function", "methods": []any{"get"}, "route": "status"}},
+		"Status":              {"httpTrigger", map[string]any{"authLevel": "anonymous", "methods": []any{"get"}, "route": "status"}},
 		"ProcessChange":       {"serviceBusTrigger", map[string]any{"name": "message", "queueName": "%ServiceBusQueueName%", "connection": "ServiceBusConnection", "isSessionsEnabled": true}},
 		"Reconcile":           {"timerTrigger", map[string]any{"name": "timer", "schedule": "%ReconcileSchedule%", "runOnStartup": false}},
 		"SubscriptionManager": {"timerTrigger", map[string]any{"name": "timer", "schedule": "%SubscriptionSchedule%", "runOnStartup": true}},

@@ -53,11 +53,14 @@ type Options struct {
 
 // Result is what a demo run measured.
 type Result struct {
-	Synced    int              // users in Contoso after the initial sync
-	SyncTime  time.Duration    // initial sync
-	Steps     []StepResult     // the story
-	Requests  map[string]int64 // Graph requests per tenant
-	StatusURL string
+	Synced   int           // users in Contoso after the initial sync
+	SyncTime time.Duration // initial sync
+	// GroupMembers are the members of Group's security group in Contoso
+	// after the initial sync, as Contoso's Graph lists them.
+	GroupMembers int
+	Steps        []StepResult     // the story
+	Requests     map[string]int64 // Graph requests per tenant
+	StatusURL    string
 }
 
 // StepResult is one change of the story and how long it took to arrive.
@@ -113,6 +116,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	defer st.Close()
 
 	cfg := Config(simURL)
+	// Config leaves groups out (the tests that share it count users);
+	// the demo shows one.
+	cfg.Targets[0].Groups.Sync = []string{Group}
 	a, err := app.Open(ctx, app.Options{Env: settings.FromMap(nil), Config: cfg, Store: st, MaxRetries: new(int), Logger: log})
 	if err != nil {
 		return res, err
@@ -127,6 +133,15 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		if a.Op == "create" && a.Error == "" {
 			expected++
 		}
+	}
+	expectedMembers := -1
+	for _, g := range plan.Targets[0].Groups {
+		if g.DisplayName == Group && g.Op == "create" && g.Error == "" {
+			expectedMembers = g.MembersAfter
+		}
+	}
+	if expectedMembers < 0 {
+		return res, fmt.Errorf("plan the initial sync: the group %q is not planned to be created: %+v", Group, plan.Targets[0].Groups)
 	}
 	fmt.Fprintf(opts.Out, "\nScope: members of %q in Fabrikam, nested groups included: %d people to invite into Contoso.\n",
 		graphsim.ScopingGroup, expected)
@@ -153,9 +168,16 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	res.SyncTime = time.Since(start)
 	res.Synced = expected
-	fmt.Fprintf(opts.Out, "Initial sync: %d users invited into Contoso in %.1f s.\n\n", expected, res.SyncTime.Seconds())
+	fmt.Fprintf(opts.Out, "Initial sync: %d users invited into Contoso in %.1f s.\n", expected, res.SyncTime.Seconds())
+	contoso := newTenants(simURL)
+	if res.GroupMembers, err = waitGroup(ctx, contoso, Group, expectedMembers, opts.Timeout); err != nil {
+		stop()
+		l.Wait()
+		return res, err
+	}
+	fmt.Fprintf(opts.Out, "Group %q: created in Contoso as a security group with its %d members.\n\n", Group, res.GroupMembers)
 
-	story := &story{t: newTenants(simURL), timeout: opts.Timeout, out: opts.Out}
+	story := &story{t: contoso, timeout: opts.Timeout, out: opts.Out}
 	res.Steps, err = story.play(ctx)
 	if err != nil {
 		stop()
@@ -200,6 +222,11 @@ Make a change and watch it flow, for example:
 	}
 	return res, nil
 }
+
+// Group is the source group the demo provisions into Contoso as a security
+// group, with its members: Project Phoenix, whose people (in scope through
+// the scoping group, which nests it) work with Contoso.
+const Group = graphsim.NestedScopingGroup
 
 // SettleDelay is the deletion guard's settle delay in the demo: short, so
 // that the story moves on, and long enough to be seen (the default is a
@@ -279,6 +306,33 @@ func waitInitialSync(ctx context.Context, opts Options, st store.Store, target s
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitGroup waits until Contoso's Graph lists the security group tenantsync
+// creates for the source group name with the want members the plan
+// expects, and returns how many it has.
+func waitGroup(ctx context.Context, contoso *tenants, name string, want int, timeout time.Duration) (int, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		id, members, err := contoso.targetGroup(ctx, name)
+		if err != nil {
+			return 0, fmt.Errorf("read group %q in Contoso: %w", name, err)
+		}
+		if id != "" && members == want {
+			return members, nil
+		}
+		if time.Now().After(deadline) {
+			if id == "" {
+				return 0, fmt.Errorf("group %q: not in Contoso after %s; see the status page", name, timeout)
+			}
+			return 0, fmt.Errorf("group %q: %d members in Contoso after %s, want %d; see the status page", name, members, timeout, want)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

@@ -3,6 +3,7 @@ package demo_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,6 +40,14 @@ func TestDemo(t *testing.T) {
 	if res.Synced < 50 || len(res.Steps) != 5 {
 		t.Fatalf("demo synced %d users and played %d steps, want the demo population and 5 steps\n%s", res.Synced, len(res.Steps), out.String())
 	}
+	// One group, created in Contoso with its members (Run read them from
+	// Contoso's Graph, and checked them against the plan).
+	if res.GroupMembers == 0 {
+		t.Errorf("the demo's group has no members in Contoso\n%s", out.String())
+	}
+	if want := fmt.Sprintf("Group %q: created in Contoso as a security group with its %d members.\n", demo.Group, res.GroupMembers); !strings.Contains(out.String(), want) {
+		t.Errorf("the story does not say %q:\n%s", want, out.String())
+	}
 	for _, s := range res.Steps {
 		if s.Latency > 5*time.Second {
 			t.Errorf("%s took %s", s.What, s.Latency)
@@ -56,6 +65,9 @@ func TestDemo(t *testing.T) {
 	}
 	if counts["deleted"] != "2" {
 		t.Errorf("deleted users on the status page = %q, want 2", counts["deleted"])
+	}
+	if groups := testenv.Eval[string](t, b, `document.querySelector('tr[data-target="contoso"] .groups')?.dataset.groupsSynced ?? ""`); groups != "1" {
+		t.Errorf("synced groups on the status page = %q, want 1", groups)
 	}
 	events := testenv.Eval[string](t, b, `[...document.querySelectorAll('tr.event')].map(tr => tr.innerText).join("\n")`)
 	if !strings.Contains(events, "ada.lovelace@fabrikam.example") {

@@ -85,6 +85,36 @@ func (t *tenants) targetUser(ctx context.Context, mail string) (map[string]any, 
 	return page.Value[0], nil
 }
 
+// targetGroup finds Contoso's security group with this name and counts its
+// user members; "" when there is none.
+func (t *tenants) targetGroup(ctx context.Context, name string) (id string, members int, err error) {
+	var groups struct {
+		Value []struct {
+			ID              string `json:"id"`
+			SecurityEnabled bool   `json:"securityEnabled"`
+			MailEnabled     bool   `json:"mailEnabled"`
+		}
+	}
+	q := url.Values{"$filter": {"displayName eq '" + name + "'"}, "$select": {"id,securityEnabled,mailEnabled"}}
+	if _, err := t.call(ctx, graphsim.DemoTargetDomain, "GET", "/groups?"+q.Encode(), nil, &groups); err != nil {
+		return "", 0, err
+	}
+	switch {
+	case len(groups.Value) == 0:
+		return "", 0, nil
+	case len(groups.Value) > 1:
+		return "", 0, fmt.Errorf("%d groups named %q in Contoso, want one", len(groups.Value), name)
+	case !groups.Value[0].SecurityEnabled || groups.Value[0].MailEnabled:
+		return "", 0, fmt.Errorf("group %q in Contoso is not a security group", name)
+	}
+	id = groups.Value[0].ID
+	var page struct{ Value []struct{ ID string } }
+	if _, err := t.call(ctx, graphsim.DemoTargetDomain, "GET", "/groups/"+id+"/members/microsoft.graph.user?$top=999&$select=id", nil, &page); err != nil {
+		return "", 0, err
+	}
+	return id, len(page.Value), nil
+}
+
 // story is the scenario the demo plays.
 type story struct {
 	t       *tenants

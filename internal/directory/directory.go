@@ -157,10 +157,13 @@ func (u User) Identities() []Identity {
 	return out
 }
 
-// Group is a group object.
+// Group is a group object. Attrs holds the other properties read or to
+// write (description, mailNickname, the anchor attribute), in Graph's JSON
+// names, as User.Attrs does.
 type Group struct {
 	ID          string
 	DisplayName string
+	Attrs       Attributes
 }
 
 // Removal says why a delta query reports an object as removed.

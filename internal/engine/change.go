@@ -129,9 +129,13 @@ func (a *Action) setTargetID(id string) {
 type Result struct {
 	Change  Change
 	Actions []Action
-	// FollowUps are user changes a group change implies, for the caller to
-	// process (the event pipeline enqueues them).
+	// FollowUps are changes a change implies, for the caller to process
+	// (the event pipeline enqueues them): users whose scope a group change
+	// moved, a manager's reports, the synced groups a user joins or leaves.
 	FollowUps []Change
+	// Groups are the outcomes of a group change in each target that syncs
+	// the group (group provisioning, group.go).
+	Groups []GroupAction `json:"groups,omitempty"`
 	// RecheckAt, when not zero, is when this change must be synced again:
 	// a deprovision waits out the deletion guard's settle delay. The event
 	// pipeline schedules the change for then; reconcile also sends overdue

@@ -188,7 +188,11 @@ func (d *decision) guarded(ctx context.Context, action string) (verdict, error) 
 			// The rest of the burst: staged here too, so that `deletions
 			// list` shows it at once. Each one's own re-check stages it as
 			// well (the guard holds), so a failure here loses nothing.
-			if err := e.stageOther(ctx, t, id, d.act.Reason); err != nil {
+			stage := e.stageOther
+			if _, group := groupOfGuardID(id); group {
+				stage = e.stageOtherGroupKey // a group's deletion (group_guard.go)
+			}
+			if err := stage(ctx, t, id, d.act.Reason); err != nil {
 				e.log.WarnContext(ctx, "could not stage a deprovision of the burst; its own re-check will", "target", t.name, "sourceId", id, "err", err)
 			}
 		}
@@ -460,7 +464,22 @@ func (e *Engine) approve(ctx context.Context, targetName string, sourceIDs []str
 		// Each under its own trace, so that every action names the Graph
 		// requests behind it and no other's.
 		tctx := directory.WithTrace(ctx, &directory.Trace{})
-		res, err := e.syncUser(tctx, Change{Kind: KindUser, ID: d.SourceID, Cause: "approve"}, nil, t)
+		var res Result
+		if g, ok := groupOfGuardID(d.SourceID); ok {
+			// A group's deletion (group_guard.go).
+			res, err = e.provisionGroup(tctx, Change{Kind: KindGroup, ID: g, Cause: "approve"}, t, nil)
+			for _, ga := range res.Groups {
+				acts = append(acts, ga.AsAction())
+			}
+		} else {
+			res, err = e.syncUser(tctx, Change{Kind: KindUser, ID: d.SourceID, Cause: "approve"}, nil, t)
+			for _, f := range res.FollowUps {
+				if f.Kind == KindGroup && err == nil {
+					// The synced groups the user leaves, now (group.go).
+					_, err = e.provisionGroup(tctx, f, t, nil)
+				}
+			}
+		}
 		acts = append(acts, res.Actions...)
 		if err != nil {
 			errs = append(errs, err)

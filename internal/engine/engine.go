@@ -34,6 +34,10 @@ type Options struct {
 	// StatusCacheTTL bounds how stale the engine's view of a target's
 	// quarantine may be; 0 means 10 s.
 	StatusCacheTTL time.Duration
+	// GroupAnchorAttr is the group property tenantsync writes its anchor
+	// into on the groups it creates: the Graph adapter's choice. Required
+	// when a target syncs groups (docs/groups.md).
+	GroupAnchorAttr string
 }
 
 // Engine synchronises users from the source tenant into the targets. It is
@@ -75,6 +79,9 @@ type target struct {
 	threshold     int
 	window        time.Duration
 	delay         time.Duration // the deletion guard's settle delay
+	// group is the target's group provisioning (group.go); nil when it
+	// syncs no group.
+	group *groupTarget
 }
 
 // New compiles the configuration into an Engine. It does no I/O: scoping
@@ -133,6 +140,9 @@ func New(opts Options) (*Engine, error) {
 			threshold:     tc.Deprovision.Threshold,
 			window:        time.Duration(tc.Deprovision.Window),
 			delay:         tc.Deprovision.SettleDelay(),
+		}
+		if t.group, err = newGroupTarget(i, tc, api, opts.GroupAnchorAttr); err != nil {
+			return nil, err
 		}
 		for _, a := range set.SourceAttributes() {
 			attrs[a] = true

@@ -14,6 +14,9 @@ type Report struct {
 	Target string `json:"target"`
 	Steps  []Step `json:"steps"`
 	Action Action `json:"result"`
+	// Group is the outcome of a group's provisioning (ProvisionGroup),
+	// when the report is a group's.
+	Group *GroupAction `json:"group,omitempty"`
 }
 
 // Step is one stage of an on-demand provisioning.
@@ -63,6 +66,10 @@ func (e *Engine) Provision(ctx context.Context, user, targetName string) ([]Repo
 		trace := &directory.Trace{}
 		act, err := e.syncTargetRetrying(directory.WithTrace(ctx, trace), t, src, ch, rep)
 		if err != nil {
+			rep.step("error", "%v", err)
+			errs = append(errs, fmt.Errorf("%s: %w", t.name, err))
+		}
+		if err := e.syncMemberGroups(ctx, t, src, ch, act, rep); err != nil {
 			rep.step("error", "%v", err)
 			errs = append(errs, fmt.Errorf("%s: %w", t.name, err))
 		}

@@ -24,6 +24,9 @@ type TargetPlan struct {
 	Name    string   `json:"name"`
 	Actions []Action `json:"actions"`
 	Held    []Action `json:"held"`
+	// Groups are the synced groups' actions (group_plan.go), held ones
+	// included (Held set); omitted for a target that syncs no group.
+	Groups []GroupAction `json:"groups,omitempty"`
 }
 
 // Plan is a full dry run: for each target, the users it would create,
@@ -43,6 +46,7 @@ func (e *Engine) plan(ctx context.Context, targets []*target, details bool) (Pla
 	if err != nil {
 		return Plan{}, err
 	}
+	defer s.close()
 	d := e.dry(s)
 	p := Plan{forced: map[string]bool{}}
 	for _, t := range d.targets {
@@ -52,30 +56,45 @@ func (e *Engine) plan(ctx context.Context, targets []*target, details bool) (Pla
 		// Linked users the listing did not return are deleted in the source;
 		// target users carrying our anchor without a link were left by a crash.
 		var extra []string
-		for id := range ts.links {
-			if _, live := s.users[id]; !live {
+		ts.links.eachID(func(id string) {
+			if !s.users.has(id) {
 				extra = append(extra, id)
 			}
-		}
-		for _, u := range ts.users {
+		})
+		err := ts.users.each(func(_ string, u directory.User) error {
 			a, _ := u.Attrs.String(t.anchorAttr)
 			if id, ok := strings.CutPrefix(a, e.anchorPrefix()); ok {
-				if l, linked := ts.links[id]; !linked || l.TargetID != u.ID {
+				l, linked, err := ts.links.get(id)
+				if err != nil {
+					return err
+				}
+				if !linked || l.TargetID != u.ID {
 					p.forced[id] = true
-					if _, live := s.users[id]; !live {
+					if !s.users.has(id) {
 						extra = append(extra, id)
 					}
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return p, err
 		}
 		sort.Strings(extra)
 		ids = append(ids, dedupe(extra)...)
 		for _, id := range ids {
-			force := p.forced[id] || drifted(t, ts, id)
+			drift, err := drifted(t, ts, id)
+			if err != nil {
+				return p, err
+			}
+			force := p.forced[id] || drift
 			if force {
 				p.forced[id] = true
 			}
-			src, ok := s.users[id]
+			src, ok, err := s.users.get(id)
+			if err != nil {
+				return p, err
+			}
 			var sv *sourceUser
 			if ok {
 				sv = &sourceUser{id: id, user: src}
@@ -105,6 +124,9 @@ func (e *Engine) plan(ctx context.Context, targets []*target, details bool) (Pla
 			}
 		}
 		d.holdBurst(ctx, t, &tp)
+		if err := d.planGroups(ctx, t, &tp, details); err != nil {
+			return p, err
+		}
 		p.Targets = append(p.Targets, tp)
 	}
 	return p, nil
@@ -147,22 +169,25 @@ func (d *Engine) holdBurst(ctx context.Context, t *target, tp *TargetPlan) {
 
 // drifted reports whether a linked target user differs from what tenantsync
 // last wrote to it, on the attributes it keeps in step.
-func drifted(t *target, ts *targetSurvey, sourceID string) bool {
-	l, ok := ts.links[sourceID]
-	if !ok || l.State != store.LinkActive {
-		return false
+func drifted(t *target, ts *targetSurvey, sourceID string) (bool, error) {
+	l, ok, err := ts.links.get(sourceID)
+	if err != nil || !ok || l.State != store.LinkActive {
+		return false, err
 	}
-	u, ok := ts.users[l.TargetID]
+	u, ok, err := ts.users.get(l.TargetID)
+	if err != nil {
+		return false, err
+	}
 	if !ok {
-		return true // deleted in the target by someone else
+		return true, nil // deleted in the target by someone else
 	}
 	for _, k := range t.comparedAttrs() {
 		if !directory.Equal(u.Attrs[k], l.Attributes[k]) {
-			return true
+			return true, nil
 		}
 	}
 	if m, ok := l.Attributes["manager"]; ok && !directory.Equal(u.Attrs["manager"], m) {
-		return true
+		return true, nil
 	}
-	return false
+	return false, nil
 }

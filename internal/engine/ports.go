@@ -71,6 +71,46 @@ type Target interface {
 	InvitationsBlocked(ctx context.Context) (bool, error)
 }
 
+// GroupSource is what group provisioning reads of the source tenant
+// besides Source: one group's properties. The Graph adapter implements it.
+type GroupSource interface {
+	// GetGroup reads one group by object id with the given properties
+	// (displayName is always read); directory.ErrNotFound when it does not
+	// exist or is soft deleted.
+	GetGroup(ctx context.Context, id string, attrs []string) (directory.Group, error)
+}
+
+// GroupTarget is what group provisioning writes in a target tenant: the
+// security groups tenantsync creates, and their members. The Graph adapter
+// implements it; errors are *directory.Error.
+type GroupTarget interface {
+	// CreateGroup creates a security group (securityEnabled true,
+	// mailEnabled false, no groupTypes) with the given properties, the
+	// anchor among them, and returns it.
+	CreateGroup(ctx context.Context, attrs directory.Attributes) (directory.Group, error)
+	// GetGroup reads one group by object id with the given properties;
+	// directory.ErrNotFound when it does not exist or is soft deleted.
+	GetGroup(ctx context.Context, id string, attrs []string) (directory.Group, error)
+	// FindGroupsByName returns the groups whose displayName is name, with
+	// the given properties.
+	FindGroupsByName(ctx context.Context, name string, attrs []string) ([]directory.Group, error)
+	// UpdateGroup PATCHes the given properties; nil values clear them.
+	UpdateGroup(ctx context.Context, id string, attrs directory.Attributes) error
+	// ListGroupMembers returns the ids of the group's direct user members.
+	ListGroupMembers(ctx context.Context, id string) ([]string, error)
+	// AddGroupMembers adds users as direct members, up to 20 per request
+	// (PATCH with members@odata.bind); a user who is a member already is
+	// not an error.
+	AddGroupMembers(ctx context.Context, id string, userIDs []string) error
+	// RemoveGroupMember removes one direct member (DELETE …/members/{id}/$ref);
+	// a user who is not a member is not an error.
+	RemoveGroupMember(ctx context.Context, id, userID string) error
+	// DeleteGroup soft deletes a group; its members are users and stay.
+	DeleteGroup(ctx context.Context, id string) error
+	// RestoreGroup restores a soft-deleted group from deleted items.
+	RestoreGroup(ctx context.Context, id string) error
+}
+
 // Invitation is a B2B invitation.
 type Invitation struct {
 	Email       string
@@ -115,6 +155,11 @@ type Store interface {
 
 	GetGuard(ctx context.Context, target string) (store.Guard, error)
 	PutGuard(ctx context.Context, g store.Guard) (store.Guard, error)
+
+	GetGroupLink(ctx context.Context, target, sourceID string) (store.GroupLink, error)
+	PutGroupLink(ctx context.Context, l store.GroupLink) (store.GroupLink, error)
+	DeleteGroupLink(ctx context.Context, l store.GroupLink) error
+	ListGroupLinks(ctx context.Context, target string) ([]store.GroupLink, error)
 }
 
 // Every store.Store is an engine Store.

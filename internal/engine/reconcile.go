@@ -186,7 +186,7 @@ func (e *Engine) emitOverdue(ctx context.Context, grace time.Duration, emit func
 			return 0, err
 		}
 		for _, id := range ids {
-			changes = append(changes, Change{Kind: KindUser, ID: id, Cause: "guard", Observed: e.now()})
+			changes = append(changes, guardChange(id, "guard", e.now()))
 		}
 	}
 	changes = dedupeChanges(changes)
@@ -241,6 +241,10 @@ func (e *Engine) groupChanges(ctx context.Context, link string, emit func(contex
 	if err != nil {
 		return 0, "", err
 	}
+	synced, err := e.groupsOfMember(ctx) // group provisioning (group.go)
+	if err != nil {
+		return 0, "", err
+	}
 	n := 0
 	seen := e.now()
 	// A group taken out of a nested scope, and the users removed from it in
@@ -254,6 +258,11 @@ func (e *Engine) groupChanges(ctx context.Context, link string, emit func(contex
 		var changes []Change
 		for _, g := range page {
 			id := g.Group.ID
+			for _, s := range synced[id] {
+				// A synced group, or a group nested in one, changed: the
+				// synced group is provisioned again.
+				changes = append(changes, Change{Kind: KindGroup, ID: s, Cause: CauseGroupSync, Observed: seen})
+			}
 			if len(nested) > 0 && !direct[id] && !nested[id] {
 				removedFrom[id] = append(removedFrom[id], g.MembersRemoved...)
 				childrenRemoved[id] = append(childrenRemoved[id], g.GroupsRemoved...)
@@ -456,6 +465,15 @@ func (e *Engine) fullPass(ctx context.Context, emit func(context.Context, []Chan
 			}
 			c.Force = c.Force || plan.forced[a.SourceID]
 			byUser[a.SourceID] = c
+		}
+	}
+	for _, tp := range plan.Targets {
+		// Group provisioning (group_plan.go): the groups that need work.
+		for _, id := range tp.groupWork() {
+			if _, ok := byUser[id]; !ok {
+				order = append(order, id)
+				byUser[id] = Change{Kind: KindGroup, ID: id, Cause: "full", Observed: e.now()}
+			}
 		}
 	}
 	n := 0

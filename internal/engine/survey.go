@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"maps"
@@ -20,33 +21,124 @@ import (
 // the links and the users. Plan and the full reconcile run the ordinary sync
 // code against it through read-only adapters, so a dry run and a real run
 // can never decide differently.
+//
+// The users and links are kept in a temporary file (spill.go), with only
+// their ids in the heap: close removes it.
 type survey struct {
-	users   map[string]directory.User // live source users by id
-	order   []string                  // source user ids in listing order
+	spill   *spill
+	users   *spilled[directory.User] // live source users by id
+	order   []string                 // source user ids in listing order
 	members map[bool]map[string]map[string]bool
 	targets map[string]*targetSurvey
 }
 
 type targetSurvey struct {
-	links map[string]store.Link // by source id
-	users map[string]directory.User
-	// index by lower-cased anchor, mail and otherMails values
-	byAnchor, byMail map[string][]string
+	links *spilled[store.Link]     // by source id
+	users *spilled[directory.User] // by target id
+	// listed are the target users in listing order, each time it listed
+	// one (a user listed twice is there twice): where each went in the
+	// spill, or, for the few kept in the heap, the user (heap, by place).
+	listed []spillRef
+	heap   map[int]directory.User
+	anchor string // the target's anchor attribute
+	// byAnchor and byMail index the listed users by lower-cased anchor, mail
+	// and otherMails values, keyed by valueKey (16 bytes instead of an
+	// address or an anchor). Only matching reads them, for users without a
+	// link: they are built the first time one is needed (index), which an
+	// idle full pass never does.
+	indexOnce        sync.Once
+	indexErr         error
+	byAnchor, byMail map[valueKey][]string
 }
 
-// survey reads the source and the given targets in pages.
-func (e *Engine) survey(ctx context.Context, targets []*target) (*survey, error) {
+// index builds byAnchor and byMail from the listed users, in the order they
+// were listed, as if built while listing.
+func (ts *targetSurvey) index() error {
+	ts.indexOnce.Do(func() {
+		ts.byAnchor, ts.byMail = map[valueKey][]string{}, map[valueKey][]string{}
+		for i, ref := range ts.listed {
+			u, inHeap := ts.heap[i]
+			if !inHeap {
+				var err error
+				if u, err = ts.users.version(ref); err != nil {
+					ts.indexErr = err
+					return
+				}
+			}
+			ts.add(u)
+		}
+	})
+	return ts.indexErr
+}
+
+// list keeps a user the target's listing returned.
+func (ts *targetSurvey) list(u directory.User) error {
+	ref, spilled, err := ts.users.putRef(u.ID, u)
+	if err != nil {
+		return err
+	}
+	if !spilled {
+		ts.heap[len(ts.listed)] = u
+	}
+	ts.listed = append(ts.listed, ref)
+	return nil
+}
+
+// add indexes one listed user.
+func (ts *targetSurvey) add(u directory.User) {
+	if a, ok := u.Attrs.String(ts.anchor); ok {
+		ts.byAnchor[keyOf(a)] = append(ts.byAnchor[keyOf(a)], u.ID)
+	}
+	if m, ok := u.Attrs.String("mail"); ok {
+		ts.byMail[keyOf(m)] = append(ts.byMail[keyOf(m)], u.ID)
+	}
+	others, _ := u.Attrs["otherMails"].([]string)
+	for _, o := range others {
+		if !strings.EqualFold(o, stringAttr(u.Attrs, "mail")) {
+			ts.byMail[keyOf(o)] = append(ts.byMail[keyOf(o)], u.ID)
+		}
+	}
+}
+
+// valueKey is a digest of a lower-cased attribute value: 128 bits, so that
+// two values never share one (2⁻¹²⁸ for a pair), and the index of 250,000
+// users takes a third of the heap of their values.
+type valueKey [16]byte
+
+func keyOf(v string) valueKey {
+	sum := sha256.Sum256([]byte(strings.ToLower(v)))
+	return valueKey(sum[:16])
+}
+
+// close removes the survey's temporary file.
+func (s *survey) close() error { return s.spill.close() }
+
+// survey reads the source and the given targets in pages. The caller
+// closes it.
+func (e *Engine) survey(ctx context.Context, targets []*target) (_ *survey, err error) {
+	sp, err := newSpill()
+	if err != nil {
+		return nil, err
+	}
 	s := &survey{
-		users:   map[string]directory.User{},
+		spill:   sp,
+		users:   newUserIndex(sp),
 		members: map[bool]map[string]map[string]bool{false: {}, true: {}},
 		targets: map[string]*targetSurvey{},
 	}
-	err := e.source.ListUsers(ctx, e.userAttrs, func(page []directory.User) error {
+	defer func() {
+		if err != nil {
+			sp.close()
+		}
+	}()
+	err = e.source.ListUsers(ctx, e.userAttrs, func(page []directory.User) error {
 		for _, u := range page {
-			if _, dup := s.users[u.ID]; !dup {
+			if !s.users.has(u.ID) {
 				s.order = append(s.order, u.ID)
 			}
-			s.users[u.ID] = u
+			if err := s.users.put(u.ID, u); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -73,7 +165,7 @@ func (e *Engine) survey(ctx context.Context, targets []*target) (*survey, error)
 			}
 			s.members[nested][g] = set
 		}
-		ts, err := e.surveyTarget(ctx, t)
+		ts, err := e.surveyTarget(ctx, t, sp)
 		if err != nil {
 			return nil, err
 		}
@@ -82,16 +174,15 @@ func (e *Engine) survey(ctx context.Context, targets []*target) (*survey, error)
 	return s, nil
 }
 
-func (e *Engine) surveyTarget(ctx context.Context, t *target) (*targetSurvey, error) {
+func (e *Engine) surveyTarget(ctx context.Context, t *target, sp *spill) (*targetSurvey, error) {
 	ts := &targetSurvey{
-		links:    map[string]store.Link{},
-		users:    map[string]directory.User{},
-		byAnchor: map[string][]string{},
-		byMail:   map[string][]string{},
+		links:  newLinkIndex(sp),
+		users:  newUserIndex(sp),
+		heap:   map[int]directory.User{},
+		anchor: t.anchorAttr,
 	}
 	err := e.store.ListLinks(ctx, t.name, func(l store.Link) error {
-		ts.links[l.SourceID] = l
-		return nil
+		return ts.links.put(l.SourceID, l)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list links of %s: %w", t.name, err)
@@ -99,18 +190,8 @@ func (e *Engine) surveyTarget(ctx context.Context, t *target) (*targetSurvey, er
 	attrs := e.targetAttrs(t)
 	err = t.api.ListUsers(ctx, attrs, func(page []directory.User) error {
 		for _, u := range page {
-			ts.users[u.ID] = u
-			if a, ok := u.Attrs.String(t.anchorAttr); ok {
-				ts.byAnchor[strings.ToLower(a)] = append(ts.byAnchor[strings.ToLower(a)], u.ID)
-			}
-			if m, ok := u.Attrs.String("mail"); ok {
-				ts.byMail[strings.ToLower(m)] = append(ts.byMail[strings.ToLower(m)], u.ID)
-			}
-			others, _ := u.Attrs["otherMails"].([]string)
-			for _, o := range others {
-				if !strings.EqualFold(o, stringAttr(u.Attrs, "mail")) {
-					ts.byMail[strings.ToLower(o)] = append(ts.byMail[strings.ToLower(o)], u.ID)
-				}
+			if err := ts.list(u); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -140,8 +221,8 @@ type surveySource struct {
 }
 
 func (ss surveySource) GetUser(ctx context.Context, id string, attrs []string) (directory.User, error) {
-	if u, ok := ss.s.users[id]; ok {
-		return u, nil
+	if u, ok, err := ss.s.users.get(id); err != nil || ok {
+		return u, err
 	}
 	return directory.User{}, &directory.Error{Op: "get user " + id + " (survey)", Status: 404, Code: "Request_ResourceNotFound", Err: directory.ErrNotFound}
 }
@@ -171,27 +252,34 @@ func (d dryTarget) Invite(ctx context.Context, inv Invitation) (directory.User, 
 }
 
 func (d dryTarget) GetUser(ctx context.Context, id string, attrs []string) (directory.User, error) {
-	if u, ok := d.ts.users[id]; ok {
-		return u, nil
+	if u, ok, err := d.ts.users.get(id); err != nil || ok {
+		return u, err
 	}
 	return directory.User{}, &directory.Error{Op: "get user " + id + " (survey)", Status: 404, Code: "Request_ResourceNotFound", Err: directory.ErrNotFound}
 }
 
 func (d dryTarget) FindUsers(ctx context.Context, conds []Cond, attrs []string) ([]directory.User, error) {
+	if err := d.ts.index(); err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	var out []directory.User
 	for _, c := range conds {
 		var ids []string
 		switch c.Attr {
 		case "mail", "otherMails":
-			ids = d.ts.byMail[strings.ToLower(c.Value)]
+			ids = d.ts.byMail[keyOf(c.Value)]
 		default:
-			ids = d.ts.byAnchor[strings.ToLower(c.Value)]
+			ids = d.ts.byAnchor[keyOf(c.Value)]
 		}
 		for _, id := range ids {
 			if !seen[id] {
 				seen[id] = true
-				out = append(out, d.ts.users[id])
+				u, _, err := d.ts.users.get(id)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, u)
 			}
 		}
 	}
@@ -212,15 +300,17 @@ func (dryTarget) GetDeletedUser(ctx context.Context, id string, attrs []string) 
 }
 
 // overlayStore is the engine's Store for a dry run: it reads links from a
-// survey and everything else from the real store, and keeps every write in
-// memory. A dry run changes nothing, yet sees its own earlier decisions (so
+// survey (base) and everything else from the real store, and keeps every
+// write in memory (links, with gone for the links it deleted). A dry run changes nothing, yet sees its own earlier decisions (so
 // the deletion guard counts as it would). It implements Store in full and
 // embeds nothing: a store call added to the engine cannot reach the real
 // store through it unnoticed.
 type overlayStore struct {
 	real     Store
 	mu       sync.Mutex
+	base     map[string]*spilled[store.Link]
 	links    map[string]map[string]store.Link
+	gone     map[string]map[string]bool
 	status   map[string]store.TargetStatus
 	deletion map[string]store.Deletion
 	guard    map[string]store.Guard
@@ -229,15 +319,27 @@ type overlayStore struct {
 var _ Store = (*overlayStore)(nil)
 
 func newOverlay(real Store, s *survey) *overlayStore {
-	o := &overlayStore{real: real, links: map[string]map[string]store.Link{},
-		status: map[string]store.TargetStatus{}, deletion: map[string]store.Deletion{}, guard: map[string]store.Guard{}}
+	o := &overlayStore{real: real, base: map[string]*spilled[store.Link]{}, links: map[string]map[string]store.Link{},
+		gone: map[string]map[string]bool{}, status: map[string]store.TargetStatus{}, deletion: map[string]store.Deletion{},
+		guard: map[string]store.Guard{}}
 	for name, ts := range s.targets {
+		o.base[name] = ts.links
 		o.links[name] = map[string]store.Link{}
-		for id, l := range ts.links {
-			o.links[name][id] = l
-		}
+		o.gone[name] = map[string]bool{}
 	}
 	return o
+}
+
+// link returns a link as the dry run has it: written by it, deleted by it,
+// or as surveyed. The caller holds o.mu.
+func (o *overlayStore) link(target, sourceID string) (store.Link, bool, error) {
+	if l, ok := o.links[target][sourceID]; ok {
+		return l, true, nil
+	}
+	if o.gone[target][sourceID] || o.base[target] == nil {
+		return store.Link{}, false, nil
+	}
+	return o.base[target].get(sourceID)
 }
 
 func (o *overlayStore) GetWatermark(ctx context.Context, tenant, resource string) (store.Watermark, error) {
@@ -251,22 +353,33 @@ func (o *overlayStore) PutWatermark(ctx context.Context, w store.Watermark) (sto
 func (o *overlayStore) GetLink(ctx context.Context, target, sourceID string) (store.Link, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if l, ok := o.links[target][sourceID]; ok {
-		return l, nil
+	l, ok, err := o.link(target, sourceID)
+	if err != nil || ok {
+		return l, err
 	}
 	return store.Link{}, store.ErrNotFound
 }
 
 func (o *overlayStore) GetLinkByTargetID(ctx context.Context, target, targetID string) (store.Link, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for _, l := range o.links[target] {
+	var found *store.Link
+	err := o.ListLinks(ctx, target, func(l store.Link) error {
 		if l.TargetID == targetID {
-			return l, nil
+			found = &l
+			return errStop
 		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return store.Link{}, err
+	}
+	if found != nil {
+		return *found, nil
 	}
 	return store.Link{}, store.ErrNotFound
 }
+
+// errStop ends a listing early.
+var errStop = errors.New("stop")
 
 func (o *overlayStore) PutLink(ctx context.Context, l store.Link) (store.Link, error) {
 	o.mu.Lock()
@@ -275,6 +388,7 @@ func (o *overlayStore) PutLink(ctx context.Context, l store.Link) (store.Link, e
 		o.links[l.Target] = map[string]store.Link{}
 	}
 	o.links[l.Target][l.SourceID] = l
+	delete(o.gone[l.Target], l.SourceID)
 	return l, nil
 }
 
@@ -282,18 +396,40 @@ func (o *overlayStore) DeleteLink(ctx context.Context, l store.Link) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	delete(o.links[l.Target], l.SourceID)
+	if o.gone[l.Target] == nil {
+		o.gone[l.Target] = map[string]bool{}
+	}
+	o.gone[l.Target][l.SourceID] = true
 	return nil
 }
 
 func (o *overlayStore) ListLinks(ctx context.Context, target string, fn func(store.Link) error) error {
+	// Only the ids are gathered and sorted: the links are read one at a
+	// time, as fn takes them.
 	o.mu.Lock()
-	ls := make([]store.Link, 0, len(o.links[target]))
-	for _, l := range o.links[target] {
-		ls = append(ls, l)
+	ids := make([]string, 0, len(o.links[target]))
+	for id := range o.links[target] {
+		ids = append(ids, id)
+	}
+	if b := o.base[target]; b != nil {
+		b.eachID(func(id string) {
+			if _, written := o.links[target][id]; !written && !o.gone[target][id] {
+				ids = append(ids, id)
+			}
+		})
 	}
 	o.mu.Unlock()
-	slices.SortFunc(ls, func(a, b store.Link) int { return strings.Compare(a.SourceID, b.SourceID) })
-	for _, l := range ls {
+	slices.Sort(ids)
+	for _, id := range ids {
+		o.mu.Lock()
+		l, ok, err := o.link(target, id)
+		o.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue // deleted meanwhile
+		}
 		if err := fn(l); err != nil {
 			return err
 		}

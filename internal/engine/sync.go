@@ -33,7 +33,7 @@ func (e *Engine) Sync(ctx context.Context, ch Change) (Result, error) {
 	case KindUser:
 		return e.syncUser(ctx, ch, nil, nil)
 	case KindGroup:
-		return e.syncGroup(ctx, ch)
+		return e.syncGroupChange(ctx, ch)
 	}
 	return Result{Change: ch}, fmt.Errorf("sync %s %s: unknown kind: %w", ch.Kind, ch.ID, ErrPermanent)
 }
@@ -102,8 +102,14 @@ func (e *Engine) syncUser(ctx context.Context, ch Change, src *sourceUser, only 
 		for _, id := range act.burst {
 			// The burst this deprovision tripped: each is staged by its own
 			// sync too, whatever became of its re-check.
-			res.FollowUps = append(res.FollowUps, Change{Kind: KindUser, ID: id, Cause: "guard", Observed: ch.Observed})
+			res.FollowUps = append(res.FollowUps, guardChange(id, "guard", ch.Observed))
 		}
+		// The synced groups this user joins or leaves (group.go).
+		groups, err := e.memberFollowUps(ctx, t, src, ch, act)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		res.FollowUps = append(res.FollowUps, groups...)
 		if t.mappings.HasManager() && (act.activated || ch.Force && act.linked) {
 			// Reports synced while their manager had no active target user
 			// could not have their manager set; now they can. A forced

@@ -55,6 +55,10 @@ const (
 	GroupReadAll       = "Group.Read.All"
 	GroupMemberReadAll = "GroupMember.Read.All"
 	ApplicationReadAll = "Application.Read.All"
+	// GroupReadWriteAll is needed in a target only when group provisioning
+	// is configured: it is the least privileged permission that covers
+	// every group write tenantsync makes there (groups.go).
+	GroupReadWriteAll = "Group.ReadWrite.All"
 )
 
 // AppRole is one Microsoft Graph application permission: its name, and the

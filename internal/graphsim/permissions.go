@@ -115,6 +115,14 @@ var permTable = map[string]permRule{
 		oneOf("GroupMember.Read.All", "Directory.Read.All", "Directory.ReadWrite.All", "Group.Read.All", "Group.ReadWrite.All")},
 	"POST /groups": {graphAPI + "group-post-groups#permissions",
 		oneOf("Group.Create", "Group.ReadWrite.All", "Directory.ReadWrite.All")},
+	// "In order for an app with Group.Create permission to create a group
+	// with owners or members, it must have the privileges to read the
+	// object type that it wants to assign ... To create the group with
+	// users as owners or members, the app must have at least the
+	// User.Read.All permission." Group.ReadWrite.All and
+	// Directory.ReadWrite.All need nothing more.
+	"POST /groups with members or owners": {graphAPI + "group-post-groups#permissions",
+		[][]string{{"Group.Create", "User.Read.All"}, {"Group.Create", "Directory.Read.All"}, {"Group.ReadWrite.All"}, {"Directory.ReadWrite.All"}}},
 	"PATCH /groups/{id}": {graphAPI + "group-update#permissions",
 		oneOf("Group.ReadWrite.All", "Directory.ReadWrite.All")},
 	"DELETE /groups/{id}": {graphAPI + "group-delete#permissions",
@@ -178,8 +186,7 @@ var staticRules = map[routeID]string{
 	routeListGroups:               "GET /groups",
 	routeGetGroup:                 "GET /groups/{id}",
 	routeGroupsDelta:              "GET /groups/delta",
-	routeCreateGroup:              "POST /groups",
-	routePatchGroup:               "PATCH /groups/{id}",
+	routeGetGroupByUniqueName:     "GET /groups/{id}",
 	routeDeleteGroup:              "DELETE /groups/{id}",
 	routeMembers:                  "GET /groups/{id}/members",
 	routeMembersCast:              "GET /groups/{id}/members",
@@ -337,6 +344,15 @@ func permKeys(rq *request, rt routeID) []string {
 	switch rt {
 	case routePatchUser:
 		return patchUserPermKeys(rq)
+	case routeCreateGroup:
+		if bodyBindsMembers(rq) {
+			return []string{"POST /groups", "POST /groups with members or owners"}
+		}
+		return []string{"POST /groups"}
+	case routePatchGroup:
+		return patchGroupPermKeys(rq)
+	case routeUpsertGroup:
+		return upsertPermKeys(rq)
 	case routeListDeleted:
 		if rq.segs[2] == "microsoft.graph.group" {
 			return []string{"GET /directory/deletedItems (groups)"}

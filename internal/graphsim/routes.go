@@ -53,6 +53,8 @@ const (
 	routeAuthorizationPolicy
 	routeGetServicePrincipal
 	routeAppRoleAssignments
+	routeGetGroupByUniqueName
+	routeUpsertGroup
 	numRoutes
 )
 
@@ -110,6 +112,8 @@ var routes = [numRoutes]routeDef{
 	routeAuthorizationPolicy:      {name: "GET /policies/authorizationPolicy"},
 	routeGetServicePrincipal:      {name: "GET /servicePrincipals(appId='{appId}')"},
 	routeAppRoleAssignments:       {name: "GET /servicePrincipals/{id}/appRoleAssignments"},
+	routeGetGroupByUniqueName:     {name: "GET /groups(uniqueName='{uniqueName}')"},
+	routeUpsertGroup:              {name: "PATCH /groups(uniqueName='{uniqueName}')", write: true},
 }
 
 // isDelta reports whether seg names the delta function.
@@ -141,6 +145,14 @@ func route(rq *request) (routeID, handlerFunc, *graphError) {
 			return pick(m, alt{http.MethodGet, routeGetServicePrincipal, getServicePrincipal})
 		case len(segs) == 2 && segs[1] == "appRoleAssignments":
 			return pick(m, alt{http.MethodGet, routeAppRoleAssignments, listAppRoleAssignments})
+		}
+		return 0, nil, errSegment(segs[len(segs)-1])
+	}
+	// groups(uniqueName='{uniqueName}') is one segment: the alternate key
+	// (groupupsert.go).
+	if _, ok := groupUniqueName(segs[0]); ok {
+		if len(segs) == 1 {
+			return pick(m, alt{http.MethodGet, routeGetGroupByUniqueName, getGroupByUniqueName}, alt{http.MethodPatch, routeUpsertGroup, upsertGroup})
 		}
 		return 0, nil, errSegment(segs[len(segs)-1])
 	}

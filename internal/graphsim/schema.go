@@ -263,6 +263,7 @@ const (
 	gProxyAddresses
 	gSecurityEnabled
 	gSecurityIdentifier
+	gUniqueName
 	gVisibility
 	numGroupProps
 )
@@ -282,7 +283,15 @@ var groupProps = [numGroupProps]propDef{
 	gProxyAddresses:     {name: "proxyAddresses", kind: kStrings, seedOnly: true, collection: true, filter: filterSupport{eq: dflt, startsWith: dflt}},
 	gSecurityEnabled:    {name: "securityEnabled", kind: kBool, writable: true, filter: fsEqIn},
 	gSecurityIdentifier: {name: "securityIdentifier", kind: kString, seedOnly: true},
-	gVisibility:         {name: "visibility", kind: kString, writable: true},
+	// uniqueName: "The unique identifier that can be assigned to a group
+	// and used as an alternate key. Immutable. Read-only."
+	// (https://learn.microsoft.com/graph/api/resources/group#properties). It
+	// is assigned only by the upsert, PATCH /groups(uniqueName='…') with
+	// Prefer: create-if-missing (groupupsert.go); POST and PATCH by id answer
+	// that it is read-only. Graph documents no $filter on it, so none is
+	// supported, and it is returned only when selected (stricter readings).
+	gUniqueName: {name: "uniqueName", kind: kString, seedOnly: true},
+	gVisibility: {name: "visibility", kind: kString, writable: true},
 }
 
 // gMembers is the pseudo property "members" in a groups delta $select.

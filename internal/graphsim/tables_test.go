@@ -17,6 +17,7 @@ func TestPermissionTable(t *testing.T) {
 		routeGetDeleted: true, routeRestoreDeleted: true, routeDeleteDeleted: true,
 		routeListSubscriptions: true, routeCreateSubscription: true, routeGetSubscription: true,
 		routePatchSubscription: true, routeDeleteSubscription: true, routeReauthorizeSubscription: true,
+		routeCreateGroup: true, routePatchGroup: true, routeUpsertGroup: true,
 	}
 	for rt := routeID(0); rt < numRoutes; rt++ {
 		key, ok := staticRules[rt]
@@ -76,6 +77,9 @@ func TestRequestCost(t *testing.T) {
 		{"transitiveMemberOf", routeTransitiveMemberOf, "", 2},
 		{"appRoleAssignments", routeAppRoleAssignments, "", 2},
 		{"patch user", routePatchUser, "", 1},
+		{"patch group, members@odata.bind included", routePatchGroup, "", 1},
+		{"upsert group", routeUpsertGroup, "", 1},
+		{"get group by uniqueName with $select", routeGetGroupByUniqueName, "$select=id", 1},
 		{"batch envelope", routeBatch, "", 0},
 	}
 	for _, tt := range tests {
@@ -86,7 +90,8 @@ func TestRequestCost(t *testing.T) {
 			}
 		})
 	}
-	if writeCost(routeCheckMemberGroups) != 0 || writeCost(routePatchUser) != 1 || writeCost(routeListUsers) != 0 {
+	if writeCost(routeCheckMemberGroups) != 0 || writeCost(routePatchUser) != 1 || writeCost(routeListUsers) != 0 ||
+		writeCost(routeUpsertGroup) != 1 || writeCost(routeGetGroupByUniqueName) != 0 {
 		t.Error("write costs: reads (checkMemberGroups included) cost 0 writes, writes 1")
 	}
 }

@@ -557,46 +557,6 @@ func (t *tenant) setManager(key, managerID string) *graphError {
 // with $select=manager tracks it (reported as manager@delta).
 const maskManager = 1 << 63
 
-// createGroup adds a group from a POST /groups body.
-func (t *tenant) createGroup(props map[string]any, now time.Time) (*group, *graphError) {
-	g := &group{id: newGUID()}
-	if _, gerr := applyGroupProps(g, props, modeCreate); gerr != nil {
-		return nil, gerr
-	}
-	for _, p := range []int{gDisplayName, gMailEnabled, gMailNickname, gSecurityEnabled} {
-		if g.v[p] == nil {
-			return nil, errRequired(groupProps[p].name, "Group")
-		}
-	}
-	g.v[gCreatedDateTime] = graphTime(now)
-	var binds []string
-	if raw, ok := props["members@odata.bind"].([]any); ok {
-		for _, r := range raw {
-			s, _ := r.(string)
-			binds = append(binds, strings.ToLower(lastSegment(s)))
-		}
-	}
-	t.mu.Lock()
-	for _, id := range binds {
-		k, ok := t.objectKind(id)
-		if !ok {
-			t.mu.Unlock()
-			return nil, errNotFound(id)
-		}
-		g.addMember(member{id: id, kind: k})
-	}
-	t.lagBefore(objGroup, g.id)
-	t.indexGroup(g)
-	t.record(change{kind: objGroup, op: opCreate, id: g.id})
-	for _, m := range g.members {
-		// The group's own event below tells subscribers.
-		t.recordMembership(g.id, m, false)
-	}
-	t.mu.Unlock()
-	t.publish(event{kind: objGroup, id: g.id, changeType: "updated"})
-	return g, nil
-}
-
 // objectKind says whether id is a live user or group; the caller holds t.mu.
 func (t *tenant) objectKind(id string) (objKind, bool) {
 	if t.users[id] != nil {
@@ -606,60 +566,6 @@ func (t *tenant) objectKind(id string) (objKind, bool) {
 		return objGroup, true
 	}
 	return 0, false
-}
-
-func (t *tenant) patchGroup(id string, props map[string]any) *graphError {
-	t.mu.Lock()
-	g := t.groups[strings.ToLower(id)]
-	if g == nil {
-		t.mu.Unlock()
-		return errNotFound(id)
-	}
-	next := *g
-	mask, gerr := applyGroupProps(&next, props, modePatch)
-	if gerr != nil {
-		t.mu.Unlock()
-		return gerr
-	}
-	if mask == 0 {
-		t.mu.Unlock()
-		return nil
-	}
-	t.lagBefore(objGroup, g.id)
-	g.v = next.v
-	t.record(change{kind: objGroup, op: opUpdate, id: g.id, mask: mask})
-	t.mu.Unlock()
-	t.publish(event{kind: objGroup, id: g.id, changeType: "updated"})
-	return nil
-}
-
-// deleteGroup soft deletes a Microsoft 365 group and permanently deletes a
-// security group, as Entra does.
-func (t *tenant) deleteGroup(id string, now time.Time) *graphError {
-	id = strings.ToLower(id)
-	t.mu.Lock()
-	g := t.groups[id]
-	if g == nil {
-		t.mu.Unlock()
-		return errNotFound(id)
-	}
-	t.lagBefore(objGroup, id)
-	t.unindexGroup(g)
-	_, evs := t.leaveGroups(member{id: id, kind: objGroup})
-	if g.isUnified() {
-		g.deleted = now
-		g.v[gDeletedDateTime] = graphTime(now)
-		t.deletedGroups[id] = g
-		t.record(change{kind: objGroup, op: opSoftDelete, id: id})
-		evs = append(evs, event{kind: objGroup, id: id, changeType: "updated"})
-		t.scheduleExpiry(now.Add(t.srv.opts.DeletedItemRetention))
-	} else {
-		t.record(change{kind: objGroup, op: opHardDelete, id: id})
-		evs = append(evs, event{kind: objGroup, id: id, changeType: "deleted"})
-	}
-	t.mu.Unlock()
-	t.publish(evs...)
-	return nil
 }
 
 // addMember adds a user or group to a group.

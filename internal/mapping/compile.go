@@ -29,9 +29,15 @@ type compiled struct {
 // *RuleError, one per invalid rule, joined with errors.Join when there are
 // several; Index is the position in rules.
 func Compile(rules []Rule) (*Set, error) {
+	return compile(rules, Defaults(), targetType)
+}
+
+// compile merges rules over defaults; typeOf gives the type of a target
+// attribute (a user's, or a group's) or says why it cannot be written.
+func compile(rules, defaults []Rule, typeOf func(string) (attrType, error)) (*Set, error) {
 	byTarget := make(map[string]compiled)
-	for _, r := range Defaults() {
-		c, err := compileRule(r)
+	for _, r := range defaults {
+		c, err := compileRule(r, typeOf)
 		if err != nil {
 			return nil, fmt.Errorf("default mapping %s: %w", r.Target, err.Err)
 		}
@@ -57,7 +63,7 @@ func Compile(rules []Rule) (*Set, error) {
 			delete(byTarget, r.Target)
 			continue
 		}
-		c, err := compileRule(r)
+		c, err := compileRule(r, typeOf)
 		if err != nil {
 			err.Index = i
 			errs = append(errs, err)
@@ -94,14 +100,14 @@ func checkIgnore(r Rule, current map[string]compiled) *RuleError {
 }
 
 // compileRule validates one rule; the caller sets Index.
-func compileRule(r Rule) (compiled, *RuleError) {
+func compileRule(r Rule, typeOf func(string) (attrType, error)) (compiled, *RuleError) {
 	fail := func(field string, format string, args ...any) (compiled, *RuleError) {
 		return compiled{}, &RuleError{Field: field, Err: fmt.Errorf(format, args...)}
 	}
 	if r.Target == "" {
 		return fail("target", "missing")
 	}
-	typ, err := targetType(r.Target)
+	typ, err := typeOf(r.Target)
 	if err != nil {
 		return compiled{}, &RuleError{Field: "target", Err: err}
 	}

@@ -75,6 +75,17 @@ type OnlineTarget struct {
 	AppID string
 	// Groups are the target's scoping groups as configured.
 	Groups []string
+	// ProvisionsGroups says that group provisioning is configured for the
+	// target: it then needs the permissions of targetGroupNeeds too.
+	ProvisionsGroups bool
+}
+
+// needs returns the permissions tenantsync needs in the target.
+func (t OnlineTarget) needs() []need {
+	if t.ProvisionsGroups {
+		return append(targetNeeds(), targetGroupNeeds()...)
+	}
+	return targetNeeds()
 }
 
 // OnlineOptions are the tenants CheckOnline reads.
@@ -150,14 +161,14 @@ func CheckOnline(ctx context.Context, opts OnlineOptions) []Check {
 		}
 		if err := t.Probe.CanReadUsers(ctx); err != nil {
 			if refused(err) {
-				checks = append(checks, permissionChecks(ctx, t.Name, t.Probe, t.AppID, targetNeeds())...)
+				checks = append(checks, permissionChecks(ctx, t.Name, t.Probe, t.AppID, t.needs())...)
 			}
 			add(t.Name, "read users", CheckFail, errText(err))
 			add(t.Name, "guest invitations", CheckSkip, "skipped: the target could not be read")
 			continue
 		}
 		add(t.Name, "read users", CheckOK, "can read users")
-		checks = append(checks, permissionChecks(ctx, t.Name, t.Probe, t.AppID, targetNeeds())...)
+		checks = append(checks, permissionChecks(ctx, t.Name, t.Probe, t.AppID, t.needs())...)
 		p, err := t.Probe.AuthorizationPolicy(ctx)
 		switch {
 		case errors.Is(err, directory.ErrForbidden):
@@ -236,6 +247,38 @@ func targetNeeds() []need {
 			return "reading target users to match them fails (GET /users), and so does every update, disable, delete and restore (PATCH and DELETE /users/{id}, restoring deleted users): synced users are never kept in step"
 		},
 	}}
+}
+
+// targetGroupNeeds are the permissions tenantsync needs in a target besides
+// targetNeeds when group provisioning is configured for it (issue 15), and
+// only then.
+func targetGroupNeeds() []need {
+	return []need{{
+		permission: graph.GroupReadWriteAll,
+		// Creating lists Group.Create and membership GroupMember.ReadWrite.All,
+		// but renaming lists Group.ReadWrite.All (or Directory.ReadWrite.All),
+		// and deleting and restoring a group Group.ReadWrite.All alone: it is
+		// the least that covers them all, and it covers the others.
+		// https://learn.microsoft.com/graph/api/group-post-groups#permissions
+		// https://learn.microsoft.com/graph/api/group-update#permissions
+		// https://learn.microsoft.com/graph/api/group-post-members#permissions
+		// https://learn.microsoft.com/graph/api/group-delete#permissions
+		// https://learn.microsoft.com/graph/api/directory-deleteditems-restore#permissions
+		without: func(graph.Grant) string {
+			return "provisioning groups fails: creating, renaming, deleting and restoring the target's security groups (POST, PATCH and DELETE /groups) and keeping their members"
+		},
+	}}
+}
+
+// NeededGroupPermissions returns the names of the Microsoft Graph
+// application permissions a target needs when group provisioning is
+// configured for it, besides those of NeededPermissions.
+func NeededGroupPermissions() []string {
+	var out []string
+	for _, n := range targetGroupNeeds() {
+		out = append(out, n.permission)
+	}
+	return out
 }
 
 // NeededPermissions returns the names of the Microsoft Graph application

@@ -261,3 +261,44 @@ func TestPermissionChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupProvisioningNeeds checks that a target needs Group.ReadWrite.All
+// when group provisioning is configured for it, and only then.
+func TestGroupProvisioningNeeds(t *testing.T) {
+	names := func(ns []need) []string {
+		var out []string
+		for _, n := range ns {
+			out = append(out, n.permission)
+		}
+		return out
+	}
+	if got := names(OnlineTarget{}.needs()); slices.Contains(got, graph.GroupReadWriteAll) {
+		t.Errorf("a target without groups needs %v", got)
+	}
+	if got := names(OnlineTarget{ProvisionsGroups: true}.needs()); !slices.Contains(got, graph.GroupReadWriteAll) || !slices.Contains(got, graph.UserInviteAll) {
+		t.Errorf("a target with groups needs %v, want the user permissions and Group.ReadWrite.All", got)
+	}
+	sim := graphsim.NewTestServer(t, graphsim.Seed{Tenants: []graphsim.TenantSeed{{Domain: "contoso.example"}}})
+	for _, tt := range []struct {
+		groups   bool
+		grant    []string
+		wantFail bool
+	}{
+		{true, []string{"User.Invite.All", "User.ReadWrite.All"}, true},
+		{true, []string{"User.Invite.All", "User.ReadWrite.All", "Group.ReadWrite.All"}, false},
+		{false, []string{"User.Invite.All", "User.ReadWrite.All", "Group.ReadWrite.All"}, false},
+	} {
+		c, err := graph.New(context.Background(), graph.Options{BaseURL: sim.URL + "/contoso.example/v1.0", Credential: fixedCredential{
+			testToken(t, map[string]any{"tid": "0a1b2c3d-0000-4000-8000-00000000000f", "idtyp": "app", "roles": tt.grant})}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := permissionChecks(context.Background(), "contoso", c, "", OnlineTarget{ProvisionsGroups: tt.groups}.needs())
+		failed := slices.ContainsFunc(got, func(c Check) bool {
+			return c.Check == "permission "+graph.GroupReadWriteAll && c.Result == CheckFail
+		})
+		if failed != tt.wantFail {
+			t.Errorf("groups %v, grant %v: checks %+v, want Group.ReadWrite.All missing: %v", tt.groups, tt.grant, got, tt.wantFail)
+		}
+	}
+}

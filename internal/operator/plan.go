@@ -70,7 +70,11 @@ func WritePlan(w io.Writer, p engine.Plan) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s: %s\n", tp.Name, CountPlan(tp))
+		if g := groupCounts(tp.Groups); g != "" {
+			fmt.Fprintf(w, "%s: %s; groups: %s\n", tp.Name, CountPlan(tp), g)
+		} else {
+			fmt.Fprintf(w, "%s: %s\n", tp.Name, CountPlan(tp))
+		}
 		work := slices.DeleteFunc(slices.Clone(tp.Actions), func(a engine.Action) bool { return a.Op == engine.OpSkip || a.Op == engine.OpNoop })
 		slices.SortStableFunc(work, byOpThenUser)
 		held := slices.Clone(tp.Held)
@@ -97,6 +101,9 @@ func WritePlan(w io.Writer, p engine.Plan) error {
 			return err
 		}
 		if err := writeSkips(w, tp.Actions); err != nil {
+			return err
+		}
+		if err := writePlanGroups(w, tp.Groups); err != nil {
 			return err
 		}
 	}

@@ -17,6 +17,10 @@ var stepTitles = map[string]string{
 	"match":  "Match user between source and target",
 	"guard":  "Check the deletion guard",
 	"action": "Perform action",
+	// A group's (provision --group).
+	"members": "Keep the group's members (only those tenantsync added are removed)",
+	// A user's synced groups (docs/groups.md).
+	"groups": "Update the user's synced groups",
 	"error":  "Error",
 }
 

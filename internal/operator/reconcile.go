@@ -114,8 +114,11 @@ func Reconcile(ctx context.Context, s Syncer, opts ReconcileOptions) (ReconcileS
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, o := range r.outcome {
+	for key, o := range r.outcome {
 		if o != "" {
+			if strings.HasPrefix(key, groupOutcomeKey) {
+				o = "group " + o
+			}
 			r.sum.Actions[o]++
 		}
 	}
@@ -262,6 +265,11 @@ func (r *run) record(ch engine.Change, res engine.Result, err error, permanent b
 	for _, a := range res.Actions {
 		key := ch.ID + "\x00" + a.Target
 		r.outcome[key] = mergeOutcome(r.outcome[key], Outcome(a))
+	}
+	for _, g := range res.Groups {
+		// Groups count apart, as "group create", "group update", … (groups.go).
+		key := groupOutcomeKey + ch.ID + "\x00" + g.Target
+		r.outcome[key] = mergeOutcome(r.outcome[key], Outcome(g.AsAction()))
 	}
 	failed := 0
 	if err != nil {

@@ -50,6 +50,8 @@ type TargetStatus struct {
 	statuspage.TargetSummary
 	// RecentErrors are the newest failed provisioning events, newest first.
 	RecentErrors []FailedEvent `json:"recentErrors"`
+	// Groups summarises the synced groups (groups.go); nil when none.
+	Groups *GroupStatus `json:"groups,omitempty"`
 }
 
 // FailedEvent is a provisioning event that failed.
@@ -131,6 +133,9 @@ func ReadStatus(ctx context.Context, opts StatusOptions) (*Status, error) {
 	}
 	for _, t := range snap.Targets {
 		ts := TargetStatus{TargetSummary: t, RecentErrors: []FailedEvent{}}
+		if ts.Groups, err = readGroupStatus(ctx, opts.Store, t.Name); err != nil {
+			s.Problems = append(s.Problems, err.Error())
+		}
 		evs, err := RecentErrors(ctx, opts.Store, t.Name, opts.RecentErrors)
 		if err != nil {
 			s.Problems = append(s.Problems, err.Error())
@@ -296,6 +301,9 @@ func WriteStatus(w io.Writer, s *Status) error {
 			t.row("  recent errors", fmt.Sprintf("%d newest:", len(ts.RecentErrors)))
 		}
 		if err := t.flush(); err != nil {
+			return err
+		}
+		if err := writeGroupStatus(w, ts.Groups); err != nil {
 			return err
 		}
 		if len(ts.RecentErrors) > 0 {

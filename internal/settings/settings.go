@@ -52,6 +52,12 @@ const (
 	LogRetention = "TENANTSYNC_LOG_RETENTION"
 	// AzureClientID is the client id of the user-assigned managed identity.
 	AzureClientID = "AZURE_CLIENT_ID"
+	// GraphIdentityClientID is the client id of the user-assigned managed
+	// identity that the Graph app's federated credential trusts.
+	GraphIdentityClientID = "TENANTSYNC_GRAPH_IDENTITY_CLIENT_ID"
+	// OperatorAppClientID is the client id of the Entra app that App Service
+	// authentication signs operators in with, in front of the status page.
+	OperatorAppClientID = "TENANTSYNC_OPERATOR_APP_CLIENT_ID"
 	// CustomHandlerPort is the port the Functions host expects the custom
 	// handler to listen on.
 	CustomHandlerPort = "FUNCTIONS_CUSTOMHANDLER_PORT"
@@ -176,7 +182,24 @@ func all() []Setting {
 		},
 		{
 			Name: AzureClientID,
-			Doc:  "Client id of the user-assigned managed identity that azidentity uses (Table Storage, Service Bus, and the federated credential of the Graph app). Unset: the system-assigned identity or a developer credential.",
+			Doc:  "Client id of the user-assigned managed identity that azidentity uses for tenantsync's own Azure resources (Table Storage, Service Bus, the function key); the Graph app's federated credential uses " + GraphIdentityClientID + " instead when that is set. Unset: the system-assigned identity or a developer credential.",
+		},
+		{
+			Name: GraphIdentityClientID,
+			Doc: "Client id of the user-assigned managed identity whose token is the client assertion of the Graph app " +
+				"(auth.method managedIdentityFederated): the identity the app's federated credential trusts. It holds no Azure role, " +
+				"so that the identity with Storage and Service Bus rights cannot sign in to any tenant, and this one can do nothing else. " +
+				"A tenant's auth.managedIdentityClientId wins over it. Unset: " + AzureClientID + " (one identity for everything, as before; " +
+				"the deployment always sets it, which internal/devtools/deploycheck holds).",
+			Optional: true,
+		},
+		{
+			Name: OperatorAppClientID,
+			Doc: "Client id of the Entra app that App Service authentication signs operators in with, in front of the status page. " +
+				"Under the Functions host the status page answers only requests that the platform authenticated for this app " +
+				"(the X-MS-CLIENT-PRINCIPAL header, whose aud claim must be this id) with the operator app role. " +
+				"Unset: the status page refuses every request in Azure (it is unused by `handler local`, which has its own token).",
+			Optional: true,
 		},
 		{
 			Name:      CustomHandlerPort,

@@ -25,7 +25,18 @@ func Outcomes() []string {
 // a failure is "failed" whatever it tried, a deprovision the deletion guard
 // staged is "held", one still waiting out its settle delay "pending", a
 // user kept from a target user in the way "conflict"; otherwise the action.
+// A group's event is "group " and the word ("group create", "group
+// conflict", "group failed"), as reconcile counts them.
 func Outcome(ev store.Event) string {
+	o := outcome(ev)
+	if strings.HasPrefix(ev.Action, "group ") && !strings.HasPrefix(o, "group ") {
+		return "group " + o
+	}
+	return o
+}
+
+// outcome is Outcome's word, for a user's event or a group's.
+func outcome(ev store.Event) string {
 	switch ev.Result {
 	case "error":
 		return "failed"
@@ -50,7 +61,8 @@ type EventFilter struct {
 	// userPrincipalName (in any case).
 	User string
 	// Action is an action or one of Outcomes: "create" selects creates
-	// whatever their result, "failed" every failure.
+	// whatever their result, "failed" every failure; groups' as well as
+	// users' ("group create", "group failed").
 	Action string
 	// Failed keeps only failures.
 	Failed bool
@@ -67,7 +79,7 @@ func (f EventFilter) Match(ev store.Event) bool {
 		!strings.EqualFold(ev.SourceUPN, f.User) {
 		return false
 	}
-	if f.Action != "" && ev.Action != f.Action && Outcome(ev) != f.Action {
+	if o := Outcome(ev); f.Action != "" && ev.Action != f.Action && o != f.Action && strings.TrimPrefix(o, "group ") != f.Action {
 		return false
 	}
 	if f.Failed && ev.Result != "error" {

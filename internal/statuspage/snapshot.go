@@ -123,28 +123,40 @@ type LinkCounts struct {
 }
 
 func (c *LinkCounts) add(l store.Link) {
-	c.Total++
-	switch l.State {
-	case store.LinkActive:
-		c.Active++
-	case store.LinkDisabled:
-		c.Disabled++
-	case store.LinkDeleted:
-		c.Deleted++
-	case store.LinkStaged:
-		c.Staged++
-	case store.LinkPending:
-		c.Pending++
-	case store.LinkConflict:
-		c.Conflict++
-		return // its error is the conflict, counted as such
-	case store.LinkQuarantined:
-		c.Quarantined++
-	default:
-		c.Other++
-	}
+	c.addState(l.State, 1)
 	if l.LastError != "" {
-		c.Failing++
+		c.addFailing(l.State, 1)
+	}
+}
+
+// addState counts n links in a state.
+func (c *LinkCounts) addState(state store.LinkState, n int) {
+	c.Total += n
+	switch state {
+	case store.LinkActive:
+		c.Active += n
+	case store.LinkDisabled:
+		c.Disabled += n
+	case store.LinkDeleted:
+		c.Deleted += n
+	case store.LinkStaged:
+		c.Staged += n
+	case store.LinkPending:
+		c.Pending += n
+	case store.LinkConflict:
+		c.Conflict += n
+	case store.LinkQuarantined:
+		c.Quarantined += n
+	default:
+		c.Other += n
+	}
+}
+
+// addFailing counts n links in a state that carry an error; a conflict's
+// error is the conflict, counted as such.
+func (c *LinkCounts) addFailing(state store.LinkState, n int) {
+	if state != store.LinkConflict {
+		c.Failing += n
 	}
 }
 
@@ -218,6 +230,9 @@ type TargetSummary struct {
 	LastError         *Event `json:"lastError,omitempty"`
 	StagedDeletions   int    `json:"stagedDeletions"`
 	ApprovedDeletions int    `json:"approvedDeletions"`
+	// GroupLinks count the target's group links by state (groups.go); nil
+	// for a target with none.
+	GroupLinks *GroupCounts `json:"groupLinks,omitempty"`
 }
 
 // TargetDetail is the selected target's events, deletions and latency.
@@ -390,10 +405,7 @@ func (h *Handler) snapshot(ctx context.Context, req request) *Snapshot {
 // deletions, which the detail section lists when the target is selected.
 func (h *Handler) summary(ctx context.Context, now time.Time, name string, reconcile *RunFailure, problem func(string, error, ...any)) (TargetSummary, []store.Deletion) {
 	t := TargetSummary{Name: name}
-	err := h.opts.Store.ListLinks(ctx, name, func(l store.Link) error {
-		t.Links.add(l)
-		return nil
-	})
+	err := h.countLinks(ctx, name, &t.Links)
 	if err != nil {
 		problem(fmt.Sprintf("count the links of target %s", name), err, "target", name)
 	}
@@ -432,6 +444,9 @@ func (h *Handler) summary(ctx context.Context, now time.Time, name string, recon
 	if err := h.recent(ctx, now, &t); err != nil {
 		problem(fmt.Sprintf("read the recent events of target %s", name), err, "target", name)
 	}
+	if t.GroupLinks, err = h.groupCounts(ctx, name, dels); err != nil {
+		problem(fmt.Sprintf("read the group links of target %s", name), err, "target", name)
+	}
 	t.judge(now, h.opts.ReconcileEvery, reconcile)
 	return t, dels
 }
@@ -462,7 +477,7 @@ func (h *Handler) recent(ctx context.Context, now time.Time, t *TargetSummary) e
 			}
 			read++
 			if ev.Result == "error" && t.LastError == nil {
-				e := eventView(ev)
+				e := h.eventView(ev)
 				t.LastError = &e
 			}
 			if t.RecentActions == nil {
@@ -505,7 +520,7 @@ func (t *TargetSummary) judge(now time.Time, every time.Duration, reconcile *Run
 		add(fmt.Sprintf("the last reconcile failed %s: %s", ago(now, r.Time), r.Error), 1,
 			"handler validate --online checks each tenant's access; handler reconcile runs one now")
 	}
-	if n := t.StagedDeletions; n > 0 {
+	if n := t.StagedDeletions - t.GroupLinks.heldDeletions(); n > 0 {
 		add(count(n, "deprovision held", "deprovisions held")+" by the deletion guard, awaiting approval", n,
 			"handler deletions list --target "+t.Name+", then handler deletions approve --target "+t.Name+" SOURCE-ID… (or --all)")
 	}
@@ -513,6 +528,7 @@ func (t *TargetSummary) judge(now time.Time, every time.Duration, reconcile *Run
 		add(count(n, "user", "users")+" in conflict with a target user that is not provably theirs", n,
 			"handler plan lists them; handler adopt --target "+t.Name+" --source-user ID --target-user ID if one is")
 	}
+	t.Attention = append(t.Attention, t.GroupLinks.attention(t.Name)...)
 	if n := t.Links.Failing; n > 0 {
 		add(count(n, "user", "users")+" whose last attempt failed", n, "handler status shows the recent errors; handler status --user USER shows one")
 	}
@@ -590,7 +606,7 @@ func (h *Handler) detail(ctx context.Context, now time.Time, req request, dels [
 		problem(fmt.Sprintf("read this page of events of target %s", req.target), err, "target", req.target)
 	}
 	for _, ev := range found.Events {
-		d.Events = append(d.Events, eventView(ev))
+		d.Events = append(d.Events, h.eventView(ev))
 	}
 	d.Next = found.Next
 	if !f.IsZero() {
@@ -602,6 +618,16 @@ func (h *Handler) detail(ctx context.Context, now time.Time, req request, dels [
 		problem(fmt.Sprintf("read the events of the last hour of target %s", req.target), err, "target", req.target)
 	}
 	return d
+}
+
+// eventView is the event as the page shows it: with Options.AttributeNamesOnly
+// the diff's values are left out and only the attributes' names are shown.
+func (h *Handler) eventView(ev store.Event) Event {
+	e := eventView(ev)
+	if h.opts.AttributeNamesOnly {
+		e.Changes = ""
+	}
+	return e
 }
 
 func eventView(ev store.Event) Event {

@@ -126,6 +126,12 @@ type Options struct {
 	// Logger receives the errors the page could not show in full. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// AttributeNamesOnly shows, for each event of the provisioning log, the
+	// names of the attributes it changed and not their values (HTML and
+	// JSON alike): the Azure status page, which more people may open than
+	// the operator at the machine, shows no personal data beyond who was
+	// synced and what changed.
+	AttributeNamesOnly bool
 }
 
 // Handler serves the status page. It is safe for concurrent use.

@@ -82,6 +82,17 @@ type Store interface {
 	// on the same count.
 	PutGuard(ctx context.Context, g Guard) (Guard, error)
 
+	// GetGroupLink reads the link of a source group in a target.
+	GetGroupLink(ctx context.Context, target, sourceID string) (GroupLink, error)
+	// PutGroupLink writes l conditionally on l.ETag and returns it with its
+	// new ETag.
+	PutGroupLink(ctx context.Context, l GroupLink) (GroupLink, error)
+	// DeleteGroupLink removes the group link if its ETag still matches (an
+	// empty ETag deletes unconditionally).
+	DeleteGroupLink(ctx context.Context, l GroupLink) error
+	// ListGroupLinks returns every group link of a target, in source id order.
+	ListGroupLinks(ctx context.Context, target string) ([]GroupLink, error)
+
 	Close() error
 }
 
@@ -275,5 +286,56 @@ type Guard struct {
 	Executed map[string]time.Time
 	// HoldUntil: while it is in the future, every deprovision is staged.
 	HoldUntil time.Time
+	ETag      string
+}
+
+// GroupLinkState is what tenantsync last made of a target group.
+type GroupLinkState string
+
+const (
+	GroupActive GroupLinkState = "active"
+	// GroupCreating records a group about to be created, before its id is
+	// known: Attributes hold what the create sends (its displayName among
+	// them), so that a sync after a crash finds the group by that name and
+	// tenantsync's anchor rather than creating a second one.
+	GroupCreating GroupLinkState = "creating"
+	GroupDeleted  GroupLinkState = "deleted" // soft deleted in the target
+	GroupPending  GroupLinkState = "pending" // deletion recorded with the deletion guard
+	GroupStaged   GroupLinkState = "staged"  // deletion held by the deletion guard
+	// GroupConflict: a target group tenantsync does not own has the name
+	// the source group maps to; TargetID names it, LastError says why.
+	// Only an operator (handler adopt --group) or a rename resolves it.
+	GroupConflict GroupLinkState = "conflict"
+)
+
+// GroupLink ties a source group to the security group tenantsync created
+// (or an operator adopted) for it in one target.
+type GroupLink struct {
+	Target   string // target name from the config
+	SourceID string // source group object id
+	TargetID string
+	// SourceName is the source group's displayName, for people reading
+	// status and logs.
+	SourceName string
+	// Adopted is true for a target group an operator adopted (handler adopt
+	// --group) rather than one tenantsync created: it may carry no anchor
+	// (Graph's uniqueName can only be set on create), and tenantsync never
+	// deletes it, only lets go of it.
+	Adopted bool
+	// SyncedAs is the entry of the target's groups (an id or a display
+	// name, as configured) that selects the group: a group configured by
+	// name and renamed in the source stays synced, found through it.
+	SyncedAs string
+	// Attributes are the group properties last written (the anchor among
+	// them), same value conventions as directory.Attributes.
+	Attributes map[string]any
+	// Members are the target users tenantsync added to the group (object
+	// ids, sorted): the only members it ever removes. Members a target
+	// administrator added stay.
+	Members   []string
+	State     GroupLinkState
+	LastError string
+	Created   time.Time
+	Updated   time.Time
 	ETag      string
 }

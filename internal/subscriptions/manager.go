@@ -10,6 +10,10 @@
 // but each records its own before it looks, so at least one of them sees
 // both and deletes all but the one with the smallest id, which nobody
 // deletes. Renewals write the record conditionally on its ETag.
+//
+// Under the Functions host, before it creates a subscription the manager
+// sends the webhook one validation request of its own (Options.WarmUpClient),
+// so that Graph's validation request does not meet a cold start.
 package subscriptions
 
 import (
@@ -19,7 +23,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -148,7 +154,27 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the manager's records. Default slog.Default().
 	Logger *slog.Logger
+	// WarmUpClient, when set, sends one validation request of our own to
+	// the notification URL before each subscription is created, so that
+	// Graph's validation request (which must be answered within 10 s,
+	// https://learn.microsoft.com/graph/change-notifications-delivery-webhooks#notificationurl-validation)
+	// finds the webhook's instance started: on Flex Consumption the HTTP
+	// functions may have no instance at all until a request arrives. The
+	// warm-up is bounded by WarmUpTimeout, logged, and never fails a run by
+	// itself. Nil: no warm-up (local runs, tests).
+	WarmUpClient *http.Client
+	// WarmUpTimeout bounds the warm-up request. Default DefaultWarmUpTimeout.
+	WarmUpTimeout time.Duration
 }
+
+// DefaultWarmUpTimeout bounds the warm-up request: long enough for a cold
+// start of the webhook's instance, short enough that a webhook that does
+// not answer delays the run by little before Graph's own attempt.
+const DefaultWarmUpTimeout = 10 * time.Second
+
+// warmUpToken is the validationToken of the warm-up request; the webhook
+// echoes it as it does Graph's.
+const warmUpToken = "tenantsync warm-up"
 
 // Manager keeps the subscriptions alive. It is safe for concurrent use;
 // within one Manager, runs are serialised.
@@ -197,6 +223,9 @@ func New(opts Options) (*Manager, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.WarmUpTimeout <= 0 {
+		opts.WarmUpTimeout = DefaultWarmUpTimeout
+	}
 	return &Manager{opts: opts, log: opts.Logger.With("tenant", opts.Tenant)}, nil
 }
 
@@ -234,163 +263,193 @@ func (m *Manager) Ensure(ctx context.Context) (Result, error) {
 	return m.ensure(ctx)
 }
 
+// ensureRun is one Ensure's state, so that its three phases take one
+// argument: the recorded subscriptions reviewed (renewed, or removed when
+// they no longer serve), the missing ones created (one per resource), and
+// the orphans in Graph swept.
+type ensureRun struct {
+	m                       *Manager
+	now                     time.Time
+	notifyURL, lifecycleURL string // empty when the URLs could not be had
+	remote                  []GraphSubscription
+	inGraph                 map[string]GraphSubscription // by lower-case id
+	recorded                map[string]bool              // ids any record knows, lower case
+	live                    map[string][]store.Subscription
+	res                     Result
+	errs                    []error
+}
+
 func (m *Manager) ensure(ctx context.Context) (Result, error) {
-	var res Result
-	var errs []error
-	now := m.opts.Now()
+	run := &ensureRun{m: m, now: m.opts.Now(), recorded: map[string]bool{}, live: map[string][]store.Subscription{}}
 
 	// The URLs first: without them nothing can be created, but renewals
 	// still can and must go on.
-	notifyURL, lifecycleURL, urlErr := m.urls(ctx)
+	var urlErr error
+	run.notifyURL, run.lifecycleURL, urlErr = m.urls(ctx)
 	if urlErr != nil {
-		errs = append(errs, fmt.Errorf("notification URLs: %w", urlErr))
-		notifyURL, lifecycleURL = "", ""
+		run.errs = append(run.errs, fmt.Errorf("notification URLs: %w", urlErr))
+		run.notifyURL, run.lifecycleURL = "", ""
 	}
 
 	// The store before Graph: a subscription another instance creates in
 	// between is then young in Graph's list, and OrphanGrace spares it.
 	all, err := m.opts.Store.ListSubscriptions(ctx)
 	if err != nil {
-		return res, fmt.Errorf("ensure subscriptions: list recorded subscriptions: %w", err)
+		return run.res, fmt.Errorf("ensure subscriptions: list recorded subscriptions: %w", err)
 	}
-	remote, err := m.opts.Graph.ListSubscriptions(ctx)
+	run.remote, err = m.opts.Graph.ListSubscriptions(ctx)
 	if err != nil {
-		return res, fmt.Errorf("ensure subscriptions: list Graph subscriptions: %w", err)
+		return run.res, fmt.Errorf("ensure subscriptions: list Graph subscriptions: %w", err)
 	}
-	inGraph := make(map[string]GraphSubscription, len(remote))
-	for _, r := range remote {
-		inGraph[strings.ToLower(r.ID)] = r
+	run.inGraph = make(map[string]GraphSubscription, len(run.remote))
+	for _, r := range run.remote {
+		run.inGraph[strings.ToLower(r.ID)] = r
 	}
 
-	recorded := map[string]bool{}
-	live := map[string][]store.Subscription{}
 	for _, rec := range all {
-		recorded[strings.ToLower(rec.ID)] = true
-		if rec.Tenant != m.opts.Tenant {
-			continue
-		}
-		log := m.log.With("subscription", rec)
-		r, found := inGraph[strings.ToLower(rec.ID)]
-		if !found && now.Before(rec.Expiry) && slices.Contains(m.opts.Resources, rec.Resource) {
-			// Graph's list may lag behind a subscription created a moment
-			// ago: ask for this one before giving it up.
-			got, err := m.opts.Graph.GetSubscription(ctx, rec.ID)
-			switch {
-			case err == nil:
-				r, found = got, true
-			case !errors.Is(err, directory.ErrNotFound):
-				errs = append(errs, fmt.Errorf("get subscription %s: %w", rec.ID, err))
-				live[rec.Resource] = append(live[rec.Resource], rec)
-				continue
-			}
-		}
-		var why string
-		switch {
-		case !slices.Contains(m.opts.Resources, rec.Resource):
-			why = "its resource is no longer watched"
-		case !now.Before(rec.Expiry):
-			why = "it expired"
-		case !found:
-			why = "Graph no longer has it"
-		case notifyURL != "" && !sameURL(r.NotificationURL, notifyURL):
-			why = "its notification URL is outdated"
-		case notifyURL != "" && !sameURL(r.LifecycleNotificationURL, lifecycleURL):
-			why = "its lifecycle URL is outdated"
-		}
-		if why != "" {
-			log.Info("removing subscription: " + why)
-			if err := m.remove(ctx, rec); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			res.Removed = append(res.Removed, rec.ID)
-			continue
-		}
-		if rec.Expiry.Sub(now) < m.opts.RenewBefore {
-			renewed, err := m.renew(ctx, rec, now)
-			switch {
-			case errors.Is(err, directory.ErrNotFound):
-				log.Info("removing subscription: Graph no longer has it")
-				if err := m.remove(ctx, rec); err != nil {
-					errs = append(errs, err)
-				} else {
-					res.Removed = append(res.Removed, rec.ID)
-				}
-				continue
-			case err != nil:
-				// Not expired yet: it still works; the next run retries.
-				errs = append(errs, err)
-			default:
-				rec = renewed
-				res.Renewed = append(res.Renewed, rec.ID)
-			}
-		}
-		live[rec.Resource] = append(live[rec.Resource], rec)
+		run.review(ctx, rec)
 	}
-
 	for _, resource := range m.opts.Resources {
-		recs := live[resource]
-		if len(recs) == 0 {
-			if notifyURL == "" {
-				continue // urlErr says why
-			}
-			created, err := m.create(ctx, resource, notifyURL, lifecycleURL)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			res.Created = append(res.Created, created.ID)
-			recorded[strings.ToLower(created.ID)] = true
-			// Another instance may have created one at the same time.
-			recs, err = m.recordedFor(ctx, resource)
-			if err != nil {
-				errs = append(errs, err)
-				res.Live = append(res.Live, created)
-				continue
-			}
-		}
-		keep, extra := pick(recs)
-		for _, rec := range extra {
-			m.log.Info("removing a second subscription for the resource", "subscription", rec, "kept", keep.ID)
-			if err := m.remove(ctx, rec); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			res.Removed = append(res.Removed, rec.ID)
-		}
-		res.Live = append(res.Live, keep)
+		run.fill(ctx, resource)
+	}
+	if run.notifyURL != "" {
+		run.sweep(ctx)
 	}
 
-	// Orphans: subscriptions at our URL that no record knows (a crash
-	// between creating and recording, or a record lost), so their secret
-	// is unknown and their notifications would all be dropped.
-	if notifyURL != "" {
-		for _, r := range remote {
-			if recorded[strings.ToLower(r.ID)] || !sameEndpoint(r.NotificationURL, notifyURL) {
-				continue
-			}
-			if !slices.Contains(m.opts.Resources, r.Resource) {
-				continue
-			}
-			if createdAround := r.Expiry.Add(-m.opts.Lifetime); now.Sub(createdAround) < m.opts.OrphanGrace {
-				continue
-			}
-			m.log.Info("deleting an unrecorded subscription at our notification URL", "subscription", r)
-			if err := m.opts.Graph.DeleteSubscription(ctx, r.ID); err != nil && !errors.Is(err, directory.ErrNotFound) {
-				errs = append(errs, fmt.Errorf("delete orphaned subscription %s: %w", r.ID, err))
-				continue
-			}
-			res.Removed = append(res.Removed, r.ID)
-		}
-	}
-
-	err = errors.Join(errs...)
+	err = errors.Join(run.errs...)
 	if err != nil {
-		m.log.Error("subscriptions ensured with failures", "result", res, "err", err)
+		m.log.Error("subscriptions ensured with failures", "result", run.res, "err", err)
 	} else {
-		m.log.Info("subscriptions ensured", "result", res)
+		m.log.Info("subscriptions ensured", "result", run.res)
 	}
-	return res, err
+	return run.res, err
+}
+
+// review keeps a recorded subscription of this tenant live (renewing it
+// when it expires soon) or removes it when it no longer serves: its
+// resource is not watched, it expired, Graph lost it, or its URLs are
+// outdated.
+func (run *ensureRun) review(ctx context.Context, rec store.Subscription) {
+	m, now := run.m, run.now
+	run.recorded[strings.ToLower(rec.ID)] = true
+	if rec.Tenant != m.opts.Tenant {
+		return
+	}
+	log := m.log.With("subscription", rec)
+	r, found := run.inGraph[strings.ToLower(rec.ID)]
+	if !found && now.Before(rec.Expiry) && slices.Contains(m.opts.Resources, rec.Resource) {
+		// Graph's list may lag behind a subscription created a moment
+		// ago: ask for this one before giving it up.
+		got, err := m.opts.Graph.GetSubscription(ctx, rec.ID)
+		switch {
+		case err == nil:
+			r, found = got, true
+		case !errors.Is(err, directory.ErrNotFound):
+			run.errs = append(run.errs, fmt.Errorf("get subscription %s: %w", rec.ID, err))
+			run.live[rec.Resource] = append(run.live[rec.Resource], rec)
+			return
+		}
+	}
+	var why string
+	switch {
+	case !slices.Contains(m.opts.Resources, rec.Resource):
+		why = "its resource is no longer watched"
+	case !now.Before(rec.Expiry):
+		why = "it expired"
+	case !found:
+		why = "Graph no longer has it"
+	case run.notifyURL != "" && !sameURL(r.NotificationURL, run.notifyURL):
+		why = "its notification URL is outdated"
+	case run.notifyURL != "" && !sameURL(r.LifecycleNotificationURL, run.lifecycleURL):
+		why = "its lifecycle URL is outdated"
+	}
+	if why != "" {
+		log.Info("removing subscription: " + why)
+		run.remove(ctx, rec)
+		return
+	}
+	if rec.Expiry.Sub(now) < m.opts.RenewBefore {
+		renewed, err := m.renew(ctx, rec, now)
+		switch {
+		case errors.Is(err, directory.ErrNotFound):
+			log.Info("removing subscription: Graph no longer has it")
+			run.remove(ctx, rec)
+			return
+		case err != nil:
+			// Not expired yet: it still works; the next run retries.
+			run.errs = append(run.errs, err)
+		default:
+			rec = renewed
+			run.res.Renewed = append(run.res.Renewed, rec.ID)
+		}
+	}
+	run.live[rec.Resource] = append(run.live[rec.Resource], rec)
+}
+
+// fill makes exactly one live subscription watch resource: it creates one
+// when none is, and removes all but one when concurrent runs made several.
+func (run *ensureRun) fill(ctx context.Context, resource string) {
+	m := run.m
+	recs := run.live[resource]
+	if len(recs) == 0 {
+		if run.notifyURL == "" {
+			return // the URLs' error says why
+		}
+		created, err := m.create(ctx, resource, run.notifyURL, run.lifecycleURL)
+		if err != nil {
+			run.errs = append(run.errs, err)
+			return
+		}
+		run.res.Created = append(run.res.Created, created.ID)
+		run.recorded[strings.ToLower(created.ID)] = true
+		// Another instance may have created one at the same time.
+		recs, err = m.recordedFor(ctx, resource)
+		if err != nil {
+			run.errs = append(run.errs, err)
+			run.res.Live = append(run.res.Live, created)
+			return
+		}
+	}
+	keep, extra := pick(recs)
+	for _, rec := range extra {
+		m.log.Info("removing a second subscription for the resource", "subscription", rec, "kept", keep.ID)
+		run.remove(ctx, rec)
+	}
+	run.res.Live = append(run.res.Live, keep)
+}
+
+// sweep deletes the orphans: subscriptions at our URL that no record knows
+// (a crash between creating and recording, or a record lost), so their
+// secret is unknown and their notifications would all be dropped. One
+// younger than OrphanGrace may be another instance's, not recorded yet.
+func (run *ensureRun) sweep(ctx context.Context) {
+	m := run.m
+	for _, r := range run.remote {
+		if run.recorded[strings.ToLower(r.ID)] || !sameEndpoint(r.NotificationURL, run.notifyURL) {
+			continue
+		}
+		if !slices.Contains(m.opts.Resources, r.Resource) {
+			continue
+		}
+		if createdAround := r.Expiry.Add(-m.opts.Lifetime); run.now.Sub(createdAround) < m.opts.OrphanGrace {
+			continue
+		}
+		m.log.Info("deleting an unrecorded subscription at our notification URL", "subscription", r)
+		if err := m.opts.Graph.DeleteSubscription(ctx, r.ID); err != nil && !errors.Is(err, directory.ErrNotFound) {
+			run.errs = append(run.errs, fmt.Errorf("delete orphaned subscription %s: %w", r.ID, err))
+			continue
+		}
+		run.res.Removed = append(run.res.Removed, r.ID)
+	}
+}
+
+// remove removes a recorded subscription and counts it, or keeps the error.
+func (run *ensureRun) remove(ctx context.Context, rec store.Subscription) {
+	if err := run.m.remove(ctx, rec); err != nil {
+		run.errs = append(run.errs, err)
+		return
+	}
+	run.res.Removed = append(run.res.Removed, rec.ID)
 }
 
 // pick keeps the subscription with the smallest id, the rule every instance
@@ -437,6 +496,7 @@ func (m *Manager) create(ctx context.Context, resource, notifyURL, lifecycleURL 
 	if err != nil {
 		return store.Subscription{}, fmt.Errorf("create subscription for %s: %w", resource, err)
 	}
+	m.warmUp(ctx, notifyURL)
 	now := m.opts.Now()
 	gs, err := m.opts.Graph.CreateSubscription(ctx, GraphSubscription{
 		Resource: resource, ChangeType: m.opts.ChangeType,
@@ -464,6 +524,74 @@ func (m *Manager) create(ctx context.Context, resource, notifyURL, lifecycleURL 
 	}
 	m.log.Info("subscription created", "subscription", rec)
 	return rec, nil
+}
+
+// warmUp sends the webhook one validation request, as Graph will, and
+// reads its answer, within WarmUpTimeout. It reports nothing but a log
+// record: a webhook that does not answer now may still answer Graph, and
+// if it does not, creating the subscription fails with Graph's reason.
+func (m *Manager) warmUp(ctx context.Context, notifyURL string) {
+	client := m.opts.WarmUpClient
+	if client == nil {
+		return
+	}
+	u, err := url.Parse(notifyURL)
+	if err != nil {
+		m.log.WarnContext(ctx, "webhook warm-up skipped: unreadable notification URL", "err", redactErr(err))
+		return
+	}
+	// Keep the query (the function key) and add the token, as Graph does.
+	q := u.Query()
+	q.Set("validationToken", warmUpToken)
+	u.RawQuery = q.Encode()
+	ctx, cancel := context.WithTimeout(ctx, m.opts.WarmUpTimeout)
+	defer cancel()
+	// The URL is logged without its query: it carries the function key.
+	log := m.log.With("url", Redact(notifyURL))
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	if err != nil {
+		log.WarnContext(ctx, "webhook warm-up skipped", "err", redactErr(err))
+		return
+	}
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	res, err := client.Do(req)
+	elapsed := time.Since(start).Round(time.Millisecond)
+	if err != nil {
+		log.WarnContext(ctx, "webhook warm-up failed; creating the subscription anyway", "elapsed", elapsed, "err", redactErr(err))
+		return
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 256))
+	if res.StatusCode != http.StatusOK || string(body) != warmUpToken {
+		log.WarnContext(ctx, "webhook warm-up got an unexpected answer; creating the subscription anyway",
+			"status", res.StatusCode, "elapsed", elapsed)
+		return
+	}
+	log.InfoContext(ctx, "webhook warmed up", "elapsed", elapsed)
+}
+
+// redactErr returns err's text with every URL query cut off: net/http
+// quotes the request URL in its errors (Post "https://…?code=…": …), and the
+// query carries the function key.
+func redactErr(err error) string {
+	msg := err.Error()
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(msg, '?')
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		b.WriteString(msg[:i])
+		b.WriteString("?…")
+		msg = msg[i+1:]
+		if j := strings.IndexAny(msg, "\" \t\n"); j >= 0 {
+			msg = msg[j:]
+		} else {
+			msg = ""
+		}
+	}
 }
 
 // renew extends rec's expiry in Graph and then in the store, conditionally

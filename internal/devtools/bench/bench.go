@@ -24,7 +24,11 @@
 //   - naive: the published scripts' approach (list every source user, GET
 //     and PATCH every target user) against the same simulator;
 //   - coldStart: from exec of `handler local` until its HTTP port answers, and
-//     the binary's size.
+//     the binary's size;
+//   - scale (only when asked for): a pre-linked world of Users users seeded
+//     directly, and the passes that read all of it (full and delta
+//     reconcile, plan, status), each in a child process whose heap is
+//     sampled (scale.go, measure.go).
 package bench
 
 import (
@@ -50,6 +54,10 @@ const (
 	PhaseIdle         = "idle"
 	PhaseNaive        = "naive"
 	PhaseColdStart    = "coldStart"
+	// PhaseScale seeds a pre-linked world of Users users and measures the
+	// passes that read all of it; it is not among AllPhases (it needs no
+	// initial sync, and measures another thing: size, not quota).
+	PhaseScale = "scale"
 )
 
 // AllPhases lists every phase in the order they run.
@@ -124,8 +132,8 @@ func (o *Options) setDefaults() error {
 		o.Phases = AllPhases
 	}
 	for _, p := range o.Phases {
-		if !slices.Contains(AllPhases, p) {
-			return fmt.Errorf("bench: unknown phase %q (phases: %s)", p, strings.Join(AllPhases, ", "))
+		if !slices.Contains(AllPhases, p) && p != PhaseScale {
+			return fmt.Errorf("bench: unknown phase %q (phases: %s, %s)", p, strings.Join(AllPhases, ", "), PhaseScale)
 		}
 	}
 	if o.Dir == "" {
@@ -154,6 +162,7 @@ type Results struct {
 	Idle         *IdleResult      `json:"idle,omitempty"`
 	Naive        *NaiveResult     `json:"naive,omitempty"`
 	ColdStart    *ColdStartResult `json:"coldStart,omitempty"`
+	Scale        *ScaleResult     `json:"scale,omitempty"`
 	Run          RunInfo          `json:"run"`
 }
 
@@ -303,6 +312,11 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	}
 	if opts.wants(PhaseInitialSync3) && ctx.Err() == nil {
 		if err := runThreeTargets(ctx, opts, res); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if opts.wants(PhaseScale) && ctx.Err() == nil {
+		if err := runScale(ctx, opts, res); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -186,6 +186,7 @@ func TestResultsJSON(t *testing.T) {
 		Idle:         &IdleResult{},
 		Naive:        &NaiveResult{},
 		ColdStart:    &ColdStartResult{},
+		Scale:        &ScaleResult{},
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -202,6 +203,8 @@ func TestResultsJSON(t *testing.T) {
 		"idle":         {"users", "requests", "seconds"},
 		"naive":        {"requests", "seconds"},
 		"coldStart":    {"ms", "binaryMB"},
+		"scale": {"users", "fullReconcileSeconds", "fullReconcileRequests", "fullReconcilePeakHeapMB", "deltaRequests",
+			"planSeconds", "planPeakHeapMB", "statusP99ms"},
 	}
 	for phase, keys := range want {
 		for _, k := range keys {
@@ -277,5 +280,38 @@ func TestRun(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "INITIAL SYNC") || !strings.Contains(out.String(), "NAIVE BASELINE") {
 		t.Errorf("the table is missing sections:\n%s", out.String())
+	}
+}
+
+// TestRunScale seeds a small pre-linked world and runs the scale phase's
+// passes on it: the full pass must find the seed in step (it is what
+// tenantsync writes), with requests in pages and the delta at most 3.
+func TestRunScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the handler binary: not in -short")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "handler")
+	build := exec.Command("go", "build", "-o", bin, "github.com/tenantsync/tenantsync/handler")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out, prog bytes.Buffer
+	res, err := Run(ctx, Options{Command: []string{bin}, Environ: os.Environ(), Users: 1500, Throttle: "x50",
+		Phases: []string{PhaseScale}, Dir: filepath.Join(dir, "bench"), Out: &out, Progress: &prog})
+	t.Logf("progress:\n%s\nresults:\n%s", prog.String(), out.String())
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	s := res.Scale
+	if s == nil || s.Users != 1500 || s.FullReconcileChanges != 0 || s.PlanActions != 0 || s.Pages != 4 ||
+		s.FullReconcileRequests > int64(s.Pages)+4 || s.DeltaRequests > 3 || s.FullReconcilePeakHeapMB <= 0 ||
+		s.PlanPeakHeapMB <= 0 || s.StatusP99ms <= 0 {
+		t.Errorf("scale = %+v", s)
+	}
+	if !strings.Contains(out.String(), "SCALE") {
+		t.Errorf("the table has no scale section:\n%s", out.String())
 	}
 }

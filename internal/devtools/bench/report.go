@@ -84,6 +84,12 @@ func printTable(w io.Writer, r *Results) {
 		fmt.Fprintln(tw, "COLD START\tMS (MEDIAN)\tSAMPLES\tBINARY")
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.1f MB\n\n", PhaseColdStart, c.Ms, joinFloats(c.Samples), c.BinaryMB)
 	}
+	if s := r.Scale; s != nil {
+		fmt.Fprintln(tw, "SCALE\tUSERS\tFULL RECONCILE\tREQUESTS (PAGES)\tHEAP (LIVE)\tCHANGES\tDELTA REQUESTS\tPLAN\tFIRST OUTPUT\tPLAN HEAP (LIVE)\tSTATUS P50/P99")
+		fmt.Fprintf(tw, "%s\t%d\t%.1f s\t%d (%d)\t%.0f MB (%.0f MB)\t%d\t%d\t%.1f s\t%.1f s\t%.0f MB (%.0f MB)\t%.1f/%.1f ms\n\n", PhaseScale, s.Users,
+			s.FullReconcileSeconds, s.FullReconcileRequests, s.Pages, s.FullReconcilePeakHeapMB, s.FullReconcileLiveHeapMB, s.FullReconcileChanges,
+			s.DeltaRequests, s.PlanSeconds, s.PlanFirstOutputSeconds, s.PlanPeakHeapMB, s.PlanLiveHeapMB, s.StatusP50ms, s.StatusP99ms)
+	}
 	tw.Flush()
 }
 

@@ -420,3 +420,130 @@ func (b *Bicep) keys(open, close int) []key {
 	}
 	return ks
 }
+
+// Resource is a resource declaration: its symbol, its type reference and
+// the offsets of the braces of its body (of the loop body for a loop).
+type Resource struct {
+	Symbol string
+	// Type is the type reference as written, e.g.
+	// Microsoft.Web/sites/config@2024-04-01.
+	Type        string
+	open, close int
+}
+
+var resourceRe = regexp.MustCompile(`(?m)^[ \t]*resource[ \t]+([A-Za-z_]\w*)[ \t]+'`)
+
+// Resources returns the resource declarations in order.
+func (b *Bicep) Resources() ([]Resource, error) {
+	var rs []Resource
+	for _, m := range resourceRe.FindAllStringSubmatchIndex(b.Blank, -1) {
+		r := Resource{Symbol: b.Src[m[2]:m[3]]}
+		open := m[1] - 1
+		closeQ := strings.IndexByte(b.Src[open+1:], '\'')
+		if closeQ < 0 {
+			return nil, fmt.Errorf("resource %s: unterminated type", r.Symbol)
+		}
+		r.Type = b.Src[open+1 : open+1+closeQ]
+		after := open + 1 + closeQ + 1
+		eq := strings.IndexByte(b.Blank[after:], '=')
+		if eq < 0 {
+			return nil, fmt.Errorf("resource %s: no '='", r.Symbol)
+		}
+		body := strings.IndexByte(b.Blank[after+eq:], '{')
+		if body < 0 {
+			return nil, fmt.Errorf("resource %s: no body", r.Symbol)
+		}
+		r.open = after + eq + body
+		end, err := b.matching(r.open)
+		if err != nil {
+			return nil, fmt.Errorf("resource %s: %w", r.Symbol, err)
+		}
+		r.close = end
+		rs = append(rs, r)
+	}
+	return rs, nil
+}
+
+// Resource returns the resource declared as symbol.
+func (b *Bicep) Resource(symbol string) (Resource, bool) {
+	rs, err := b.Resources()
+	if err != nil {
+		return Resource{}, false
+	}
+	for _, r := range rs {
+		if r.Symbol == symbol {
+			return r, true
+		}
+	}
+	return Resource{}, false
+}
+
+// Value returns the expression at the key path inside the resource's body,
+// as written: a scalar on its line, an object or a list with its brackets,
+// a conditional over the lines it continues on. ok is false when a key is
+// missing or a step of the path is not an object literal.
+func (b *Bicep) Value(r Resource, path ...string) (string, bool) {
+	return b.valueIn(r.open, r.close, path)
+}
+
+// ModuleParam returns the expression passed for param to the module
+// declared as symbol.
+func (b *Bicep) ModuleParam(symbol, param string) (string, bool) {
+	for _, m := range moduleRe.FindAllStringSubmatchIndex(b.Blank, -1) {
+		if b.Src[m[2]:m[3]] != symbol {
+			continue
+		}
+		open := strings.IndexByte(b.Blank[m[1]:], '{')
+		if open < 0 {
+			return "", false
+		}
+		end, err := b.matching(m[1] + open)
+		if err != nil {
+			return "", false
+		}
+		return b.valueIn(m[1]+open, end, []string{"params", param})
+	}
+	return "", false
+}
+
+func (b *Bicep) valueIn(open, close int, path []string) (string, bool) {
+	for i, name := range path {
+		var k *key
+		for _, kk := range b.keys(open, close) {
+			if kk.name == name {
+				k = &kk
+				break
+			}
+		}
+		if k == nil {
+			return "", false
+		}
+		from := k.value
+		for from < close && (b.Blank[from] == ' ' || b.Blank[from] == '\t') {
+			from++
+		}
+		if i < len(path)-1 {
+			if b.Blank[from] != '{' {
+				return "", false
+			}
+			end, err := b.matching(from)
+			if err != nil {
+				return "", false
+			}
+			open, close = from, end
+			continue
+		}
+		if c := b.Blank[from]; c == '{' || c == '[' {
+			end, err := b.matching(from)
+			if err != nil {
+				return "", false
+			}
+			return b.Src[from : end+1], true
+		}
+		// A trailing comment is blank in Blank: cut the text where the code ends.
+		end := min(b.exprEnd(from), close)
+		code := len(strings.TrimRight(b.Blank[from:end], " \t\r\n"))
+		return b.Src[from : from+code], true
+	}
+	return "", false
+}

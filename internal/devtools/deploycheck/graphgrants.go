@@ -29,7 +29,15 @@ type GraphAppGrants struct {
 	// Other are requiredResourceAccess entries that are not Microsoft
 	// Graph application permissions: delegated scopes, other APIs.
 	Other []string
+	// GroupConsent are the app role ids (type 'Role') that the targets
+	// consent to only when the deployment provisions groups: the entries of
+	// resourceAccess in ...(groupProvisioning ? [ … ] : []).
+	GroupConsent []string
 }
+
+// groupSpreadRe finds the conditional spread of the permissions a target
+// needs only when group provisioning is configured.
+var groupSpreadRe = regexp.MustCompile(`\.\.\.\([ \t\n]*groupProvisioning[ \t\n]*\?[ \t\n]*\[`)
 
 // ReadGraphAppGrants reads the grants of graph-app.bicep: the graphAppRoles
 // variable, every appRoleAssignedTo resource and requiredResourceAccess.
@@ -137,6 +145,16 @@ func ReadGraphAppGrants(b *Bicep) (GraphAppGrants, error) {
 				access = [2]int{k.value + o, e}
 			}
 		}
+		// The entries of the groupProvisioning spread, if there is one.
+		var group [2]int
+		if m := groupSpreadRe.FindStringIndex(b.Blank[access[0]:access[1]]); m != nil {
+			open := access[0] + m[1] - 1
+			e, err := b.matching(open)
+			if err != nil {
+				return g, fmt.Errorf("requiredResourceAccess: groupProvisioning: %w", err)
+			}
+			group = [2]int{open, e}
+		}
 		for _, entry := range b.objects(access[0], access[1]) {
 			var id, typ string
 			for _, k := range b.keys(entry[0], entry[1]) {
@@ -150,9 +168,12 @@ func ReadGraphAppGrants(b *Bicep) (GraphAppGrants, error) {
 					typ = strings.Trim(v, "'")
 				}
 			}
-			if app == MicrosoftGraphAppID && typ == "Role" {
+			switch {
+			case app == MicrosoftGraphAppID && typ == "Role" && entry[0] > group[0] && entry[1] < group[1]:
+				g.GroupConsent = append(g.GroupConsent, id)
+			case app == MicrosoftGraphAppID && typ == "Role":
 				g.Consent = append(g.Consent, id)
-			} else {
+			default:
 				g.Other = append(g.Other, fmt.Sprintf("%s of %s (type %s)", id, app, typ))
 			}
 		}
@@ -196,10 +217,11 @@ func (b *Bicep) objects(open, close int) [][2]int {
 // CheckGraphAppGrants holds the grants to least privilege: every
 // graphAppRoles id is Microsoft Graph's id of the permission its key names
 // (graph.AppRoles, from the permissions reference), the source is assigned
-// exactly source and the targets consent to exactly targets (permission
-// names), and nothing else is asked for. It returns the problems, each
+// exactly source, the targets consent to exactly targets (permission
+// names) and, only when the deployment provisions groups, to groupTargets
+// besides, and nothing else is asked for. It returns the problems, each
 // naming the permission by name and id.
-func CheckGraphAppGrants(g GraphAppGrants, source, targets []string) []string {
+func CheckGraphAppGrants(g GraphAppGrants, source, targets, groupTargets []string) []string {
 	var problems []string
 	describe := func(id string) string {
 		if r, ok := graph.AppRoleByID(id); ok {
@@ -251,6 +273,7 @@ func CheckGraphAppGrants(g GraphAppGrants, source, targets []string) []string {
 	}
 	compare("source (appRoleAssignedTo)", g.Source, source)
 	compare("targets (requiredResourceAccess, what admin consent grants)", g.Consent, targets)
+	compare("targets provisioning groups (requiredResourceAccess under groupProvisioning)", g.GroupConsent, groupTargets)
 	for _, o := range g.Other {
 		problems = append(problems, "requiredResourceAccess asks for "+o+": tenantsync needs only Microsoft Graph application permissions")
 	}

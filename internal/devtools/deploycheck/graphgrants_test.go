@@ -27,6 +27,16 @@ func wantedGrants() (source, targets []graph.AppRole) {
 		}
 }
 
+// wantedGroupGrants are what the targets consent to besides when the
+// deployment provisions groups (groupProvisioning): Group.ReadWrite.All,
+// the least privileged permission that covers creating, renaming, deleting
+// and restoring groups and their members
+// (https://learn.microsoft.com/graph/api/group-update#permissions,
+// https://learn.microsoft.com/graph/api/group-delete#permissions).
+func wantedGroupGrants() []graph.AppRole {
+	return []graph.AppRole{{Name: "Group.ReadWrite.All", ID: "62a82d76-70ea-41e2-9197-370581804d09"}}
+}
+
 func names(roles []graph.AppRole) []string {
 	var out []string
 	for _, r := range roles {
@@ -46,7 +56,7 @@ func TestGraphAppGrantsAreLeastPrivilege(t *testing.T) {
 		t.Fatal(err)
 	}
 	source, targets := wantedGrants()
-	for _, p := range CheckGraphAppGrants(g, names(source), names(targets)) {
+	for _, p := range CheckGraphAppGrants(g, names(source), names(targets), names(wantedGroupGrants())) {
 		t.Error(p)
 	}
 	ids := func(roles []graph.AppRole) []string {
@@ -69,6 +79,12 @@ func TestGraphAppGrantsAreLeastPrivilege(t *testing.T) {
 	}
 	if len(g.Other) != 0 {
 		t.Errorf("requiredResourceAccess asks for more: %v", g.Other)
+	}
+	if got := sortedCopy(g.GroupConsent); !slices.Equal(got, ids(wantedGroupGrants())) {
+		t.Errorf("requiredResourceAccess app role ids under groupProvisioning %v, want %v", got, ids(wantedGroupGrants()))
+	}
+	if got, want := sortedCopy(operator.NeededGroupPermissions()), sortedCopy(names(wantedGroupGrants())); !slices.Equal(got, want) {
+		t.Errorf("validate --online checks targets provisioning groups for %v; the deployment grants %v", got, want)
 	}
 	opSource, opTargets := operator.NeededPermissions()
 	if !slices.Equal(sortedCopy(opSource), sortedCopy(names(source))) || !slices.Equal(sortedCopy(opTargets), sortedCopy(names(targets))) {
@@ -115,6 +131,17 @@ func TestCheckGraphAppGrants(t *testing.T) {
 		src:  strings.Replace(orig, consentList, consentList+"        {\n          id: graphAppRoles.groupReadAll\n          type: 'Role'\n        }\n", 1),
 		want: []string{"targets (requiredResourceAccess, what admin consent grants): Group.Read.All (5b567255-7703-4780-807c-7be8301ae99b) is an extra read scope"},
 	}, {
+		name: "every target asked for Group.ReadWrite.All, groups or not",
+		src:  strings.Replace(orig, consentList, consentList+"        {\n          id: graphAppRoles.groupReadWriteAll\n          type: 'Role'\n        }\n", 1),
+		want: []string{"targets (requiredResourceAccess, what admin consent grants): Group.ReadWrite.All (62a82d76-70ea-41e2-9197-370581804d09) is an extra permission"},
+	}, {
+		name: "groupProvisioning asks for nothing",
+		src:  strings.Replace(orig, "id: graphAppRoles.groupReadWriteAll", "id: graphAppRoles.userReadWriteAll", 1),
+		want: []string{
+			"targets provisioning groups (requiredResourceAccess under groupProvisioning): Group.ReadWrite.All (62a82d76-70ea-41e2-9197-370581804d09) is missing",
+			"targets provisioning groups (requiredResourceAccess under groupProvisioning): User.ReadWrite.All (741f803b-c850-494e-b5df-cde7c675a1ca) is an extra permission",
+		},
+	}, {
 		name: "a delegated scope",
 		src:  strings.Replace(orig, consentList, consentList+"        {\n          id: 'e1fe6dd8-ba31-4d61-89e7-88639da4683d'\n          type: 'Scope'\n        }\n", 1),
 		want: []string{"requiredResourceAccess asks for e1fe6dd8-ba31-4d61-89e7-88639da4683d of " + MicrosoftGraphAppID + " (type Scope)"},
@@ -149,7 +176,7 @@ func TestCheckGraphAppGrants(t *testing.T) {
 				t.Fatal(err)
 			}
 			source, targets := wantedGrants()
-			problems := CheckGraphAppGrants(g, names(source), names(targets))
+			problems := CheckGraphAppGrants(g, names(source), names(targets), names(wantedGroupGrants()))
 			if len(tt.want) == 0 && len(problems) != 0 {
 				t.Errorf("problems with the file as deployed:\n%s", strings.Join(problems, "\n"))
 			}

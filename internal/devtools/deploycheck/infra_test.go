@@ -93,7 +93,7 @@ func TestModulesExistAndArePinned(t *testing.T) {
 	want := []string{
 		"infra/main.bicep", "infra/modules/app.bicep", "infra/modules/graph-app.bicep",
 		"infra/modules/identity.bicep", "infra/modules/monitoring.bicep",
-		"infra/modules/servicebus.bicep", "infra/modules/storage.bicep",
+		"infra/modules/operator-app.bicep", "infra/modules/servicebus.bicep", "infra/modules/storage.bicep",
 	}
 	var got []string
 	for rel := range files {

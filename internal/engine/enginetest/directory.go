@@ -44,6 +44,14 @@ type Directory struct {
 	// RequestID, when set, names each write in the caller's
 	// directory.Trace, as the Graph client does with Graph's request ids.
 	RequestID func() string
+	// groups are the tenant's other groups (groups.go), by id.
+	groups map[string]*memGroup
+	// GroupWrites counts the group writes (create, PATCH, member add and
+	// remove requests, delete, restore).
+	GroupWrites int
+	// ImmutableGroupAttr, when set, is a group property UpdateGroup
+	// refuses (400), as Graph refuses to change a group's uniqueName.
+	ImmutableGroupAttr string
 }
 
 // traced records a write in the trace of ctx, if any.
@@ -183,20 +191,24 @@ func (d *Directory) ListUsers(_ context.Context, attrs []string, fn func([]direc
 }
 
 // MemberOf implements engine.Source.
-func (d *Directory) MemberOf(_ context.Context, userID string, groupIDs []string, _ bool) ([]string, error) {
+func (d *Directory) MemberOf(_ context.Context, userID string, groupIDs []string, transitive bool) ([]string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	var in []string
 	if d.members[userID] && slices.Contains(groupIDs, GroupID) {
-		return []string{GroupID}, nil
+		in = append(in, GroupID)
 	}
-	return nil, nil
+	return append(in, d.memberOfGroups(userID, groupIDs, transitive)...), nil
 }
 
 // GroupMembers implements engine.Source.
-func (d *Directory) GroupMembers(_ context.Context, groupID string, _ bool) (directory.Members, error) {
+func (d *Directory) GroupMembers(_ context.Context, groupID string, transitive bool) (directory.Members, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var m directory.Members
+	if g, ok := d.groups[groupID]; ok && !g.deleted {
+		return d.membersOf(g, transitive), nil
+	}
 	if groupID != GroupID {
 		return m, notFound("list members of " + groupID)
 	}
@@ -216,7 +228,16 @@ func (d *Directory) FindGroups(_ context.Context, idOrName string) ([]directory.
 	if idOrName == GroupID || idOrName == GroupName {
 		return []directory.Group{{ID: GroupID, DisplayName: GroupName}}, nil
 	}
-	return nil, nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []directory.Group
+	for _, id := range slices.Sorted(maps.Keys(d.groups)) {
+		g := d.groups[id]
+		if !g.deleted && (id == idOrName || strings.EqualFold(g.group.DisplayName, idOrName)) {
+			out = append(out, directory.Group{ID: id, DisplayName: g.group.DisplayName})
+		}
+	}
+	return out, nil
 }
 
 // UsersDelta implements engine.Source: every round is empty.

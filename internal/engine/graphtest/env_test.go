@@ -199,6 +199,8 @@ func (e *env) engineWith(st store.Store, target engine.Target) *engine.Engine {
 		Targets: map[string]engine.Target{"contoso": target},
 		Store:   st,
 		Now:     e.time,
+		// The Graph adapter's choice of group anchor (group provisioning).
+		GroupAnchorAttr: graph.GroupAnchorAttr,
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -132,6 +132,13 @@ func (s *Store) PutLink(ctx context.Context, l store.Link) (store.Link, error) {
 				return err
 			}
 		}
+		var was *linkFacts
+		if ok {
+			was = factsOf(cur.Entity)
+		}
+		if err := adjustLinkCounts(tx, l.Target, was, factsOf(e)); err != nil {
+			return err
+		}
 		etag, err = putRow(b, k, e)
 		return err
 	})
@@ -172,6 +179,9 @@ func (s *Store) DeleteLink(ctx context.Context, l store.Link) error {
 			if err := b.Delete(dbKey(old)); err != nil {
 				return err
 			}
+		}
+		if err := adjustLinkCounts(tx, l.Target, factsOf(cur.Entity), nil); err != nil {
+			return err
 		}
 		return b.Delete(dbKey(k))
 	})

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -337,5 +338,35 @@ func testLists(t *testing.T, s store.Store) {
 	}
 	if ds := must[[]store.Deletion](t, "list empty")(s.ListDeletions(ctx, "nobody")); len(ds) != 0 {
 		t.Errorf("ListDeletions of an unknown target: %v", ds)
+	}
+
+	// Group links: listed per target, in source id order, and apart from
+	// the user links of the same target.
+	must[store.Link](t, "put user link")(s.PutLink(ctx, linkOps.make("user-1", 1)))
+	var wantGroups []store.GroupLink
+	for _, i := range []int{3, 0, 2} {
+		l := groupLinkOps.make(fmt.Sprintf("grp-%d", i), i)
+		wantGroups = append(wantGroups, must[store.GroupLink](t, "put group link")(s.PutGroupLink(ctx, l)))
+	}
+	slices.SortFunc(wantGroups, func(a, b store.GroupLink) int { return strings.Compare(a.SourceID, b.SourceID) })
+	gl := groupLinkOps.make("grp-x", 1)
+	gl.Target = "contoso-2"
+	must[store.GroupLink](t, "put group link of another target")(s.PutGroupLink(ctx, gl))
+	gls := must[[]store.GroupLink](t, "list group links")(s.ListGroupLinks(ctx, "contoso"))
+	if len(gls) != len(wantGroups) {
+		t.Fatalf("ListGroupLinks: %d, want %d", len(gls), len(wantGroups))
+	}
+	for i := range gls {
+		sameRecord(t, "listed group link "+gls[i].SourceID, gls[i], wantGroups[i])
+	}
+	var users []string
+	if err := s.ListLinks(ctx, "contoso", func(l store.Link) error { users = append(users, l.SourceID); return nil }); err != nil {
+		t.Fatalf("ListLinks: %v", err)
+	}
+	if !slices.Equal(users, []string{"user-1"}) {
+		t.Errorf("ListLinks lists %v beside group links, want only [user-1]", users)
+	}
+	if gls := must[[]store.GroupLink](t, "list group links empty")(s.ListGroupLinks(ctx, "nobody")); len(gls) != 0 {
+		t.Errorf("ListGroupLinks of an unknown target: %v", gls)
 	}
 }

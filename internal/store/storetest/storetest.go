@@ -209,6 +209,7 @@ func testRecords(t *testing.T, s store.Store) {
 		{"Deletion", func(t *testing.T, s store.Store) { checkRecordKind(t, s, deletionOps) }},
 		{"Status", func(t *testing.T, s store.Store) { checkRecordKind(t, s, statusOps) }},
 		{"Guard", func(t *testing.T, s store.Store) { checkRecordKind(t, s, guardOps) }},
+		{"GroupLink", func(t *testing.T, s store.Store) { checkRecordKind(t, s, groupLinkOps) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, s) })
@@ -307,6 +308,45 @@ var deletionOps = ops[store.Deletion]{
 		return s.GetDeletion(ctx, d.Target, d.SourceID)
 	},
 	del:            func(ctx context.Context, s store.Store, d store.Deletion) error { return s.DeleteDeletion(ctx, d) },
+	delConditional: true,
+}
+
+var groupLinkOps = ops[store.GroupLink]{
+	make: func(key string, v int) store.GroupLink {
+		l := store.GroupLink{
+			Target: "contoso", SourceID: key,
+			TargetID:   fmt.Sprintf("group-of-%s-%d", key, v),
+			SourceName: fmt.Sprintf("Tailspin collaboration %d", v),
+			SyncedAs:   "Tailspin collaboration",
+			Adopted:    v%2 == 0,
+			Attributes: map[string]any{
+				"displayName":  fmt.Sprintf("Tailspin %d", v),
+				"description":  nil,
+				"mailNickname": "tailspin",
+			},
+			State:     store.GroupActive,
+			LastError: fmt.Sprintf("error %d", v),
+			Created:   at(0),
+			Updated:   at(v),
+		}
+		if v%2 == 1 {
+			// Enough members to span several properties of a Table
+			// Storage entity (64 KiB each).
+			for i := range 1500 + 100*v {
+				l.Members = append(l.Members, fmt.Sprintf("%08d-0000-4000-8000-%012d", i, v))
+			}
+		}
+		return l
+	},
+	etag:     func(l store.GroupLink) string { return l.ETag },
+	withETag: func(l store.GroupLink, e string) store.GroupLink { l.ETag = e; return l },
+	put: func(ctx context.Context, s store.Store, l store.GroupLink) (store.GroupLink, error) {
+		return s.PutGroupLink(ctx, l)
+	},
+	get: func(ctx context.Context, s store.Store, l store.GroupLink) (store.GroupLink, error) {
+		return s.GetGroupLink(ctx, l.Target, l.SourceID)
+	},
+	del:            func(ctx context.Context, s store.Store, l store.GroupLink) error { return s.DeleteGroupLink(ctx, l) },
 	delConditional: true,
 }
 

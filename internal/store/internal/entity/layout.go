@@ -19,10 +19,15 @@ const (
 	TableDeletions     = "deletions"
 	TableEvents        = "events"
 	TableStatus        = "status"
+	// TableGroupLinks holds the links of synced groups: partition the
+	// target, row the source group id. A table of its own rather than rows
+	// of the links table, so that listing a target's group links reads
+	// only them and ListLinks' range stays the users'.
+	TableGroupLinks = "grouplinks"
 )
 
 // Tables lists every table the stores use.
-var Tables = []string{TableWatermarks, TableLinks, TableSubscriptions, TableDeletions, TableEvents, TableStatus}
+var Tables = []string{TableWatermarks, TableLinks, TableSubscriptions, TableDeletions, TableEvents, TableStatus, TableGroupLinks}
 
 // Key is where a record lives in its table.
 type Key struct {
@@ -131,6 +136,11 @@ func SubscriptionsPartition() string { return subscriptionsPartition }
 
 // DeletionKey is the key of a staged deletion.
 func DeletionKey(target, sourceID string) (Key, error) {
+	return pair(target, sourceID)
+}
+
+// GroupLinkKey is the key of a group link.
+func GroupLinkKey(target, sourceID string) (Key, error) {
 	return pair(target, sourceID)
 }
 

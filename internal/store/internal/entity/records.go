@@ -72,6 +72,60 @@ func ToLink(e Entity) (store.Link, error) {
 	return l, r.err
 }
 
+// FromGroupLink returns the properties of l. Members go in a blob (a JSON
+// list), which may span several properties: a large group's ids exceed
+// one property's 64 KiB.
+func FromGroupLink(l store.GroupLink) (Entity, error) {
+	e := Entity{}
+	e.SetString("TargetID", l.TargetID)
+	e.SetString("SourceName", l.SourceName)
+	e.SetString("SyncedAs", l.SyncedAs)
+	e.SetBool("Adopted", l.Adopted)
+	e.SetString("State", string(l.State))
+	e.SetString("LastError", l.LastError)
+	e.SetTime("Created", l.Created)
+	e.SetTime("Updated", l.Updated)
+	if l.Attributes != nil {
+		s, err := encodeAttributes(l.Attributes)
+		if err != nil {
+			return nil, err
+		}
+		e.SetBlob("Attributes", s)
+	}
+	if len(l.Members) > 0 {
+		b, err := json.Marshal(l.Members)
+		if err != nil {
+			return nil, fmt.Errorf("encode members: %w", err)
+		}
+		e.SetBlob("Members", string(b))
+	}
+	return e, nil
+}
+
+// ToGroupLink reads a group link's properties.
+func ToGroupLink(e Entity) (store.GroupLink, error) {
+	l := store.GroupLink{
+		TargetID:   e.String("TargetID"),
+		SourceName: e.String("SourceName"),
+		SyncedAs:   e.String("SyncedAs"),
+		Adopted:    e.Bool("Adopted"),
+		State:      store.GroupLinkState(e.String("State")),
+		LastError:  e.String("LastError"),
+	}
+	r := reader{e: e}
+	l.Created = r.time("Created")
+	l.Updated = r.time("Updated")
+	if s := e.Blob("Attributes"); s != "" {
+		l.Attributes = r.attributes(s)
+	}
+	if s := e.Blob("Members"); s != "" {
+		if err := json.Unmarshal([]byte(s), &l.Members); err != nil {
+			r.fail(fmt.Errorf("decode members: %w", err))
+		}
+	}
+	return l, r.err
+}
+
 // FromSubscription returns the properties of s. The client state is kept:
 // the webhook needs it to tell Graph's notifications from forgeries.
 func FromSubscription(s store.Subscription) Entity {

@@ -1,6 +1,7 @@
 // Package records writes once, for both stores, the methods of store.Store
 // that only get, put, delete and list single records: watermarks,
-// subscriptions, staged deletions, target status, and appending events.
+// subscriptions, staged deletions, target status, group links, and
+// appending events.
 //
 // Each store supplies a Backend over its own storage (bbolt or Table
 // Storage) and embeds Methods. What truly differs between the stores stays
@@ -300,6 +301,81 @@ func (m Methods) PutGuard(ctx context.Context, g store.Guard) (store.Guard, erro
 	}
 	g.ETag = etag
 	return g, nil
+}
+
+// GetGroupLink implements store.Store.
+func (m Methods) GetGroupLink(ctx context.Context, target, sourceID string) (store.GroupLink, error) {
+	wrap := func(err error) error { return fmt.Errorf("get group link %q %q: %w", target, sourceID, err) }
+	k, err := entity.GroupLinkKey(target, sourceID)
+	if err != nil {
+		return store.GroupLink{}, wrap(err)
+	}
+	p, err := m.b.Get(ctx, entity.TableGroupLinks, k)
+	if err != nil {
+		return store.GroupLink{}, wrap(err)
+	}
+	l, err := entity.ToGroupLink(p.Entity)
+	if err != nil {
+		return store.GroupLink{}, wrap(err)
+	}
+	l.Target, l.SourceID, l.ETag = target, sourceID, p.ETag
+	return l, nil
+}
+
+// PutGroupLink implements store.Store.
+func (m Methods) PutGroupLink(ctx context.Context, l store.GroupLink) (store.GroupLink, error) {
+	wrap := func(err error) error { return fmt.Errorf("put group link %q %q: %w", l.Target, l.SourceID, err) }
+	k, err := entity.GroupLinkKey(l.Target, l.SourceID)
+	if err != nil {
+		return store.GroupLink{}, wrap(err)
+	}
+	e, err := entity.FromGroupLink(l)
+	if err != nil {
+		return store.GroupLink{}, wrap(err)
+	}
+	etag, err := m.b.Put(ctx, entity.TableGroupLinks, k, e, l.ETag)
+	if err != nil {
+		return store.GroupLink{}, wrap(err)
+	}
+	l.ETag = etag
+	return l, nil
+}
+
+// DeleteGroupLink implements store.Store.
+func (m Methods) DeleteGroupLink(ctx context.Context, l store.GroupLink) error {
+	k, err := entity.GroupLinkKey(l.Target, l.SourceID)
+	if err == nil {
+		err = m.b.Delete(ctx, entity.TableGroupLinks, k, l.ETag)
+	}
+	if err != nil {
+		return fmt.Errorf("delete group link %q %q: %w", l.Target, l.SourceID, err)
+	}
+	return nil
+}
+
+// ListGroupLinks implements store.Store.
+func (m Methods) ListGroupLinks(ctx context.Context, target string) ([]store.GroupLink, error) {
+	pk, err := entity.EncodeKey(target)
+	if err != nil {
+		return nil, fmt.Errorf("list group links %q: %w", target, err)
+	}
+	var ls []store.GroupLink
+	err = m.b.Scan(ctx, entity.TableGroupLinks, pk, func(p entity.Parsed) error {
+		l, err := entity.ToGroupLink(p.Entity)
+		if err != nil {
+			return err
+		}
+		if l.SourceID, err = entity.DecodeKey(p.Key.RK); err != nil {
+			return err
+		}
+		l.Target, l.ETag = target, p.ETag
+		ls = append(ls, l)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list group links %q: %w", target, err)
+	}
+	return ls, nil
 }
 
 // eventKeyAttempts bounds the keys AppendEvent tries.

@@ -424,6 +424,27 @@ func (s *Store) PutGuard(ctx context.Context, g store.Guard) (store.Guard, error
 	return putRecord(ctx, s, guardCodec, opPutGuard, g)
 }
 
+// GetGroupLink implements store.Store.
+func (s *Store) GetGroupLink(ctx context.Context, target, sourceID string) (store.GroupLink, error) {
+	return get(ctx, s, groupLinkCodec, opGetGroupLink, target, sourceID)
+}
+
+// PutGroupLink implements store.Store.
+func (s *Store) PutGroupLink(ctx context.Context, l store.GroupLink) (store.GroupLink, error) {
+	return putRecord(ctx, s, groupLinkCodec, opPutGroupLink, l)
+}
+
+// DeleteGroupLink implements store.Store.
+func (s *Store) DeleteGroupLink(ctx context.Context, l store.GroupLink) error {
+	return send(ctx, s, groupLinkCodec, opDeleteGroupLink, l)
+}
+
+// ListGroupLinks implements store.Store.
+func (s *Store) ListGroupLinks(ctx context.Context, target string) ([]store.GroupLink, error) {
+	ls, _, err := list(ctx, s, groupLinkCodec, &request{Op: opListGroupLinks, Args: []string{target}})
+	return ls, err
+}
+
 // DeadLetters are a running local's embedded queue's dead letters, through
 // its admin endpoint: the local's own queue lists and resubmits them, so
 // that a resubmitted message is delivered at once. It implements

@@ -202,6 +202,15 @@ func (s *server) call(ctx context.Context, st store.Store, req *request, send fu
 		resp, err = recordOf(guardCodec)(st.GetGuard(ctx, a[0]))
 	case opPutGuard:
 		resp, err = put(ctx, req, 1, guardCodec, st.PutGuard)
+
+	case opGetGroupLink:
+		resp, err = recordOf(groupLinkCodec)(st.GetGroupLink(ctx, a[0], a[1]))
+	case opPutGroupLink:
+		resp, err = put(ctx, req, 2, groupLinkCodec, st.PutGroupLink)
+	case opDeleteGroupLink:
+		err = apply(ctx, req, 2, groupLinkCodec, st.DeleteGroupLink)
+	case opListGroupLinks:
+		resp, err = recordsOf(groupLinkCodec)(st.ListGroupLinks(ctx, a[0]))
 	}
 	if err != nil {
 		resp = response{Err: errorToWire(err)}
@@ -217,6 +226,7 @@ var argCounts = map[op]int{
 	opGetDeletion: 2, opPutDeletion: 0, opDeleteDeletion: 0, opListDeletions: 1,
 	opAppendEvent: 0, opListEvents: 1, opPruneEvents: 0,
 	opGetStatus: 1, opPutStatus: 0, opGetGuard: 1, opPutGuard: 0,
+	opGetGroupLink: 2, opPutGroupLink: 0, opDeleteGroupLink: 0, opListGroupLinks: 1,
 }
 
 func checkArgs(req *request) error {

@@ -53,6 +53,10 @@ const (
 	opPutStatus          op = "PutStatus"
 	opGetGuard           op = "GetGuard"
 	opPutGuard           op = "PutGuard"
+	opGetGroupLink       op = "GetGroupLink"
+	opPutGroupLink       op = "PutGroupLink"
+	opDeleteGroupLink    op = "DeleteGroupLink"
+	opListGroupLinks     op = "ListGroupLinks"
 )
 
 // request is one store call.
@@ -238,6 +242,15 @@ var guardCodec = codec[store.Guard]{
 	etag:    func(g store.Guard) string { return g.ETag },
 	from:    entity.FromGuard,
 	to:      entity.ToGuard,
+}
+
+var groupLinkCodec = codec[store.GroupLink]{
+	name:    "group link",
+	keys:    func(l store.GroupLink) []string { return []string{l.Target, l.SourceID} },
+	setKeys: func(l *store.GroupLink, k []string, etag string) { l.Target, l.SourceID, l.ETag = k[0], k[1], etag },
+	etag:    func(l store.GroupLink) string { return l.ETag },
+	from:    entity.FromGroupLink,
+	to:      entity.ToGroupLink,
 }
 
 // eventCodec: an event without a time travels without one, so that the

@@ -1,0 +1,37 @@
+package store
+
+import "context"
+
+// LinkCounts are a target's links counted by state; Failing counts, by
+// state, those whose last attempt left an error (LastError set).
+type LinkCounts struct {
+	States  map[LinkState]int64 `json:"states"`
+	Failing map[LinkState]int64 `json:"failing"`
+}
+
+// Add counts n links (n may be negative) in a state, failing or not.
+// Counts that reach zero are dropped.
+func (c *LinkCounts) Add(state LinkState, failing bool, n int64) {
+	add := func(m *map[LinkState]int64) {
+		if *m == nil {
+			*m = map[LinkState]int64{}
+		}
+		(*m)[state] += n
+		if (*m)[state] == 0 {
+			delete(*m, state)
+		}
+	}
+	add(&c.States)
+	if failing {
+		add(&c.Failing)
+	}
+}
+
+// LinkCounter is a store that keeps its LinkCounts up to date with every
+// link write, in the same transaction, so that reading them costs one
+// record instead of a scan of the target's links: what the status page and
+// `status` show for 250,000 users. A store that does not implement it is
+// counted with ListLinks.
+type LinkCounter interface {
+	LinkCounts(ctx context.Context, target string) (LinkCounts, error)
+}
