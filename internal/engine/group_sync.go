@@ -680,27 +680,8 @@ func (e *Engine) finishGroup(ctx context.Context, t *target, act *GroupAction, c
 	if act.TargetID != nil {
 		ev.TargetID = *act.TargetID
 	}
-	switch {
-	case act.Error != "":
-		ev.Result = "error"
-	case act.Held:
-		ev.Result = "held"
-	case act.PendingUntil != nil:
-		ev.Result = "pending"
-	case act.Conflict != nil:
-		ev.Result = "conflict"
-		ev.TargetID = act.Conflict.TargetID
-	case act.Op == OpSkip:
-		ev.Result = "skipped"
-	case act.cancelled != "" && act.Op == OpNoop:
-		ev.Result = "cancelled"
-	}
-	if !ch.Observed.IsZero() && ev.Result == "ok" {
-		ev.Latency = e.now().Sub(ch.Observed)
-	}
-	if err := e.store.AppendEvent(ctx, ev); err != nil {
-		e.log.WarnContext(ctx, "could not write provisioning event", "target", t.name, "groupId", act.SourceID, "err", err)
-	}
+	e.appendEvent(ctx, &ev, outcome{err: act.Error, held: act.Held, pending: act.PendingUntil != nil,
+		conflict: act.Conflict, op: act.Op, cancelled: act.cancelled}, ch.Observed)
 	level := slog.LevelInfo
 	if act.Error != "" {
 		level = slog.LevelWarn

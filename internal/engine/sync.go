@@ -202,6 +202,44 @@ func (e *Engine) syncTargetRetrying(ctx context.Context, t *target, src *sourceU
 	return act, err
 }
 
+// outcome is what an event's result is made of, as a user's and a group's
+// decisions both have it.
+type outcome struct {
+	err       string
+	held      bool
+	pending   bool
+	conflict  *Conflict
+	op        Op
+	cancelled string
+}
+
+// appendEvent gives ev its result (and, for a success, its latency from
+// the change's observation) and writes it to the provisioning log; a
+// failed write is logged, as the decision was carried out regardless.
+func (e *Engine) appendEvent(ctx context.Context, ev *store.Event, o outcome, observed time.Time) {
+	switch {
+	case o.err != "":
+		ev.Result = "error"
+	case o.held:
+		ev.Result = "held"
+	case o.pending:
+		ev.Result = "pending"
+	case o.conflict != nil:
+		ev.Result = "conflict"
+		ev.TargetID = o.conflict.TargetID
+	case o.op == OpSkip:
+		ev.Result = "skipped"
+	case o.cancelled != "" && o.op == OpNoop:
+		ev.Result = "cancelled"
+	}
+	if !observed.IsZero() && ev.Result == "ok" {
+		ev.Latency = e.now().Sub(observed)
+	}
+	if err := e.store.AppendEvent(ctx, *ev); err != nil {
+		e.log.WarnContext(ctx, "could not write provisioning event", "target", ev.Target, "sourceId", ev.SourceID, "action", ev.Action, "err", err)
+	}
+}
+
 // finish records the outcome of one decision: the provisioning log, and
 // the target's quarantine (wide: the target as a whole refused us).
 func (e *Engine) finish(ctx context.Context, t *target, act *Action, ch Change, err error, wide bool) {
@@ -241,27 +279,8 @@ func (e *Engine) finish(ctx context.Context, t *target, act *Action, ch Change, 
 	if act.TargetID != nil {
 		ev.TargetID = *act.TargetID
 	}
-	switch {
-	case act.Error != "":
-		ev.Result = "error"
-	case act.Held:
-		ev.Result = "held"
-	case act.PendingUntil != nil:
-		ev.Result = "pending"
-	case act.Conflict != nil:
-		ev.Result = "conflict"
-		ev.TargetID = act.Conflict.TargetID
-	case act.Op == OpSkip:
-		ev.Result = "skipped"
-	case act.cancelled != "" && act.Op == OpNoop:
-		ev.Result = "cancelled"
-	}
-	if !ch.Observed.IsZero() && ev.Result == "ok" {
-		ev.Latency = e.now().Sub(ch.Observed)
-	}
-	if err := e.store.AppendEvent(ctx, ev); err != nil {
-		e.log.WarnContext(ctx, "could not write provisioning event", "target", t.name, "sourceId", act.SourceID, "err", err)
-	}
+	e.appendEvent(ctx, &ev, outcome{err: act.Error, held: act.Held, pending: act.PendingUntil != nil,
+		conflict: act.Conflict, op: act.Op, cancelled: act.cancelled}, ch.Observed)
 	level := slog.LevelInfo
 	if act.Error != "" {
 		level = slog.LevelWarn
