@@ -192,36 +192,49 @@ func (e *Engine) anchorValue(sourceID string) string {
 // anchorPrefix is the anchor prefix of users synced from this source tenant.
 func (e *Engine) anchorPrefix() string { return "tenantsync:" + e.sourceTenant + ":" }
 
+// findGroup resolves a configured group (an object id or a display name;
+// what says which configuration it is, such as "scoping group") to the
+// source group, caching the answer. found is false when no group has that
+// id or name (not cached: it may appear); several is an error, as nothing
+// can be decided until it is configured by id.
+func (e *Engine) findGroup(ctx context.Context, t *target, what, name string) (g directory.Group, found bool, err error) {
+	e.mu.Lock()
+	g, ok := e.groups[name]
+	e.mu.Unlock()
+	if ok {
+		return g, true, nil
+	}
+	groups, err := e.source.FindGroups(ctx, name)
+	if err != nil {
+		return g, false, fmt.Errorf("resolve %s %q: %w", what, name, err)
+	}
+	switch len(groups) {
+	case 0:
+		return g, false, nil
+	case 1:
+		g = groups[0]
+	default:
+		return g, false, fmt.Errorf("target %s: %s %q is ambiguous (%s): configure it by object id: %w", t.name, what, name, strings.Join(groupIDsOf(groups), ", "), ErrPermanent)
+	}
+	e.mu.Lock()
+	e.groups[name] = g
+	e.mu.Unlock()
+	return g, true, nil
+}
+
 // resolveGroups maps a target's configured scoping groups (ids or display
 // names) to groups, caching the answers.
 func (e *Engine) resolveGroups(ctx context.Context, t *target) ([]directory.Group, error) {
 	groups := make([]directory.Group, 0, len(t.cfg.Scope.Groups))
-	for _, g := range t.cfg.Scope.Groups {
-		e.mu.Lock()
-		group, ok := e.groups[g]
-		e.mu.Unlock()
-		if !ok {
-			found, err := e.source.FindGroups(ctx, g)
-			if err != nil {
-				return nil, fmt.Errorf("resolve scoping group %q: %w", g, err)
-			}
-			switch len(found) {
-			case 0:
-				return nil, fmt.Errorf("target %s: scoping group %q: no group with this id or display name in the source tenant: %w", t.name, g, ErrPermanent)
-			case 1:
-				group = found[0]
-			default:
-				var list []string
-				for _, f := range found {
-					list = append(list, f.ID)
-				}
-				return nil, fmt.Errorf("target %s: scoping group %q is ambiguous (%s): configure it by object id: %w", t.name, g, strings.Join(list, ", "), ErrPermanent)
-			}
-			e.mu.Lock()
-			e.groups[g] = group
-			e.mu.Unlock()
+	for _, name := range t.cfg.Scope.Groups {
+		g, found, err := e.findGroup(ctx, t, "scoping group", name)
+		switch {
+		case err != nil:
+			return nil, err
+		case !found:
+			return nil, fmt.Errorf("target %s: scoping group %q: no group with this id or display name in the source tenant: %w", t.name, name, ErrPermanent)
 		}
-		groups = append(groups, group)
+		groups = append(groups, g)
 	}
 	return groups, nil
 }
@@ -232,11 +245,16 @@ func (e *Engine) groupIDs(ctx context.Context, t *target) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return groupIDsOf(groups), nil
+}
+
+// groupIDsOf returns the object ids of groups.
+func groupIDsOf(groups []directory.Group) []string {
 	ids := make([]string, len(groups))
 	for i, g := range groups {
 		ids[i] = g.ID
 	}
-	return ids, nil
+	return ids
 }
 
 // scopeFor returns the scope of a target with its groups resolved, compiled

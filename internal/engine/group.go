@@ -201,45 +201,24 @@ func (e *Engine) syncedGroups(ctx context.Context, t *target) ([]syncedGroup, er
 	var out []syncedGroup
 	var links []store.GroupLink
 	for _, name := range t.group.names {
-		e.mu.Lock()
-		g, ok := e.groups[name]
-		e.mu.Unlock()
-		if !ok {
-			found, err := e.source.FindGroups(ctx, name)
-			if err != nil {
-				return nil, fmt.Errorf("resolve synced group %q: %w", name, err)
+		g, found, err := e.findGroup(ctx, t, "synced group", name)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			if links == nil {
+				if links, err = e.store.ListGroupLinks(ctx, t.name); err != nil {
+					return nil, fmt.Errorf("list group links of %s: %w", t.name, err)
+				}
 			}
-			switch len(found) {
-			case 0:
-				if links == nil {
-					if links, err = e.store.ListGroupLinks(ctx, t.name); err != nil {
-						return nil, fmt.Errorf("list group links of %s: %w", t.name, err)
-					}
-				}
-				i := slices.IndexFunc(links, func(l store.GroupLink) bool { return strings.EqualFold(l.SyncedAs, name) })
-				if i < 0 {
-					e.log.WarnContext(ctx, "a synced group is not in the source tenant", "target", t.name, "group", name)
-					continue
-				}
-				// Renamed (or deleted: its sync finds out) since it was
-				// linked. Not cached: the name may come back.
-				g = directory.Group{ID: links[i].SourceID, DisplayName: links[i].SourceName}
-				if !slices.ContainsFunc(out, func(o syncedGroup) bool { return o.ID == g.ID }) {
-					out = append(out, syncedGroup{Group: g, as: name})
-				}
+			i := slices.IndexFunc(links, func(l store.GroupLink) bool { return strings.EqualFold(l.SyncedAs, name) })
+			if i < 0 {
+				e.log.WarnContext(ctx, "a synced group is not in the source tenant", "target", t.name, "group", name)
 				continue
-			case 1:
-				g = found[0]
-			default:
-				var ids []string
-				for _, f := range found {
-					ids = append(ids, f.ID)
-				}
-				return nil, fmt.Errorf("target %s: synced group %q is ambiguous (%s): configure it by object id: %w", t.name, name, strings.Join(ids, ", "), ErrPermanent)
 			}
-			e.mu.Lock()
-			e.groups[name] = g
-			e.mu.Unlock()
+			// Renamed (or deleted: its sync finds out) since it was
+			// linked. Not cached: the name may come back.
+			g = directory.Group{ID: links[i].SourceID, DisplayName: links[i].SourceName}
 		}
 		if !slices.ContainsFunc(out, func(o syncedGroup) bool { return o.ID == g.ID }) {
 			out = append(out, syncedGroup{Group: g, as: name})
