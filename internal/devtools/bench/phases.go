@@ -94,11 +94,8 @@ func runOneTarget(ctx context.Context, o Options, res *Results) error {
 	res.Run.WritesPerSecondAllowed, res.Run.WriteBurst = round(lim.WritesPerSecond, 2), lim.WritesPer150s
 
 	dir := filepath.Join(o.Dir, "one-target")
-	if err := freshDir(dir); err != nil {
-		return err
-	}
-	cfgPath := filepath.Join(dir, "tenantsync.json")
-	if err := writeConfig(cfgPath, sim.URL, sourceDomain, targets); err != nil {
+	cfgPath, err := phaseDir(dir, sim.URL, targets)
+	if err != nil {
 		return err
 	}
 	state := filepath.Join(dir, "state.db")
@@ -150,11 +147,8 @@ func runThreeTargets(ctx context.Context, o Options, res *Results) error {
 	}
 	defer sim.close()
 	dir := filepath.Join(o.Dir, "three-targets")
-	if err := freshDir(dir); err != nil {
-		return err
-	}
-	cfgPath := filepath.Join(dir, "tenantsync.json")
-	if err := writeConfig(cfgPath, sim.URL, sourceDomain, benchTargets); err != nil {
+	cfgPath, err := phaseDir(dir, sim.URL, benchTargets)
+	if err != nil {
 		return err
 	}
 	sync, ch, err := initialSync(ctx, o, sim, benchTargets, cfgPath, filepath.Join(dir, "state.db"), filepath.Join(dir, "local.log"), PhaseInitialSync3)
@@ -168,6 +162,20 @@ func runThreeTargets(ctx context.Context, o Options, res *Results) error {
 		return fmt.Errorf("%s: %w", PhaseInitialSync3, verr)
 	}
 	return serr
+}
+
+// phaseDir makes dir a phase's fresh working directory (emptied if it
+// exists) holding the tenantsync config for the simulator at simURL and
+// targets, and returns the config's path.
+func phaseDir(dir, simURL string, targets []target) (string, error) {
+	if err := freshDir(dir); err != nil {
+		return "", err
+	}
+	cfgPath := filepath.Join(dir, "tenantsync.json")
+	if err := writeConfig(cfgPath, simURL, sourceDomain, targets); err != nil {
+		return "", err
+	}
+	return cfgPath, nil
 }
 
 // freshDir empties dir of a previous run's state.
@@ -781,11 +789,8 @@ func coldStart(ctx context.Context, o Options) (*ColdStartResult, error) {
 	}
 	defer sim.close()
 	dir := filepath.Join(o.Dir, "cold-start")
-	if err := freshDir(dir); err != nil {
-		return nil, err
-	}
-	cfgPath := filepath.Join(dir, "tenantsync.json")
-	if err := writeConfig(cfgPath, sim.URL, sourceDomain, targets); err != nil {
+	cfgPath, err := phaseDir(dir, sim.URL, targets)
+	if err != nil {
 		return nil, err
 	}
 	fi, err := os.Stat(o.Command[0])

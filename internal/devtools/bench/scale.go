@@ -72,11 +72,8 @@ func runScale(ctx context.Context, o Options, res *Results) error {
 	}
 	defer sim.close()
 	dir := filepath.Join(o.Dir, "scale")
-	if err := freshDir(dir); err != nil {
-		return err
-	}
-	cfgPath := filepath.Join(dir, "tenantsync.json")
-	if err := writeConfig(cfgPath, sim.URL, sourceDomain, targets); err != nil {
+	cfgPath, err := phaseDir(dir, sim.URL, targets)
+	if err != nil {
 		return err
 	}
 	state := filepath.Join(dir, "state.db")
