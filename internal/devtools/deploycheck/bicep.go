@@ -253,36 +253,59 @@ func (b *Bicep) Extensions() []string {
 	return es
 }
 
-// Modules returns the module declarations in order.
-func (b *Bicep) Modules() ([]Module, error) {
-	var ms []Module
-	for _, m := range moduleRe.FindAllStringSubmatchIndex(b.Blank, -1) {
-		mod := Module{Symbol: b.Src[m[2]:m[3]]}
+// declaration is a module or resource declaration: kind symbol 'ref' …
+// = { body }, the body between the braces at open and close.
+type declaration struct {
+	symbol, ref string
+	open, close int
+}
+
+// declarations returns the declarations re finds (a line's start up to the
+// opening quote of the reference), in order; kind names them in errors.
+func (b *Bicep) declarations(re *regexp.Regexp, kind string) ([]declaration, error) {
+	var ds []declaration
+	for _, m := range re.FindAllStringSubmatchIndex(b.Blank, -1) {
+		d := declaration{symbol: b.Src[m[2]:m[3]]}
 		open := m[1] - 1 // the opening quote
 		closeQ := strings.IndexByte(b.Blank[open+1:], '\'')
 		if closeQ < 0 {
-			return nil, fmt.Errorf("module %s: unterminated path", mod.Symbol)
+			return nil, fmt.Errorf("%s %s: unterminated reference", kind, d.symbol)
 		}
-		mod.Path = b.Src[open+1 : open+1+closeQ]
+		d.ref = b.Src[open+1 : open+1+closeQ]
 		after := open + 1 + closeQ + 1
 		eq := strings.IndexByte(b.Blank[after:], '=')
 		if eq < 0 {
-			return nil, fmt.Errorf("module %s: no '='", mod.Symbol)
+			return nil, fmt.Errorf("%s %s: no '='", kind, d.symbol)
 		}
 		body := strings.IndexByte(b.Blank[after+eq:], '{')
 		if body < 0 {
-			return nil, fmt.Errorf("module %s: no body", mod.Symbol)
+			return nil, fmt.Errorf("%s %s: no body", kind, d.symbol)
 		}
-		start := after + eq + body
-		end, err := b.matching(start)
+		d.open = after + eq + body
+		end, err := b.matching(d.open)
 		if err != nil {
-			return nil, fmt.Errorf("module %s: %w", mod.Symbol, err)
+			return nil, fmt.Errorf("%s %s: %w", kind, d.symbol, err)
 		}
-		for _, k := range b.keys(start, end) {
+		d.close = end
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+// Modules returns the module declarations in order.
+func (b *Bicep) Modules() ([]Module, error) {
+	ds, err := b.declarations(moduleRe, "module")
+	if err != nil {
+		return nil, err
+	}
+	var ms []Module
+	for _, d := range ds {
+		mod := Module{Symbol: d.symbol, Path: d.ref}
+		for _, k := range b.keys(d.open, d.close) {
 			if k.name != "params" {
 				continue
 			}
-			ps := strings.IndexByte(b.Blank[k.value:end], '{')
+			ps := strings.IndexByte(b.Blank[k.value:d.close], '{')
 			if ps < 0 {
 				return nil, fmt.Errorf("module %s: params is not an object literal", mod.Symbol)
 			}
@@ -435,31 +458,13 @@ var resourceRe = regexp.MustCompile(`(?m)^[ \t]*resource[ \t]+([A-Za-z_]\w*)[ \t
 
 // Resources returns the resource declarations in order.
 func (b *Bicep) Resources() ([]Resource, error) {
-	var rs []Resource
-	for _, m := range resourceRe.FindAllStringSubmatchIndex(b.Blank, -1) {
-		r := Resource{Symbol: b.Src[m[2]:m[3]]}
-		open := m[1] - 1
-		closeQ := strings.IndexByte(b.Src[open+1:], '\'')
-		if closeQ < 0 {
-			return nil, fmt.Errorf("resource %s: unterminated type", r.Symbol)
-		}
-		r.Type = b.Src[open+1 : open+1+closeQ]
-		after := open + 1 + closeQ + 1
-		eq := strings.IndexByte(b.Blank[after:], '=')
-		if eq < 0 {
-			return nil, fmt.Errorf("resource %s: no '='", r.Symbol)
-		}
-		body := strings.IndexByte(b.Blank[after+eq:], '{')
-		if body < 0 {
-			return nil, fmt.Errorf("resource %s: no body", r.Symbol)
-		}
-		r.open = after + eq + body
-		end, err := b.matching(r.open)
-		if err != nil {
-			return nil, fmt.Errorf("resource %s: %w", r.Symbol, err)
-		}
-		r.close = end
-		rs = append(rs, r)
+	ds, err := b.declarations(resourceRe, "resource")
+	if err != nil {
+		return nil, err
+	}
+	rs := make([]Resource, len(ds))
+	for i, d := range ds {
+		rs[i] = Resource{Symbol: d.symbol, Type: d.ref, open: d.open, close: d.close}
 	}
 	return rs, nil
 }
@@ -489,19 +494,14 @@ func (b *Bicep) Value(r Resource, path ...string) (string, bool) {
 // ModuleParam returns the expression passed for param to the module
 // declared as symbol.
 func (b *Bicep) ModuleParam(symbol, param string) (string, bool) {
-	for _, m := range moduleRe.FindAllStringSubmatchIndex(b.Blank, -1) {
-		if b.Src[m[2]:m[3]] != symbol {
-			continue
+	ds, err := b.declarations(moduleRe, "module")
+	if err != nil {
+		return "", false
+	}
+	for _, d := range ds {
+		if d.symbol == symbol {
+			return b.valueIn(d.open, d.close, []string{"params", param})
 		}
-		open := strings.IndexByte(b.Blank[m[1]:], '{')
-		if open < 0 {
-			return "", false
-		}
-		end, err := b.matching(m[1] + open)
-		if err != nil {
-			return "", false
-		}
-		return b.valueIn(m[1]+open, end, []string{"params", param})
 	}
 	return "", false
 }
