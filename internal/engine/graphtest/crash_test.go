@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -331,5 +332,58 @@ func TestLostInvitationThenRenameUnderReplicationLag(t *testing.T) {
 	}
 	if l := e.link("alice"); l.State != store.LinkActive || l.TargetID != all[0]["id"] {
 		t.Errorf("link %+v, want active on %v", l, all[0]["id"])
+	}
+}
+
+// The same, attacked: after the lost invitation and the rename, 8 workers
+// retry alice at once, round after round while the target replicates, over
+// several replication lags. Whatever the interleaving, alice ends with
+// exactly one live target user, with the new address, and the link on it.
+func TestLostInvitationThenRenameConcurrentRetries(t *testing.T) {
+	for _, lag := range []time.Duration{time.Second, 5 * time.Second, 20 * time.Second, time.Minute} {
+		t.Run(lag.String(), func(t *testing.T) {
+			e := newEnv(t)
+			if err := e.sim.SetReplicationLag(dstDomain, lag, 0); err != nil {
+				t.Fatal(err)
+			}
+			crashing := e.engine(crashingTarget{Target: e.dst, op: "invite", sent: true})
+			if _, err := crashing.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice")}); !errors.Is(err, errCrash) {
+				t.Fatalf("crashed sync: %v", err)
+			}
+			e.patchSource("alice", map[string]any{"mail": "alice.archer@" + srcDomain})
+			var wg sync.WaitGroup
+			for round := 0; round < 12; round++ {
+				for range 8 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						_, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice"), Force: true})
+						if err != nil && !directory.Retryable(err) && !errors.Is(err, store.ErrConflict) {
+							t.Errorf("round %d: %v, want success or a retryable error", round, err)
+						}
+					}()
+				}
+				wg.Wait()
+				e.sim.AdvanceClock(lag / 4)
+				e.advance(lag / 4)
+			}
+			e.sim.AdvanceClock(2 * time.Minute)
+			e.advance(2 * time.Minute)
+			if _, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice"), Force: true}); err != nil {
+				t.Fatalf("final sync: %v", err)
+			}
+			ids := map[any]bool{}
+			var mail any
+			for _, u := range append(e.liveTargets("alice@"+srcDomain), e.liveTargets("alice.archer@"+srcDomain)...) {
+				ids[u["id"]] = true
+				mail = u["mail"]
+			}
+			if len(ids) != 1 || mail != "alice.archer@"+srcDomain {
+				t.Fatalf("target users for alice: %v (mail %v), want one, with the new address", ids, mail)
+			}
+			if l := e.link("alice"); l.State != store.LinkActive || !ids[l.TargetID] {
+				t.Errorf("link %+v, want active on alice's one user", l)
+			}
+		})
 	}
 }
