@@ -3,7 +3,10 @@ package boltstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/tenantsync/tenantsync/internal/store"
@@ -133,4 +136,84 @@ func TestLinkCountsConflict(t *testing.T) {
 	if !reflect.DeepEqual(got.States, map[store.LinkState]int64{store.LinkActive: 1}) || len(got.Failing) != 0 {
 		t.Errorf("counts %+v after lost races, want one active link", got)
 	}
+}
+
+// TestLinkCountsUnderConcurrentWriters: 16 writers put, re-state and
+// delete 60 links in random orders, losing races to each other (ETags),
+// over several seeds; the counts kept with the writes must equal a count
+// of the links as they end.
+func TestLinkCountsUnderConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	states := []store.LinkState{store.LinkActive, store.LinkPending, store.LinkStaged, store.LinkDisabled, store.LinkDeleted, store.LinkConflict}
+	for seed := uint64(1); seed <= 8; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			s, err := boltstore.OpenTemp(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, err := s.LinkCounts(ctx, "contoso"); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for w := range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := rand.New(rand.NewPCG(seed, uint64(w)))
+					for range 200 {
+						id := fmt.Sprintf("u%02d", r.IntN(60))
+						l, err := s.GetLink(ctx, "contoso", id)
+						if err != nil && !errors.Is(err, store.ErrNotFound) {
+							t.Error(err)
+							return
+						}
+						if err == nil && r.IntN(5) == 0 {
+							if err := s.DeleteLink(ctx, l); err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+								t.Error(err)
+							}
+							continue
+						}
+						l.Target, l.SourceID, l.TargetID = "contoso", id, "t-"+id
+						l.State = states[r.IntN(len(states))]
+						l.LastError = ""
+						if r.IntN(3) == 0 {
+							l.LastError = "boom"
+						}
+						if _, err := s.PutLink(ctx, l); err != nil && !errors.Is(err, store.ErrConflict) {
+							t.Error(err)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			var want store.LinkCounts
+			links := 0
+			if err := s.ListLinks(ctx, "contoso", func(l store.Link) error {
+				want.Add(l.State, l.LastError != "", 1)
+				links++
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.LinkCounts(ctx, "contoso")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(normal(got), normal(want)) {
+				t.Errorf("kept counts %+v, want the count of the %d links %+v", got, links, want)
+			}
+		})
+	}
+}
+
+// normal makes empty count maps nil, for comparison.
+func normal(c store.LinkCounts) store.LinkCounts {
+	if len(c.States) == 0 {
+		c.States = nil
+	}
+	if len(c.Failing) == 0 {
+		c.Failing = nil
+	}
+	return c
 }
