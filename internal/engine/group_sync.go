@@ -586,14 +586,18 @@ func (d *groupDecision) wantedMembers(ctx context.Context) (map[string]bool, err
 		return nil, fmt.Errorf("list members of source group %s: %w", d.id, err)
 	}
 	_, dry := d.e.store.(*overlayStore)
+	users := dedupe(m.Users)
+	// One call for the whole group: a store on the network reads the links
+	// concurrently rather than one member after another.
+	links, err := d.e.store.GetLinks(ctx, d.t.name, users)
+	if err != nil {
+		return nil, fmt.Errorf("read the links of %d members of source group %s: %w", len(users), d.id, err)
+	}
 	want := map[string]bool{}
-	for _, u := range dedupe(m.Users) {
-		l, err := d.e.store.GetLink(ctx, d.t.name, u)
-		if errors.Is(err, store.ErrNotFound) {
+	for _, u := range users {
+		l, ok := links[u]
+		if !ok {
 			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read link %s/%s: %w", d.t.name, u, err)
 		}
 		switch l.State {
 		case store.LinkActive:

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,6 +113,48 @@ func TestGroupWrites(t *testing.T) {
 		t.Errorf("rename action = %s %v", a.Op, a.Changes.Keys())
 	}
 	_ = w
+}
+
+// TestGroupSyncReadsMemberLinksInOneCall: a group's members are looked up
+// in one batched store read, not one read per member (a store on the
+// network pays a round trip for each).
+func TestGroupSyncReadsMemberLinksInOneCall(t *testing.T) {
+	var names []string
+	for i := range 45 {
+		names = append(names, fmt.Sprintf("u%02d", i))
+	}
+	w := newGroupWorld(t, names, map[string][]string{"Tailspin": names}, []string{"Tailspin"})
+	e := w.engine()
+	for _, n := range names {
+		if _, err := e.Sync(t.Context(), w.userChange(n)); err != nil { // follow-ups dropped
+			t.Fatal(err)
+		}
+	}
+	counting := &linkReadCounter{Store: w.st}
+	w.drain(w.engineOn(counting), nil, w.groupChange("Tailspin"))
+	if g, _ := w.targetGroup("Tailspin"); len(g.Members) != 45 {
+		t.Fatalf("%d members, want 45", len(g.Members))
+	}
+	if counting.getLink.Load() != 0 || counting.getLinks.Load() != 1 {
+		t.Errorf("a group sync of 45 members read links with %d GetLink and %d GetLinks calls, want 0 and 1",
+			counting.getLink.Load(), counting.getLinks.Load())
+	}
+}
+
+// linkReadCounter counts the link reads that reach the store.
+type linkReadCounter struct {
+	store.Store
+	getLink, getLinks atomic.Int64
+}
+
+func (c *linkReadCounter) GetLink(ctx context.Context, target, sourceID string) (store.Link, error) {
+	c.getLink.Add(1)
+	return c.Store.GetLink(ctx, target, sourceID)
+}
+
+func (c *linkReadCounter) GetLinks(ctx context.Context, target string, sourceIDs []string) (map[string]store.Link, error) {
+	c.getLinks.Add(1)
+	return c.Store.GetLinks(ctx, target, sourceIDs)
 }
 
 // TestGroupMappings: a displayName mapping names the target group; an

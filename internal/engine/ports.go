@@ -138,6 +138,7 @@ type Store interface {
 	PutWatermark(ctx context.Context, w store.Watermark) (store.Watermark, error)
 
 	GetLink(ctx context.Context, target, sourceID string) (store.Link, error)
+	GetLinks(ctx context.Context, target string, sourceIDs []string) (map[string]store.Link, error)
 	GetLinkByTargetID(ctx context.Context, target, targetID string) (store.Link, error)
 	PutLink(ctx context.Context, l store.Link) (store.Link, error)
 	DeleteLink(ctx context.Context, l store.Link) error

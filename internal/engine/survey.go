@@ -360,6 +360,22 @@ func (o *overlayStore) GetLink(ctx context.Context, target, sourceID string) (st
 	return store.Link{}, store.ErrNotFound
 }
 
+func (o *overlayStore) GetLinks(ctx context.Context, target string, sourceIDs []string) (map[string]store.Link, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[string]store.Link, len(sourceIDs))
+	for _, id := range sourceIDs {
+		l, ok, err := o.link(target, id)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[id] = l
+		}
+	}
+	return out, nil
+}
+
 func (o *overlayStore) GetLinkByTargetID(ctx context.Context, target, targetID string) (store.Link, error) {
 	var found *store.Link
 	err := o.ListLinks(ctx, target, func(l store.Link) error {

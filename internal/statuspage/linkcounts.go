@@ -10,21 +10,15 @@ import (
 // every link write when it keeps them (store.LinkCounter: one record, at
 // any size), else by listing the links (a scan, in proportion to them).
 func (h *Handler) countLinks(ctx context.Context, target string, c *LinkCounts) error {
-	if lc, ok := h.opts.Store.(store.LinkCounter); ok {
-		counts, err := lc.LinkCounts(ctx, target)
-		if err != nil {
-			return err
-		}
-		for state, n := range counts.States {
-			c.addState(state, int(n))
-		}
-		for state, n := range counts.Failing {
-			c.addFailing(state, int(n))
-		}
-		return nil
+	counts, err := store.CountLinks(ctx, h.opts.Store, target)
+	if err != nil {
+		return err
 	}
-	return h.opts.Store.ListLinks(ctx, target, func(l store.Link) error {
-		c.add(l)
-		return nil
-	})
+	for state, n := range counts.States {
+		c.addState(state, int(n))
+	}
+	for state, n := range counts.Failing {
+		c.addFailing(state, int(n))
+	}
+	return nil
 }

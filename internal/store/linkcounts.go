@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // LinkCounts are a target's links counted by state; Failing counts, by
 // state, those whose last attempt left an error (LastError set).
@@ -34,4 +37,22 @@ func (c *LinkCounts) Add(state LinkState, failing bool, n int64) {
 // counted with ListLinks.
 type LinkCounter interface {
 	LinkCounts(ctx context.Context, target string) (LinkCounts, error)
+}
+
+// CountLinks returns a target's link counts: those st keeps when it is a
+// LinkCounter (one record at any size), else a count of its links as
+// ListLinks gives them (a scan, in proportion to them).
+func CountLinks(ctx context.Context, st Store, target string) (LinkCounts, error) {
+	if lc, ok := st.(LinkCounter); ok {
+		return lc.LinkCounts(ctx, target)
+	}
+	var c LinkCounts
+	err := st.ListLinks(ctx, target, func(l Link) error {
+		c.Add(l.State, l.LastError != "", 1)
+		return nil
+	})
+	if err != nil {
+		return LinkCounts{}, fmt.Errorf("count the links of %q: %w", target, err)
+	}
+	return c, nil
 }

@@ -44,6 +44,11 @@ type Store interface {
 	DeleteWatermark(ctx context.Context, tenant, resource string) error
 
 	GetLink(ctx context.Context, target, sourceID string) (Link, error)
+	// GetLinks reads the links of many source users of one target at once,
+	// keyed by source id; a source id without a link is absent from the
+	// map. It is what a group's membership reads: one call for a group of
+	// hundreds rather than one round trip per member.
+	GetLinks(ctx context.Context, target string, sourceIDs []string) (map[string]Link, error)
 	// GetLinkByTargetID looks a link up by the target object id (the reverse index).
 	GetLinkByTargetID(ctx context.Context, target, targetID string) (Link, error)
 	// PutLink writes l conditionally on l.ETag, keeping the reverse index in

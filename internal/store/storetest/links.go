@@ -18,6 +18,51 @@ func link(target, sourceID, targetID string) store.Link {
 	return store.Link{Target: target, SourceID: sourceID, TargetID: targetID, State: store.LinkActive, Hash: "h0", Created: at(0)}
 }
 
+// testGetLinks checks that a batched read answers what GetLink answers
+// for each id: the links of this target only, none for an id without one.
+func testGetLinks(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ids := []string{"6f1c8a4e-2f0b-4c8e-9d2b-5a0f3e1d7c9b", "a/b", "a b", "é", "~", "a@b"}
+	for i := range 300 {
+		ids = append(ids, fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
+	}
+	for i, id := range ids {
+		l := link("contoso", id, "t"+strconv.Itoa(i))
+		if i%3 == 1 {
+			l.State, l.LastError = store.LinkPending, "refused"
+		}
+		must[store.Link](t, "put")(s.PutLink(ctx, l))
+	}
+	must[store.Link](t, "put other")(s.PutLink(ctx, link("contoso2", "only-in-contoso2", "tx")))
+
+	ask := append(slices.Clone(ids), "missing", "only-in-contoso2", ids[0]) // a duplicate too
+	rand.Shuffle(len(ask), func(i, j int) { ask[i], ask[j] = ask[j], ask[i] })
+	got, err := s.GetLinks(ctx, "contoso", ask)
+	if err != nil {
+		t.Fatalf("GetLinks: %v", err)
+	}
+	if len(got) != len(ids) {
+		t.Errorf("GetLinks returned %d links, want %d", len(got), len(ids))
+	}
+	for _, id := range ids {
+		want := must[store.Link](t, "get")(s.GetLink(ctx, "contoso", id))
+		l, ok := got[id]
+		if !ok {
+			t.Errorf("GetLinks: no link for %q", id)
+			continue
+		}
+		sameRecord(t, "GetLinks "+id, l, want)
+	}
+	for _, id := range []string{"missing", "only-in-contoso2"} {
+		if l, ok := got[id]; ok {
+			t.Errorf("GetLinks returned %+v for %q, which has no link in contoso", l, id)
+		}
+	}
+	if got, err := s.GetLinks(ctx, "contoso", nil); err != nil || len(got) != 0 {
+		t.Errorf("GetLinks of no ids = %v, %v; want an empty map", got, err)
+	}
+}
+
 func testListLinks(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	ids := []string{

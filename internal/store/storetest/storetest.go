@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Records", testRecords},
 		{"ListLinks", testListLinks},
 		{"ListLinksMany", testListLinksMany},
+		{"GetLinks", testGetLinks},
 		{"ReverseIndex", testReverseIndex},
 		{"LinkRace", testLinkRace},
 		{"LinkNoLostUpdates", testLinkNoLostUpdates},

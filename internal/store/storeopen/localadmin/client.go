@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -312,6 +313,41 @@ func (s *Store) PutLink(ctx context.Context, l store.Link) (store.Link, error) {
 // DeleteLink implements store.Store.
 func (s *Store) DeleteLink(ctx context.Context, l store.Link) error {
 	return send(ctx, s, linkCodec, opDeleteLink, l)
+}
+
+// getLinksPerRequest bounds the ids of one GetLinks request (36 bytes
+// each), far below maxRequestBytes.
+const getLinksPerRequest = 10_000
+
+// GetLinks implements store.Store.
+func (s *Store) GetLinks(ctx context.Context, target string, sourceIDs []string) (map[string]store.Link, error) {
+	out := make(map[string]store.Link, len(sourceIDs))
+	for chunk := range slices.Chunk(sourceIDs, getLinksPerRequest) {
+		links, _, err := list(ctx, s, linkCodec, &request{Op: opGetLinks, Args: append([]string{target}, chunk...)})
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range links {
+			out[l.SourceID] = l
+		}
+	}
+	return out, nil
+}
+
+var _ store.LinkCounter = (*Store)(nil)
+
+// LinkCounts implements store.LinkCounter: the running local counts (from
+// the counts its store keeps), so that `status` costs one request at any
+// number of links.
+func (s *Store) LinkCounts(ctx context.Context, target string) (store.LinkCounts, error) {
+	resp, err := s.call(ctx, &request{Op: opLinkCounts, Args: []string{target}})
+	if err != nil {
+		return store.LinkCounts{}, err
+	}
+	if resp.Counts == nil {
+		return store.LinkCounts{}, fmt.Errorf("%s: the handler local answered no counts", opLinkCounts)
+	}
+	return *resp.Counts, nil
 }
 
 // ListLinks implements store.Store. The links stream from the running local

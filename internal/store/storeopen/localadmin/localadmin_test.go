@@ -516,3 +516,43 @@ func TestStatusAuth(t *testing.T) {
 		t.Errorf("Authorization sent: %q, want %q", got, want)
 	}
 }
+
+// TestLinkCountsTravelWithoutTheLinks checks that `status` through a
+// running local gets the counts its store keeps in one request: the same
+// counts as the file's, and no listing of the links on the wire.
+func TestLinkCountsTravelWithoutTheLinks(t *testing.T) {
+	e := serve(t, true, nil)
+	remote, err := dial(t, e).Store()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	states := []store.LinkState{store.LinkActive, store.LinkActive, store.LinkPending, store.LinkDisabled}
+	for i := range 40 {
+		l := store.Link{Target: "contoso", SourceID: fmt.Sprintf("u%02d", i), TargetID: fmt.Sprintf("t%02d", i), State: states[i%len(states)]}
+		if i%5 == 0 {
+			l.LastError = "refused"
+		}
+		if _, err := remote.PutLink(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lc, ok := store.Store(remote).(store.LinkCounter)
+	if !ok {
+		t.Fatalf("the local admin store %T is not a store.LinkCounter", remote)
+	}
+	got, err := lc.LinkCounts(ctx, "contoso")
+	if err != nil {
+		t.Fatalf("LinkCounts: %v", err)
+	}
+	want, err := e.store.LinkCounts(ctx, "contoso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) || got.States[store.LinkActive] != 20 || got.Failing[store.LinkActive] != 4 {
+		t.Errorf("LinkCounts through the endpoint = %+v, the file's = %+v (want 20 active, 4 of them failing)", got, want)
+	}
+	if empty, err := lc.LinkCounts(ctx, "nobody"); err != nil || len(empty.States) != 0 {
+		t.Errorf("LinkCounts of a target without links = %+v, %v", empty, err)
+	}
+}

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/tenantsync/tenantsync/internal/queue"
@@ -155,6 +157,18 @@ func (s *server) call(ctx context.Context, st store.Store, req *request, send fu
 		resp, err = put(ctx, req, 2, linkCodec, st.PutLink)
 	case opDeleteLink:
 		err = apply(ctx, req, 2, linkCodec, st.DeleteLink)
+	case opGetLinks:
+		var links map[string]store.Link
+		links, err = st.GetLinks(ctx, a[0], a[1:])
+		if err == nil {
+			resp, err = recordsOf(linkCodec)(slices.Collect(maps.Values(links)), nil)
+		}
+	case opLinkCounts:
+		// The running local's store keeps the counts (or is counted here):
+		// the links do not travel.
+		var c store.LinkCounts
+		c, err = store.CountLinks(ctx, st, a[0])
+		resp.Counts = &c
 	case opListLinks:
 		err = st.ListLinks(ctx, a[0], func(l store.Link) error {
 			rec, err := linkCodec.encode(l)
@@ -222,6 +236,7 @@ func (s *server) call(ctx context.Context, st store.Store, req *request, send fu
 var argCounts = map[op]int{
 	opGetWatermark: 2, opPutWatermark: 0, opDeleteWatermark: 2,
 	opGetLink: 2, opGetLinkByTargetID: 2, opPutLink: 0, opDeleteLink: 0, opListLinks: 1,
+	opGetLinks: variadic, opLinkCounts: 1,
 	opGetSubscription: 1, opPutSubscription: 0, opDeleteSubscription: 1, opListSubscriptions: 0,
 	opGetDeletion: 2, opPutDeletion: 0, opDeleteDeletion: 0, opListDeletions: 1,
 	opAppendEvent: 0, opListEvents: 1, opPruneEvents: 0,
@@ -229,11 +244,18 @@ var argCounts = map[op]int{
 	opGetGroupLink: 2, opPutGroupLink: 0, opDeleteGroupLink: 0, opListGroupLinks: 1,
 }
 
+// variadic marks an operation that takes a target and any number of ids.
+const variadic = -1
+
 func checkArgs(req *request) error {
 	n, ok := argCounts[req.Op]
 	switch {
 	case !ok:
 		return fmt.Errorf("local admin endpoint: unknown store operation %q (is the handler binary the same version?)", req.Op)
+	case n == variadic && len(req.Args) >= 1:
+		return nil
+	case n == variadic:
+		return fmt.Errorf("local admin endpoint: %s takes a target and ids, got no argument", req.Op)
 	case len(req.Args) != n:
 		return fmt.Errorf("local admin endpoint: %s takes %d arguments, got %d", req.Op, n, len(req.Args))
 	}

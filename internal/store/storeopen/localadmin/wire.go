@@ -38,6 +38,8 @@ const (
 	opPutLink            op = "PutLink"
 	opDeleteLink         op = "DeleteLink"
 	opListLinks          op = "ListLinks"
+	opGetLinks           op = "GetLinks"
+	opLinkCounts         op = "LinkCounts"
 	opGetSubscription    op = "GetSubscription"
 	opPutSubscription    op = "PutSubscription"
 	opDeleteSubscription op = "DeleteSubscription"
@@ -83,6 +85,8 @@ type response struct {
 	Records []record
 	Next    string
 	Count   int
+	// Counts answers LinkCounts.
+	Counts *store.LinkCounts
 }
 
 // record is a store record as its entity, with what the entity leaves out.
