@@ -1,10 +1,10 @@
 package main
 
 import (
-	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantsync/tenantsync/internal/engine"
 	"github.com/tenantsync/tenantsync/internal/operator"
 	"github.com/tenantsync/tenantsync/internal/settings"
 )
@@ -19,9 +19,15 @@ func newPlanCmd(env settings.Env) *cobra.Command {
 		Short: "Show what a full reconcile would do, writing nothing",
 		Long: `A dry run of a full reconcile: for each target, the users it would create,
 update (each attribute old → new), disable, deprovision, restore or skip
-(with the reason), sorted by userPrincipalName within each action, and the
-deprovisions the deletion guard would hold back. It reads both tenants and
-the store and writes to none of them.
+(with the reason), and the deprovisions the deletion guard would hold
+back. It reads both tenants and the store and writes to none of them.
+
+The text streams, as a plan of a large tenant takes minutes: its first
+line at once, what has been read so far on stderr while both tenants are
+read, then each target's actions as they are decided, in the order the
+source lists its users (deprovisions last: the guard's burst rule needs
+the whole target), then the target's summary counts, conflicts, drift and
+skips.
 
 Each target's summary counts its users once each, in the words reconcile
 counts them with (create, update, disable, deprovision, restore, held,
@@ -45,15 +51,30 @@ each action {"action","sourceId","userPrincipalName","targetId","reason",
 				return err
 			}
 			defer a.Close()
-			p, err := a.Engine.Plan(cmd.Context())
-			if err != nil {
-				return err
-			}
+			opts := engine.PlanOptions{}
+			names := a.Engine.Targets()
 			if target != "" {
-				p, _ = operator.FilterPlan(p, target)
+				opts.Targets, names = []string{target}, []string{target}
 			}
-			js := operator.PlanJSON{Plan: p, Counts: operator.CountPlan(p.Targets...)}
-			return out.write(cmd, js, func(w io.Writer) error { return operator.WritePlan(w, p) })
+			if out.json {
+				p, err := a.Engine.PlanWith(cmd.Context(), opts)
+				if err != nil {
+					return err
+				}
+				js := operator.PlanJSON{Plan: p, Counts: operator.CountPlan(p.Targets...)}
+				return out.write(cmd, js, nil)
+			}
+			// The text streams: its first line at once, then what is read,
+			// then each action as it is decided.
+			stderr := cmd.ErrOrStderr()
+			stream := operator.NewPlanStream(cmd.OutOrStdout(), stderr, isTerminal(stderr), names)
+			streamOpts := stream.Options()
+			streamOpts.Targets = opts.Targets
+			p, err := a.Engine.PlanWith(cmd.Context(), streamOpts)
+			if ferr := stream.Finish(p); err == nil {
+				err = ferr
+			}
+			return err
 		},
 	}
 	out.registerGraph(cmd)

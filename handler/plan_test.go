@@ -113,8 +113,8 @@ func TestPlanFreshWritesNothing(t *testing.T) {
 	}
 	for _, want := range []string{
 		"contoso: 3 create, 1 skip\n",
-		"\n  ACTION  USER                    TARGET ID  REASON\n",
-		"  create  adele@fabrikam.example  -          in scope: member of group \"Cross-tenant sync\" (id " + groupID + "); invited adele@fabrikam.example\n",
+		"\n  ACTION            USER                              TARGET ID                             REASON\n",
+		"  create            adele@fabrikam.example            -                                     in scope: member of group \"Cross-tenant sync\" (id " + groupID + "); invited adele@fabrikam.example\n",
 		"      department: ∅ → Sales\n",
 		"      displayName: ∅ → Adele Vance\n",
 		"\n  Skipped:\n    skip  carla@fabrikam.example  -  out of scope: not a member of group \"Cross-tenant sync\" (id " + groupID + "); no target user to deprovision\n",
@@ -165,7 +165,7 @@ func TestPlanAfterChanges(t *testing.T) {
 	adeleTarget, _ := users[adeleUPN]["id"].(string)
 	for _, want := range []string{
 		"contoso: 1 update, 2 held, 1 skip\n",
-		fmt.Sprintf("  update            adele@fabrikam.example  %s  in scope: member of group \"Cross-tenant sync\" (id %s)", adeleTarget, groupID),
+		fmt.Sprintf("  update            adele@fabrikam.example            %s  in scope: member of group \"Cross-tenant sync\" (id %s)", adeleTarget, groupID),
 		"      department: Sales → Marketing\n      jobTitle: Staff → Lead\n",
 		"  held deprovision  ",
 		"the deletion guard will hold it: 2 deprovisions pending or carried out within 1h, over the threshold of 1\n",

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,20 +30,69 @@ type TargetPlan struct {
 	Groups []GroupAction `json:"groups,omitempty"`
 }
 
+// PlanOptions are the options of PlanWith: what a caller that shows a plan
+// as it is made (`plan`'s text) is told, and when.
+type PlanOptions struct {
+	// Targets are the names of the targets to plan; none means all. A
+	// name the configuration does not have is an error.
+	Targets []string
+	// Read, when set, is called as the dry run reads what it decides from,
+	// before the first decision: after each page of source users, each
+	// target's links and each page of its users, with the running counts.
+	Read func(ReadProgress)
+	// Decided, when set, is called with each action as soon as it is
+	// decided and final, in the order the source lists its users: every
+	// action but a deprovision that waits for the deletion guard's settle
+	// delay (PendingUntil set), which the guard's burst rule may still turn
+	// into a held one once the whole target is decided.
+	Decided func(target string, a Action)
+	// TargetDone, when set, is called with each target's plan as soon as
+	// it is complete (the pending deprovisions among its Actions, the held
+	// ones in Held), before the next target is decided.
+	TargetDone func(TargetPlan)
+}
+
+// ReadProgress counts what a dry run has read so far.
+type ReadProgress struct {
+	SourceUsers int
+	// Target is the target being read ("" while the source is), and
+	// Links and TargetUsers what has been read of it.
+	Target      string
+	Links       int
+	TargetUsers int
+}
+
 // Plan is a full dry run: for each target, the users it would create,
 // update (with old → new attributes), disable, deprovision, restore or skip,
 // and what the deletion guard would hold back. It reads both tenants in pages
 // and writes nothing anywhere.
 func (e *Engine) Plan(ctx context.Context) (Plan, error) {
-	return e.plan(ctx, e.targets, true)
+	return e.plan(ctx, e.targets, true, PlanOptions{})
+}
+
+// PlanWith is Plan, telling opts what it reads and decides as it goes, so
+// that a plan of a large tenant shows from its first second what it does.
+func (e *Engine) PlanWith(ctx context.Context, opts PlanOptions) (Plan, error) {
+	targets := e.targets
+	if len(opts.Targets) > 0 {
+		targets = nil
+		for _, name := range opts.Targets {
+			i := slices.IndexFunc(e.targets, func(t *target) bool { return t.name == name })
+			if i < 0 {
+				return Plan{}, fmt.Errorf("plan: no target named %q in the configuration", name)
+			}
+			targets = append(targets, e.targets[i])
+		}
+	}
+	return e.plan(ctx, targets, true, opts)
 }
 
 // plan decides for every user and target with the dry engine. Without
 // details it keeps only what a full pass needs to enqueue (the operation,
 // the user, whether it is held or failed): the attribute diffs and reasons
 // of every user in every target are most of a plan's memory.
-func (e *Engine) plan(ctx context.Context, targets []*target, details bool) (Plan, error) {
-	s, err := e.survey(ctx, targets)
+func (e *Engine) plan(ctx context.Context, targets []*target, details bool, opts PlanOptions) (Plan, error) {
+	s, err := e.survey(ctx, targets, opts.Read)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -122,12 +172,18 @@ func (e *Engine) plan(ctx context.Context, targets []*target, details bool) (Pla
 			} else {
 				tp.Actions = append(tp.Actions, act)
 			}
+			if opts.Decided != nil && act.PendingUntil == nil {
+				opts.Decided(t.name, act)
+			}
 		}
 		d.holdBurst(ctx, t, &tp)
 		if err := d.planGroups(ctx, t, &tp, details); err != nil {
 			return p, err
 		}
 		p.Targets = append(p.Targets, tp)
+		if opts.TargetDone != nil {
+			opts.TargetDone(tp)
+		}
 	}
 	return p, nil
 }

@@ -441,7 +441,7 @@ func (e *Engine) fullPass(ctx context.Context, emit func(context.Context, []Chan
 	}
 	started := e.now()
 	e.expireStaged(ctx)
-	plan, err := e.plan(ctx, e.targets, false)
+	plan, err := e.plan(ctx, e.targets, false, PlanOptions{})
 	if err != nil {
 		return 0, nil, err
 	}

@@ -115,7 +115,7 @@ func (s *survey) close() error { return s.spill.close() }
 
 // survey reads the source and the given targets in pages. The caller
 // closes it.
-func (e *Engine) survey(ctx context.Context, targets []*target) (_ *survey, err error) {
+func (e *Engine) survey(ctx context.Context, targets []*target, read func(ReadProgress)) (_ *survey, err error) {
 	sp, err := newSpill()
 	if err != nil {
 		return nil, err
@@ -131,6 +131,10 @@ func (e *Engine) survey(ctx context.Context, targets []*target) (_ *survey, err 
 			sp.close()
 		}
 	}()
+	var progress ReadProgress
+	if read == nil {
+		read = func(ReadProgress) {}
+	}
 	err = e.source.ListUsers(ctx, e.userAttrs, func(page []directory.User) error {
 		for _, u := range page {
 			if !s.users.has(u.ID) {
@@ -140,6 +144,8 @@ func (e *Engine) survey(ctx context.Context, targets []*target) (_ *survey, err 
 				return err
 			}
 		}
+		progress.SourceUsers += len(page)
+		read(progress)
 		return nil
 	})
 	if err != nil {
@@ -165,7 +171,12 @@ func (e *Engine) survey(ctx context.Context, targets []*target) (_ *survey, err 
 			}
 			s.members[nested][g] = set
 		}
-		ts, err := e.surveyTarget(ctx, t, sp)
+		progress.Target, progress.Links, progress.TargetUsers = t.name, 0, 0
+		ts, err := e.surveyTarget(ctx, t, sp, func(links, users int) {
+			progress.Links += links
+			progress.TargetUsers += users
+			read(progress)
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -174,19 +185,24 @@ func (e *Engine) survey(ctx context.Context, targets []*target) (_ *survey, err 
 	return s, nil
 }
 
-func (e *Engine) surveyTarget(ctx context.Context, t *target, sp *spill) (*targetSurvey, error) {
+// surveyTarget lists a target's links and users into the spill, telling
+// read how many of each it has added after the links and after each page.
+func (e *Engine) surveyTarget(ctx context.Context, t *target, sp *spill, read func(links, users int)) (*targetSurvey, error) {
 	ts := &targetSurvey{
 		links:  newLinkIndex(sp),
 		users:  newUserIndex(sp),
 		heap:   map[int]directory.User{},
 		anchor: t.anchorAttr,
 	}
+	links := 0
 	err := e.store.ListLinks(ctx, t.name, func(l store.Link) error {
+		links++
 		return ts.links.put(l.SourceID, l)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list links of %s: %w", t.name, err)
 	}
+	read(links, 0)
 	attrs := e.targetAttrs(t)
 	err = t.api.ListUsers(ctx, attrs, func(page []directory.User) error {
 		for _, u := range page {
@@ -194,6 +210,7 @@ func (e *Engine) surveyTarget(ctx context.Context, t *target, sp *spill) (*targe
 				return err
 			}
 		}
+		read(0, len(page))
 		return nil
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,6 +30,9 @@ func WriteJSON(w io.Writer, v any) error {
 type table struct {
 	w     io.Writer
 	lines []tableLine
+	// min are the columns' least widths: a table written a row at a time
+	// (a streamed plan) aligns on them instead of on rows not seen yet.
+	min []int
 }
 
 type tableLine struct {
@@ -58,7 +62,7 @@ func (t *table) text(s string) { t.lines = append(t.lines, tableLine{text: clean
 
 // flush writes the table, the last column unpadded.
 func (t *table) flush() error {
-	var widths []int
+	widths := slices.Clone(t.min)
 	for _, l := range t.lines {
 		for i, c := range l.cells {
 			if i == len(l.cells)-1 {

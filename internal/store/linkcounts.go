@@ -1,9 +1,6 @@
 package store
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 // LinkCounts are a target's links counted by state; Failing counts, by
 // state, those whose last attempt left an error (LastError set).
@@ -52,7 +49,7 @@ func CountLinks(ctx context.Context, st Store, target string) (LinkCounts, error
 		return nil
 	})
 	if err != nil {
-		return LinkCounts{}, fmt.Errorf("count the links of %q: %w", target, err)
+		return LinkCounts{}, err // the caller says what it counted
 	}
 	return c, nil
 }

@@ -58,6 +58,9 @@ type PassResult struct {
 	Changes int `json:"changes"`
 	// FirstOutputSeconds is when a plan wrote its first line.
 	FirstOutputSeconds float64 `json:"firstOutputSeconds,omitempty"`
+	// FirstResultSeconds is when it wrote its first decision: an action,
+	// or a target's summary when nothing is to be done.
+	FirstResultSeconds float64 `json:"firstResultSeconds,omitempty"`
 	// P50ms and P99ms are the status reads' latencies.
 	P50ms float64 `json:"p50ms,omitempty"`
 	P99ms float64 `json:"p99ms,omitempty"`
@@ -98,18 +101,29 @@ func MeasurePass(ctx context.Context, opts MeasureOptions) error {
 			return fmt.Errorf("%s reconcile: %w", opts.Pass, err)
 		}
 	case PassPlan:
+		// As `plan` writes its text: streamed, with what it reads shown
+		// every few seconds (to the discarded progress writer).
 		w := &firstWrite{w: io.Discard, start: start}
-		p, err := a.Engine.Plan(ctx)
+		stream := operator.NewPlanStream(w, io.Discard, false, a.Engine.Targets())
+		popts := stream.Options()
+		var firstResult time.Duration
+		var once sync.Once
+		noteResult := func() { once.Do(func() { firstResult = time.Since(start) }) }
+		decided, done := popts.Decided, popts.TargetDone
+		popts.Decided = func(t string, act engine.Action) { noteResult(); decided(t, act) }
+		popts.TargetDone = func(tp engine.TargetPlan) { noteResult(); done(tp) }
+		p, err := a.Engine.PlanWith(ctx, popts)
 		if err != nil {
 			return fmt.Errorf("plan: %w", err)
 		}
-		if err := operator.WritePlan(w, p); err != nil {
+		if err := stream.Finish(p); err != nil {
 			return err
 		}
 		for _, tp := range p.Targets {
 			res.Changes += len(tp.Actions) + len(tp.Held)
 		}
 		res.FirstOutputSeconds = round(w.first.Seconds(), 3)
+		res.FirstResultSeconds = round(firstResult.Seconds(), 3)
 	case PassStatus:
 		targets := a.Engine.Targets()
 		read := func() error {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -902,5 +903,69 @@ func TestInvitationThatReturnsSomeoneElse(t *testing.T) {
 	}
 	if after := e.targetUser("p00@" + srcDomain); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("the look-alike was touched:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestPlanWithStreamsOnlyFinalActions: a streamed plan reads before it
+// decides, streams each action that no later rule changes, and keeps the
+// deprovisions the guard's burst rule turns into held ones for the
+// target's end: nothing it streamed is taken back by the final plan.
+func TestPlanWithStreamsOnlyFinalActions(t *testing.T) {
+	e := newEnv(t, guardOf(1, time.Minute))
+	for _, n := range []string{"alice", "bob", "erin"} {
+		e.sync(n)
+	}
+	e.removeMember("bob")
+	e.removeMember("erin") // two deprovisions over a threshold of 1: both held
+
+	var (
+		reads    []engine.ReadProgress
+		decided  []engine.Action
+		done     []engine.TargetPlan
+		readLate bool
+	)
+	plan, err := e.eng.PlanWith(t.Context(), engine.PlanOptions{
+		Read: func(p engine.ReadProgress) {
+			readLate = readLate || len(decided) > 0
+			reads = append(reads, p)
+		},
+		Decided: func(target string, a engine.Action) {
+			if target != "contoso" {
+				t.Errorf("decided for target %q", target)
+			}
+			decided = append(decided, a)
+		},
+		TargetDone: func(tp engine.TargetPlan) { done = append(done, tp) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reads) == 0 || readLate {
+		t.Errorf("Read called %d times, after a decision: %v", len(reads), readLate)
+	} else if last := reads[len(reads)-1]; last.SourceUsers == 0 || last.Target != "contoso" || last.Links != 3 {
+		t.Errorf("last read progress = %+v, want the source users, then contoso's 3 links", last)
+	}
+	tp := plan.Targets[0]
+	if len(done) != 1 || done[0].Name != "contoso" || len(done[0].Held) != len(tp.Held) {
+		t.Fatalf("TargetDone got %+v", done)
+	}
+	if len(tp.Held) != 2 {
+		t.Errorf("plan holds %d, want the burst of 2", len(tp.Held))
+	}
+	final := map[string]engine.Op{}
+	for _, a := range tp.Actions {
+		final[a.SourceID] = a.Op
+	}
+	for _, a := range decided {
+		if a.PendingUntil != nil || a.Held {
+			t.Errorf("streamed %s %s, which the burst rule decides at the end", a.Op, a.UserPrincipalName)
+		}
+		if op, ok := final[a.SourceID]; !ok || op != a.Op {
+			t.Errorf("streamed %s %s; the final plan has %q", a.Op, a.UserPrincipalName, op)
+		}
+	}
+
+	if _, err := e.eng.PlanWith(t.Context(), engine.PlanOptions{Targets: []string{"nowhere"}}); err == nil || !strings.Contains(err.Error(), `"nowhere"`) {
+		t.Errorf("PlanWith of an unknown target = %v, want an error naming it", err)
 	}
 }
