@@ -46,6 +46,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SubscriptionSecret", testSubscriptionSecret},
 		{"Cancelled", testCancelled},
 		{"GuardNoLostUpdates", testGuardNoLostUpdates},
+		{"LinkCounts", testLinkCounts},
+		{"LinkCountsConflict", testLinkCountsConflict},
+		{"LinkCountsUnderConcurrentWriters", testLinkCountsUnderConcurrentWriters},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

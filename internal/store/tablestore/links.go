@@ -40,6 +40,7 @@ type currentLink struct {
 	exists   bool
 	version  string
 	targetID string
+	facts    *linkFacts  // for the link counts
 	etag     azcore.ETag // the service's, for the conditional write
 }
 
@@ -55,8 +56,29 @@ func (s *Store) readLink(ctx context.Context, k entity.Key) (currentLink, error)
 		exists:   true,
 		version:  p.Entity.String(versionProperty),
 		targetID: p.Entity.String("TargetID"),
+		facts:    factsOf(p.Entity),
 		etag:     azcore.ETag(p.ETag),
 	}, nil
+}
+
+// readLinkAndCounts reads a link and its counts row side by side, so that
+// the counts cost a write no extra round trip.
+func (s *Store) readLinkAndCounts(ctx context.Context, k entity.Key, counts entity.Key) (currentLink, countsRow, error) {
+	type result struct {
+		row countsRow
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := s.readCounts(ctx, counts)
+		done <- result{r, err}
+	}()
+	cur, err := s.readLink(ctx, k)
+	res := <-done
+	if err != nil {
+		return currentLink{}, countsRow{}, err
+	}
+	return cur, res.row, res.err
 }
 
 // GetLink implements store.Store.
@@ -125,7 +147,8 @@ func (s *Store) GetLinkByTargetID(ctx context.Context, target, targetID string) 
 // PutLink implements store.Store. A create adds the link and its index row
 // in one transaction. A replace reads the link first, for its service ETag
 // and its old target id, then in one transaction replaces it on that ETag
-// and moves its index row.
+// and moves its index row. Either way the transaction also changes the
+// link's counts row (linkcounts.go), read beforehand.
 func (s *Store) PutLink(ctx context.Context, l store.Link) (store.Link, error) {
 	wrap := func(err error) error { return fmt.Errorf("put link %q %q: %w", l.Target, l.SourceID, err) }
 	k, err := entity.LinkKey(l.Target, l.SourceID)
@@ -155,11 +178,20 @@ func (s *Store) PutLink(ctx context.Context, l store.Link) (store.Link, error) {
 		return store.Link{}, wrap(err)
 	}
 
+	counts, err := newCountsWrite(l.Target, k, nil, factsOf(e))
+	if err != nil {
+		return store.Link{}, wrap(err)
+	}
 	var cur currentLink
-	if l.ETag != "" {
-		if cur, err = s.readLink(ctx, k); err != nil {
+	if l.ETag == "" {
+		if counts.row, err = s.readCounts(ctx, counts.row.key); err != nil {
 			return store.Link{}, wrap(err)
 		}
+	} else {
+		if cur, counts.row, err = s.readLinkAndCounts(ctx, k, counts.row.key); err != nil {
+			return store.Link{}, wrap(err)
+		}
+		counts.old = cur.facts
 		switch {
 		case !cur.exists:
 			return store.Link{}, wrap(fmt.Errorf("deleted since read: %w", store.ErrConflict))
@@ -187,7 +219,7 @@ func (s *Store) PutLink(ctx context.Context, l store.Link) (store.Link, error) {
 		}
 		actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeInsertReplace, Entity: idx})
 	}
-	if err := s.submitLink(ctx, actions); err != nil {
+	if err := s.submitLink(ctx, actions, &counts); err != nil {
 		return store.Link{}, wrap(err)
 	}
 	l.ETag = version
@@ -200,12 +232,23 @@ func deleteAction(k entity.Key) aztables.TransactionAction {
 }
 
 // submitLink runs a link transaction whose first action is on the link row
-// and whose delete actions are on index rows. A failure on the link row is
-// a lost race; an index row already missing is dropped from the
-// transaction, which is tried again.
-func (s *Store) submitLink(ctx context.Context, actions []aztables.TransactionAction) error {
-	for attempt := 0; ; attempt++ {
-		_, err := s.tables[entity.TableLinks].SubmitTransaction(ctx, actions, nil)
+// and whose delete actions are on index rows, with the action on the
+// link's counts row last. A failure on the link row is a lost race; an
+// index row already missing is dropped from the transaction, which is
+// tried again; so is a counts row that changed since it was read, read
+// again (maxCountsAttempts, then reset: see countsWrite.action).
+func (s *Store) submitLink(ctx context.Context, actions []aztables.TransactionAction, counts *countsWrite) error {
+	repairs, countsRaces := 0, 0
+	for {
+		ca, err := counts.action(countsRaces >= maxCountsAttempts)
+		if err != nil {
+			return fmt.Errorf("link counts row %s: %w", counts.row.key.RK, err)
+		}
+		all := append(actions[:len(actions):len(actions)], ca)
+		if s.hooks.linkTxn != nil {
+			s.hooks.linkTxn()
+		}
+		_, err = s.tables[entity.TableLinks].SubmitTransaction(ctx, all, nil)
 		if err == nil {
 			return nil
 		}
@@ -214,6 +257,19 @@ func (s *Store) submitLink(ctx context.Context, actions []aztables.TransactionAc
 			return err
 		}
 		switch {
+		case f.index == len(all)-1 && lostRace(f) && countsRaces < maxCountsAttempts:
+			// The link's own conditions held (they come first); only its
+			// counts row changed.
+			countsRaces++
+			if countsRaces == maxCountsAttempts {
+				s.log.Warn("link counts: a write kept losing races on its counts row; resetting the row, to be counted again", "row", counts.row.key.RK)
+			}
+			if counts.row, err = s.readCounts(ctx, counts.row.key); err != nil {
+				return err
+			}
+			if s.hooks.reread != nil {
+				s.hooks.reread(&counts.row)
+			}
 		case tooLarge(f.status, f.code):
 			return fmt.Errorf("%w (%s)", store.ErrTooLarge, f.code)
 		case f.index == 0 && (f.status == http.StatusConflict || f.status == http.StatusPreconditionFailed):
@@ -223,7 +279,8 @@ func (s *Store) submitLink(ctx context.Context, actions []aztables.TransactionAc
 				return fmt.Errorf("%w (%s)", store.ErrNotFound, f.code)
 			}
 			return fmt.Errorf("deleted since read: %w", store.ErrConflict)
-		case f.index > 0 && f.status == http.StatusNotFound && actions[f.index].ActionType == aztables.TransactionTypeDelete && attempt < maxAttempts:
+		case f.index > 0 && f.index < len(actions) && f.status == http.StatusNotFound && actions[f.index].ActionType == aztables.TransactionTypeDelete && repairs < maxAttempts:
+			repairs++
 			s.log.Warn("reverse index row was missing; writing the link without removing it", "table", entity.TableLinks)
 			actions = append(actions[:f.index:f.index], actions[f.index+1:]...)
 		default:
@@ -240,7 +297,11 @@ func (s *Store) DeleteLink(ctx context.Context, l store.Link) error {
 		return wrap(err)
 	}
 	for attempt := 0; ; attempt++ {
-		cur, err := s.readLink(ctx, k)
+		counts, err := newCountsWrite(l.Target, k, nil, nil)
+		if err != nil {
+			return wrap(err)
+		}
+		cur, row, err := s.readLinkAndCounts(ctx, k, counts.row.key)
 		switch {
 		case err != nil:
 			return wrap(err)
@@ -261,7 +322,8 @@ func (s *Store) DeleteLink(ctx context.Context, l store.Link) error {
 			}
 			actions = append(actions, deleteAction(idx))
 		}
-		err = s.submitLink(ctx, actions)
+		counts.row, counts.old = row, cur.facts
+		err = s.submitLink(ctx, actions, &counts)
 		// An unconditional delete that lost to a writer reads again.
 		if l.ETag == "" && isConflict(err) && attempt < maxAttempts {
 			continue

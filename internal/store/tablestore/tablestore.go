@@ -11,7 +11,8 @@
 // (the Functions host only checks that they exist: Options.ExistingTables);
 // keys encoded so that any string is a valid key. A link and its
 // reverse-index row share the target's partition and are written in one
-// entity-group transaction. Because a transaction does not return the new
+// entity-group transaction, with the link's shard of the target's link
+// counts (linkcounts.go). Because a transaction does not return the new
 // ETags, a link's ETag is a version token kept in the entity; the service
 // ETag read just before the write makes the write conditional.
 package tablestore
@@ -91,6 +92,20 @@ type Store struct {
 
 	tables tableClients
 	log    *slog.Logger
+	hooks  countsHooks // for tests
+}
+
+// countsHooks let tests act at the points of LinkCounts where races matter.
+type countsHooks struct {
+	// counted runs after LinkCounts listed the links of shards it counts,
+	// before it keeps their counts.
+	counted func()
+	// reread runs when a link write has read its counts row again after
+	// losing a race on it.
+	reread func(*countsRow)
+	// linkTxn runs before each transaction of a link write, its counts row
+	// read.
+	linkTxn func()
 }
 
 var _ store.Store = (*Store)(nil)

@@ -179,6 +179,11 @@ func TestMissingIndexRowIsRepaired(t *testing.T) {
 	var logs bytes.Buffer
 	s := openTest(t, slog.New(slog.NewTextHandler(&logs, nil)))
 	ctx := t.Context()
+	// Counted from the start: the counts row is in the transactions the
+	// repair tries again, and must change once.
+	if _, err := s.LinkCounts(ctx, "contoso"); err != nil {
+		t.Fatal(err)
+	}
 	l, err := s.PutLink(ctx, store.Link{Target: "contoso", SourceID: "a", TargetID: "tid-1"})
 	if err != nil {
 		t.Fatal(err)
@@ -190,9 +195,12 @@ func TestMissingIndexRowIsRepaired(t *testing.T) {
 	if _, err := s.GetLinkByTargetID(ctx, "contoso", "tid-1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("lookup after damage: %v", err)
 	}
-	l.TargetID = "tid-2"
+	l.TargetID, l.State = "tid-2", store.LinkActive
 	if l, err = s.PutLink(ctx, l); err != nil {
 		t.Fatalf("PutLink over a missing index row: %v", err)
+	}
+	if c, err := s.LinkCounts(ctx, "contoso"); err != nil || !sameCounts(c, store.LinkCounts{States: map[store.LinkState]int64{store.LinkActive: 1}}) {
+		t.Errorf("counts after the repair: %+v, %v; want one active link", c, err)
 	}
 	if got, err := s.GetLinkByTargetID(ctx, "contoso", "tid-2"); err != nil || got.ETag != l.ETag {
 		t.Errorf("lookup after repair: %+v, %v", got, err)
@@ -210,6 +218,9 @@ func TestMissingIndexRowIsRepaired(t *testing.T) {
 	}
 	if _, err := s.GetLink(ctx, "contoso", "a"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("link after delete: %v", err)
+	}
+	if c, err := s.LinkCounts(ctx, "contoso"); err != nil || len(c.States) != 0 || len(c.Failing) != 0 {
+		t.Errorf("counts after the delete: %+v, %v; want none", c, err)
 	}
 }
 

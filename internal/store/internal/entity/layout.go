@@ -36,7 +36,8 @@ type Key struct {
 
 // Row keys in the links table: a link at "s"+source, and its reverse-index
 // row at "t"+targetID+":"+source, in the same partition (the target) so that
-// one entity-group transaction writes both. ':' never occurs in an encoded
+// one entity-group transaction writes both (and the link counts rows,
+// "c"+shard, see CountsKey). ':' never occurs in an encoded
 // key, so it separates the parts without ambiguity.
 const (
 	linkPrefix  = "s"
@@ -75,6 +76,49 @@ func LinkKey(target, sourceID string) (Key, error) {
 // LinkRange is the row key range [lo, hi) of a target's links, in the
 // partition EncodeKey(target).
 func LinkRange() (lo, hi string) { return linkPrefix, indexPrefix }
+
+// Link counts rows: the Table Storage store keeps a target's link counts in
+// shards at "c"+two hex digits, in the target's partition of the links
+// table so that a link write changes its shard in its own entity-group
+// transaction. 'c' sorts before both 's' (links) and 't' (reverse index),
+// so neither LinkRange nor IndexRange reaches them. The embedded store
+// keeps its counts in a bucket of its own and has no such rows.
+const (
+	countsPrefix = "c"
+	countsEnd    = "d" // the character after countsPrefix
+	// MaxCountShards bounds the shards CountsKey can name: two hex digits.
+	MaxCountShards = 256
+)
+
+// CountsKey is the key of shard shard (0 ≤ shard < MaxCountShards) of a
+// target's link counts.
+func CountsKey(target string, shard int) (Key, error) {
+	if shard < 0 || shard >= MaxCountShards {
+		return Key{}, fmt.Errorf("link counts shard %d out of range", shard)
+	}
+	pk, err := EncodeKey(target)
+	if err != nil {
+		return Key{}, err
+	}
+	return Key{pk, fmt.Sprintf("%s%02x", countsPrefix, shard)}, nil
+}
+
+// CountsRange is the row key range [lo, hi) of a target's link counts
+// rows, in the partition EncodeKey(target).
+func CountsRange() (lo, hi string) { return countsPrefix, countsEnd }
+
+// CountsShard returns the shard of a link counts row key.
+func CountsShard(rk string) (int, error) {
+	digits, ok := strings.CutPrefix(rk, countsPrefix)
+	if !ok || len(digits) != 2 {
+		return 0, fmt.Errorf("row key %q is not a link counts row", rk)
+	}
+	n, err := strconv.ParseUint(digits, 16, 8)
+	if err != nil || fmt.Sprintf("%02x", n) != digits {
+		return 0, fmt.Errorf("row key %q is not a link counts row", rk)
+	}
+	return int(n), nil
+}
 
 // LinkSource returns the source id of a link's row key.
 func LinkSource(rk string) (string, error) {
