@@ -19,7 +19,8 @@ func newBenchCmd() *cobra.Command {
 		Short:  "Measure tenantsync against the simulator throttled like Graph (make bench)",
 		Long: `Run the benchmarks of docs/performance.md: an initial sync into one and into
 three targets, steady-state changes through notifications, an idle reconcile,
-the naive scripts' approach for comparison, and the cold start. The simulator
+the naive scripts' approach for comparison, security groups and their
+memberships (on a pre-linked world), and the cold start. The simulator
 runs in this process, throttled like Graph's identity limits refilled N times
 as fast (--throttle xN); tenantsync runs as "handler local" in a child process,
 this same binary. Prints a table and writes DIR/results.json.`,
@@ -42,7 +43,12 @@ this same binary. Prints a table and writes DIR/results.json.`,
 	f.IntVar(&o.Changes, "changes", 1000, "steady-state changes")
 	f.Float64Var(&o.ChangeRate, "change-rate", 20, "steady-state changes per second")
 	f.IntVar(&o.ColdStarts, "cold-starts", 5, "cold starts to time")
-	f.StringSliceVar(&o.Phases, "phases", nil, "phases to run (default all but scale): initialSync, steady, idle, naive, initialSync3, coldStart, scale")
+	f.IntVar(&o.Groups, "groups", 50, "source groups the groups phase syncs, of users/groups members each")
+	f.IntVar(&o.GroupChanges, "group-changes", 200, "membership changes the groups phase makes after its initial sync")
+	f.Float64Var(&o.GroupChangeRate, "group-change-rate", 10, "membership changes per second")
+	f.StringSliceVar(&o.Phases, "phases", nil, "phases to run (default all but scale and initialSlice): initialSync, steady, idle, naive, initialSync3, groups, coldStart, scale, initialSlice")
+	f.DurationVar(&o.SliceDuration, "slice", bench.DefaultSliceDuration, "how long the initialSlice phase syncs")
+	f.IntVar(&o.SliceCrashes, "slice-crashes", 2, "times the initialSlice phase kills tenantsync (SIGKILL) and restarts it; -1 for none")
 	f.StringVar(&o.Dir, "dir", ".bench", "directory for results.json, state and logs")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the generated tenant and the changes")
 	cmd.AddCommand(newBenchMeasureCmd())

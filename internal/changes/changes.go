@@ -131,15 +131,16 @@ func check(c engine.Change) error {
 }
 
 // Message returns the queue message for c: the encoded change as body and
-// the object id as session id, so that changes to one object are handled one
-// at a time and in order. The message id is left empty for the queue to
+// c.Session() as session id (the object id, so that changes to one object
+// are handled one at a time and in order; one session for the changes that
+// catch up the groups delta). The message id is left empty for the queue to
 // choose a new one: two notifications about one object are two messages.
 func Message(c engine.Change) (queue.Message, error) {
 	body, err := Encode(c)
 	if err != nil {
 		return queue.Message{}, err
 	}
-	return queue.Message{SessionID: c.ID, Body: body, ContentType: ContentType}, nil
+	return queue.Message{SessionID: c.Session(), Body: body, ContentType: ContentType}, nil
 }
 
 // Messages returns the queue messages for cs, in order.

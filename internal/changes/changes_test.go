@@ -121,3 +121,30 @@ func TestMessage(t *testing.T) {
 		t.Fatalf("Messages with an invalid change: %v", err)
 	}
 }
+
+// TestMessageSessions: changes to one object share its session; the group
+// notifications, which each catch up the one groups delta, share one, so
+// that two of them never read the same window at once.
+func TestMessageSessions(t *testing.T) {
+	tests := []struct {
+		c    engine.Change
+		want string
+	}{
+		{engine.Change{Kind: engine.KindUser, ID: "u-1", Cause: "notification"}, "u-1"},
+		{engine.Change{Kind: engine.KindUser, ID: "u-1", Cause: "delta"}, "u-1"},
+		{engine.Change{Kind: engine.KindGroup, ID: "g-1", Cause: "notification"}, engine.GroupsDeltaSession},
+		{engine.Change{Kind: engine.KindGroup, ID: "g-2", Cause: "notification"}, engine.GroupsDeltaSession},
+		{engine.Change{Kind: engine.KindGroup, ID: "g-1", Cause: engine.CauseGroupSync}, "g-1"},
+		{engine.Change{Kind: engine.KindGroup, ID: "g-1", Cause: "full"}, "g-1"},
+		{engine.Change{Kind: engine.KindGroup, ID: "g-1", Cause: "guard"}, "g-1"},
+	}
+	for _, tt := range tests {
+		m, err := Message(tt.c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.SessionID != tt.want {
+			t.Errorf("Message(%s %s, cause %s).SessionID = %q, want %q", tt.c.Kind, tt.c.ID, tt.c.Cause, m.SessionID, tt.want)
+		}
+	}
+}

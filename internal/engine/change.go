@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,25 @@ type Change struct {
 	// or the crash may have come between a target write and its link write,
 	// or before the follow-ups were sent.
 	Force bool `json:"force,omitempty"`
+}
+
+// GroupsDeltaSession is the queue session of the group changes that catch
+// up the groups delta (group notifications): they are handled one at a
+// time, so that each reads what the one before it left. Handled at once,
+// each read the same window from the same watermark and sent a follow-up
+// for every group changed in it: the bench's 200 membership changes cost
+// 613 group syncs (docs/performance.md, Groups).
+const GroupsDeltaSession = "groups-delta"
+
+// Session returns the queue session c is handled in: the object's id, so
+// that changes to one object are handled one at a time and in order, except
+// for the changes that catch up the groups delta, which share
+// GroupsDeltaSession.
+func (c Change) Session() string {
+	if c.Kind == KindGroup && !slices.Contains(groupOnlyCauses, c.Cause) {
+		return GroupsDeltaSession
+	}
+	return c.ID
 }
 
 // Op is what the engine did, or would do, to one target user.

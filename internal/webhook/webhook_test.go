@@ -77,8 +77,8 @@ func (q *memQueue) changes(t *testing.T) []engine.Change {
 		if err != nil {
 			t.Fatalf("queued message does not decode: %v", err)
 		}
-		if m.SessionID != c.ID {
-			t.Errorf("session id %q, want the object id %q", m.SessionID, c.ID)
+		if m.SessionID != c.Session() {
+			t.Errorf("session id %q, want %q", m.SessionID, c.Session())
 		}
 		out = append(out, c)
 	}

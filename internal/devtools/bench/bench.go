@@ -23,6 +23,11 @@
 //     delta reconcile, in process on the child's store;
 //   - naive: the published scripts' approach (list every source user, GET
 //     and PATCH every target user) against the same simulator;
+//   - groups: security groups and their members on a pre-linked world of
+//     Users users: Groups source groups of Users/Groups members each synced
+//     into an empty target (writes per membership, quota), then random
+//     membership changes in the source arriving as change notifications
+//     (latency from the source write to the target's membership write);
 //   - coldStart: from exec of `handler local` until its HTTP port answers, and
 //     the binary's size;
 //   - scale (only when asked for): a pre-linked world of Users users seeded
@@ -54,14 +59,19 @@ const (
 	PhaseIdle         = "idle"
 	PhaseNaive        = "naive"
 	PhaseColdStart    = "coldStart"
+	PhaseGroups       = "groups"
 	// PhaseScale seeds a pre-linked world of Users users and measures the
 	// passes that read all of it; it is not among AllPhases (it needs no
 	// initial sync, and measures another thing: size, not quota).
 	PhaseScale = "scale"
+	// PhaseInitialSlice is a slice of a large initial sync (SliceDuration
+	// of it, with SliceCrashes kills and restarts), and the whole run by
+	// calculation; not among AllPhases (an hour by default).
+	PhaseInitialSlice = "initialSlice"
 )
 
 // AllPhases lists every phase in the order they run.
-var AllPhases = []string{PhaseInitialSync, PhaseSteady, PhaseIdle, PhaseNaive, PhaseInitialSync3, PhaseColdStart}
+var AllPhases = []string{PhaseInitialSync, PhaseSteady, PhaseIdle, PhaseNaive, PhaseInitialSync3, PhaseGroups, PhaseColdStart}
 
 // Options configure Run. Command is required; the rest have defaults.
 type Options struct {
@@ -88,6 +98,20 @@ type Options struct {
 	ChangeRate float64
 	// ColdStarts is how many cold starts are timed (default 5).
 	ColdStarts int
+	// Groups is how many source groups the groups phase syncs (default
+	// 50, at most Users), each with Users/Groups distinct members;
+	// GroupChanges how many membership changes it makes afterwards
+	// (default 200, half additions and half removals, at most Users), and
+	// GroupChangeRate how many per second (default 10).
+	Groups          int
+	GroupChanges    int
+	GroupChangeRate float64
+	// SliceDuration is how long the initialSlice phase runs (default
+	// DefaultSliceDuration), and SliceCrashes how many times it kills
+	// tenantsync and restarts it, evenly spaced (default 2; negative:
+	// none).
+	SliceDuration time.Duration
+	SliceCrashes  int
 	// Phases selects phases (default AllPhases). steady, idle and naive run
 	// after initialSync, on its tenants; asking for them runs it too.
 	Phases []string
@@ -128,12 +152,32 @@ func (o *Options) setDefaults() error {
 	if o.ColdStarts <= 0 {
 		o.ColdStarts = 5
 	}
+	if o.Groups <= 0 {
+		o.Groups = 50
+	}
+	o.Groups = min(o.Groups, o.Users)
+	if o.GroupChanges <= 0 {
+		o.GroupChanges = 200
+	}
+	o.GroupChanges = min(o.GroupChanges, o.Users)
+	if o.GroupChangeRate <= 0 {
+		o.GroupChangeRate = 10
+	}
+	if o.SliceDuration <= 0 {
+		o.SliceDuration = DefaultSliceDuration
+	}
+	switch {
+	case o.SliceCrashes == 0:
+		o.SliceCrashes = 2
+	case o.SliceCrashes < 0:
+		o.SliceCrashes = 0
+	}
 	if len(o.Phases) == 0 {
 		o.Phases = AllPhases
 	}
 	for _, p := range o.Phases {
-		if !slices.Contains(AllPhases, p) && p != PhaseScale {
-			return fmt.Errorf("bench: unknown phase %q (phases: %s, %s)", p, strings.Join(AllPhases, ", "), PhaseScale)
+		if !slices.Contains(AllPhases, p) && p != PhaseScale && p != PhaseInitialSlice {
+			return fmt.Errorf("bench: unknown phase %q (phases: %s, %s, %s)", p, strings.Join(AllPhases, ", "), PhaseScale, PhaseInitialSlice)
 		}
 	}
 	if o.Dir == "" {
@@ -163,6 +207,8 @@ type Results struct {
 	Naive        *NaiveResult     `json:"naive,omitempty"`
 	ColdStart    *ColdStartResult `json:"coldStart,omitempty"`
 	Scale        *ScaleResult     `json:"scale,omitempty"`
+	Groups       *GroupsResult    `json:"groups,omitempty"`
+	InitialSlice *SliceResult     `json:"initialSlice,omitempty"`
 	Run          RunInfo          `json:"run"`
 }
 
@@ -315,8 +361,18 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 			errs = append(errs, err)
 		}
 	}
+	if opts.wants(PhaseGroups) && ctx.Err() == nil {
+		if err := runGroups(ctx, opts, res); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if opts.wants(PhaseScale) && ctx.Err() == nil {
 		if err := runScale(ctx, opts, res); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if opts.wants(PhaseInitialSlice) && ctx.Err() == nil {
+		if err := runSlice(ctx, opts, res); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -2,14 +2,18 @@ package bench
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -187,6 +191,7 @@ func TestResultsJSON(t *testing.T) {
 		Naive:        &NaiveResult{},
 		ColdStart:    &ColdStartResult{},
 		Scale:        &ScaleResult{},
+		Groups:       &GroupsResult{},
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -205,6 +210,8 @@ func TestResultsJSON(t *testing.T) {
 		"coldStart":    {"ms", "binaryMB"},
 		"scale": {"users", "fullReconcileSeconds", "fullReconcileRequests", "fullReconcilePeakHeapMB", "deltaRequests",
 			"planSeconds", "planPeakHeapMB", "statusP99ms"},
+		"groups": {"groups", "membersPerGroup", "initialSeconds", "membershipAdditions", "addWrites", "createWrites", "writes",
+			"writesPer20Additions", "quotaUse", "liveChanges", "liveP50ms", "liveP99ms", "writesPerRemoval", "writesPerAddition"},
 	}
 	for phase, keys := range want {
 		for _, k := range keys {
@@ -243,7 +250,7 @@ func TestRun(t *testing.T) {
 	var out, prog bytes.Buffer
 	res, err := Run(ctx, Options{
 		Command: []string{bin}, Environ: os.Environ(), Users: 80, Throttle: "x50", Sessions: 8, Changes: 25, ChangeRate: 50,
-		ColdStarts: 2, Dir: filepath.Join(dir, "bench"), Out: &out, Progress: &prog,
+		ColdStarts: 2, Groups: 4, GroupChanges: 10, GroupChangeRate: 50, Dir: filepath.Join(dir, "bench"), Out: &out, Progress: &prog,
 	})
 	t.Logf("progress:\n%s\nresults:\n%s", prog.String(), out.String())
 	if err != nil {
@@ -267,6 +274,9 @@ func TestRun(t *testing.T) {
 	if n := res.Naive; n == nil || n.Writes < 80 || n.RequestsVsIdle <= 1 {
 		t.Errorf("naive = %+v", n)
 	}
+	if g := res.Groups; g == nil || g.Groups != 4 || g.MembersPerGroup != 20 || g.MembershipAdditions != 80 || g.LiveChanges != 10 {
+		t.Errorf("groups = %+v", g)
+	}
 	if c := res.ColdStart; c == nil || c.Ms <= 0 || c.BinaryMB <= 0 || len(c.Samples) != 2 {
 		t.Errorf("coldStart = %+v", c)
 	}
@@ -278,7 +288,8 @@ func TestRun(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil || back.Steady == nil || back.Steady.Changes != 25 {
 		t.Errorf("results.json does not hold the results: %v", err)
 	}
-	if !strings.Contains(out.String(), "INITIAL SYNC") || !strings.Contains(out.String(), "NAIVE BASELINE") {
+	if !strings.Contains(out.String(), "INITIAL SYNC") || !strings.Contains(out.String(), "NAIVE BASELINE") ||
+		!strings.Contains(out.String(), "GROUPS") {
 		t.Errorf("the table is missing sections:\n%s", out.String())
 	}
 }
@@ -313,5 +324,272 @@ func TestRunScale(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "SCALE") {
 		t.Errorf("the table has no scale section:\n%s", out.String())
+	}
+}
+
+func TestPerTwenty(t *testing.T) {
+	tests := []struct {
+		name              string
+		writes, additions int64
+		want              float64
+	}{
+		{"none added", 5, 0, 0},
+		{"one PATCH per 20", 10, 200, 1},
+		{"and a create per 200", 11, 200, 1.1},
+		{"50 groups of 200", 550, 10000, 1.1},
+		{"one by one", 200, 200, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := perTwenty(tt.writes, tt.additions); round(got, 6) != tt.want {
+				t.Errorf("perTwenty(%d, %d) = %v, want %v", tt.writes, tt.additions, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestClassifyGroupWrite(t *testing.T) {
+	u1, u2 := "0a000000-0000-0000-0000-000000000001", "0A000000-0000-0000-0000-000000000002"
+	g := "1b000000-0000-0000-0000-000000000001"
+	tests := []struct {
+		name, method, rest, body string
+		want                     groupWrite
+	}{
+		{"create", "POST", "v1.0/groups", `{"displayName":"x"}`, groupWrite{kind: groupCreate}},
+		{"upsert", "PATCH", "v1.0/groups(uniqueName='tenantsync.fabrikam.example.x')", `{}`, groupWrite{kind: groupCreate}},
+		{"update", "PATCH", "v1.0/groups/" + g, `{"displayName":"y"}`, groupWrite{kind: groupUpdate, group: g}},
+		{"binds", "PATCH", "v1.0/groups/" + g, `{"members@odata.bind":["http://127.0.0.1:1/contoso.example/v1.0/directoryObjects/` + u1 +
+			`","https://graph.microsoft.com/v1.0/directoryObjects/` + u2 + `"]}`,
+			groupWrite{kind: groupBind, group: g, added: []string{u1, strings.ToLower(u2)}}},
+		{"one by $ref", "POST", "v1.0/groups/" + g + "/members/$ref", `{"@odata.id":"https://graph.microsoft.com/v1.0/directoryObjects/` + u1 + `"}`,
+			groupWrite{kind: groupRefAdd, group: g, added: []string{u1}}},
+		{"removal", "DELETE", "v1.0/groups/" + g + "/members/" + u2 + "/$ref", "", groupWrite{kind: groupRemove, group: g, removed: []string{strings.ToLower(u2)}}},
+		{"delete", "DELETE", "v1.0/groups/" + g, "", groupWrite{kind: groupDelete, group: g}},
+		{"a user", "PATCH", "v1.0/users/" + u1, `{"jobTitle":"x"}`, groupWrite{}},
+		{"a user's manager", "PUT", "v1.0/users/" + u1 + "/manager/$ref", `{}`, groupWrite{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := classifyGroupWrite(tt.method, tt.rest, []byte(tt.body))
+			if got.kind != tt.want.kind || got.group != tt.want.group || !slices.Equal(got.added, tt.want.added) || !slices.Equal(got.removed, tt.want.removed) {
+				t.Errorf("classifyGroupWrite = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRecorderGroupWrites checks that the recorder counts group writes by
+// kind, passes the body it read on to the simulator, counts refused ones
+// apart, and notes each membership write.
+func TestRecorderGroupWrites(t *testing.T) {
+	rec := newRecorder()
+	rec.tenant("contoso.example")
+	var bodies []string
+	h := rec.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies = append(bodies, string(b))
+		if strings.Contains(string(b), "refuse") {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	g := "1b000000-0000-0000-0000-000000000001"
+	bind := `{"members@odata.bind":["x/directoryObjects/0a000000-0000-0000-0000-000000000001","x/directoryObjects/0a000000-0000-0000-0000-000000000002"]}`
+	bind3 := `{"members@odata.bind":["x/directoryObjects/0a000000-0000-0000-0000-000000000003"]}`
+	for _, r := range []struct{ method, path, body string }{
+		{"PATCH", "/contoso.example/v1.0/groups(uniqueName='a')", `{"displayName":"a"}`},
+		{"PATCH", "/contoso.example/v1.0/groups/" + g, bind},
+		{"PATCH", "/contoso.example/v1.0/groups/" + g, `{"members@odata.bind":["refuse"]}`},
+		{"DELETE", "/contoso.example/v1.0/groups/" + g + "/members/0a000000-0000-0000-0000-000000000001/$ref", ""},
+		{"PATCH", "/contoso.example/v1.0/groups/" + g, gzipped(bind3)}, // as msgraph-sdk-go sends it
+		{"PATCH", "/fabrikam.example/v1.0/groups/" + g, bind},          // another tenant, not recorded
+	} {
+		req, _ := http.NewRequest(r.method, srv.URL+r.path, strings.NewReader(r.body))
+		if r.body == gzipped(bind3) {
+			req.Header.Set("Content-Encoding", "gzip")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if bodies[1] != bind {
+		t.Errorf("the simulator got %q, want the request's body", bodies[1])
+	}
+	gw := rec.groupWrites("contoso.example")
+	want := GroupWrites{Creates: 1, MemberPatches: 2, MembersBound: 3, MemberRemoves: 1, Rejected: 1}
+	gw.First, gw.Last = time.Time{}, time.Time{}
+	if gw != want {
+		t.Errorf("group writes = %+v, want %+v", gw, want)
+	}
+	if gw.Total() != 4 || gw.Additions() != 3 || gw.AddWrites() != 2 {
+		t.Errorf("total %d, additions %d, add writes %d; want 4, 3, 2", gw.Total(), gw.Additions(), gw.AddWrites())
+	}
+	ws := rec.memberWrites("contoso.example", g, "0A000000-0000-0000-0000-000000000001")
+	if len(ws) != 2 || !ws[0].add || ws[1].add {
+		t.Errorf("membership writes of user 1 = %+v, want an addition and a removal", ws)
+	}
+	if applied, _ := rec.applied("contoso.example"); applied != 4 {
+		t.Errorf("applied = %d, want 4", applied)
+	}
+}
+
+func gzipped(s string) string {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(s))
+	zw.Close()
+	return b.String()
+}
+
+func TestPlanMemberChanges(t *testing.T) {
+	src := graphsim.GenerateTenant(graphsim.GenerateOptions{Domain: sourceDomain, Users: 200, Seed: 1})
+	groups := benchGroups(src.Users, 4, 50)
+	want := map[string]map[string]bool{}
+	seeded := map[string]map[string]bool{}
+	for _, g := range groups {
+		if len(g.members) != 50 {
+			t.Fatalf("group %s has %d members, want 50", g.name, len(g.members))
+		}
+		want[g.id], seeded[g.id] = map[string]bool{}, map[string]bool{}
+		for _, u := range g.members {
+			want[g.id][u], seeded[g.id][u] = true, true
+		}
+	}
+	changes := planMemberChanges(rand.New(rand.NewPCG(1, 2)), 100, src.Users, groups, want)
+	if len(changes) != 100 {
+		t.Fatalf("%d changes, want 100", len(changes))
+	}
+	pairs := map[[2]string]bool{}
+	for i, c := range changes {
+		if c.add != (i%2 == 0) {
+			t.Errorf("change %d: add = %v, want additions and removals in turn", i, c.add)
+		}
+		if c.add == seeded[c.group][c.user] {
+			t.Errorf("change %d: add = %v of a user who was seeded a member: %v", i, c.add, seeded[c.group][c.user])
+		}
+		if want[c.group][c.user] != c.add {
+			t.Errorf("change %d: the memberships after the changes do not have it", i)
+		}
+		k := [2]string{c.group, c.user}
+		if pairs[k] {
+			t.Errorf("change %d: user %s changes in group %s twice", i, c.user, c.group)
+		}
+		pairs[k] = true
+	}
+}
+
+// TestRunGroups runs the groups phase small (4 groups × 200 members, the
+// full size's members per group) and checks its goals: every group in the
+// target with exactly its members (Run fails otherwise), at most 1.1
+// writes per 20 additions (a PATCH per 20 and a create per 200), one
+// write per removal, and no write to the users, who are in step.
+func TestRunGroups(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the handler binary: not in -short")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "handler")
+	build := exec.Command("go", "build", "-o", bin, "github.com/tenantsync/tenantsync/handler")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out, prog bytes.Buffer
+	res, err := Run(ctx, Options{Command: []string{bin}, Environ: os.Environ(), Users: 800, Groups: 4, Throttle: "x50",
+		GroupChanges: 40, GroupChangeRate: 20, Phases: []string{PhaseGroups}, Dir: filepath.Join(dir, "bench"), Out: &out, Progress: &prog})
+	t.Logf("progress:\n%s\nresults:\n%s", prog.String(), out.String())
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	g := res.Groups
+	if g == nil {
+		t.Fatal("no groups result")
+	}
+	if g.Groups != 4 || g.MembersPerGroup != 200 || g.MembershipAdditions != 800 || g.CreateWrites != 4 {
+		t.Errorf("initial sync: %d groups × %d members, %d additions, %d creates; want 4 × 200, 800, 4",
+			g.Groups, g.MembersPerGroup, g.MembershipAdditions, g.CreateWrites)
+	}
+	if g.WritesPer20Additions > 1.1 || g.WritesPer20Additions <= 0 {
+		t.Errorf("writes per 20 additions = %v (%d writes for %d additions), want ≤ 1.1", g.WritesPer20Additions, g.Writes, g.MembershipAdditions)
+	}
+	if g.InitialOtherWrites != 0 || g.InitialRejected != 0 {
+		t.Errorf("initial sync: %d writes that were not group writes, %d refused; want 0, 0", g.InitialOtherWrites, g.InitialRejected)
+	}
+	if g.LiveChanges != 40 || g.LiveAdditions != 20 || g.LiveRemovals != 20 || g.WritesPerRemoval != 1 ||
+		g.WritesPerAddition > 1 || g.WritesPerAddition <= 0 || g.LiveP50ms <= 0 || g.LiveP99ms < g.LiveP50ms {
+		t.Errorf("live changes = %+v", g)
+	}
+	if !strings.Contains(out.String(), "GROUPS") {
+		t.Errorf("the table has no groups section:\n%s", out.String())
+	}
+}
+
+// TestRunSlice runs a short slice of an initial sync, with tenantsync
+// killed (SIGKILL) and restarted twice on the way: every user must end
+// up in the target once, whatever the kills interrupted.
+func TestRunSlice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the handler binary: not in -short")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "handler")
+	build := exec.Command("go", "build", "-o", bin, "github.com/tenantsync/tenantsync/handler")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out, prog bytes.Buffer
+	// 1,500 users at Graph's pace (a burst of 3,000 writes, then 20 a
+	// second) take about two minutes: the kills at 13 s and 26 s of the
+	// 40-second slice fall in the middle of the invitations.
+	res, err := Run(ctx, Options{Command: []string{bin}, Environ: os.Environ(), Users: 1500, Throttle: "real",
+		SliceDuration: 40 * time.Second, SliceCrashes: 2, Phases: []string{PhaseInitialSlice},
+		Dir: filepath.Join(dir, "bench"), Out: &out, Progress: &prog})
+	t.Logf("progress:\n%s\nresults:\n%s", prog.String(), out.String())
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	s := res.InitialSlice
+	if s == nil {
+		t.Fatal("no initialSlice result")
+	}
+	if s.Crashes < 1 || len(s.ResumeSeconds) != s.Crashes {
+		t.Errorf("%d crashes, resumed after %v: want at least one kill, each followed by writes", s.Crashes, s.ResumeSeconds)
+	}
+	if s.DuplicateUsers != 0 || s.UsersCreated > s.Users || s.Invitations < s.UsersCreated {
+		t.Errorf("%d target users for %d source users, %d duplicates, %d invitations", s.UsersCreated, s.Users, s.DuplicateUsers, s.Invitations)
+	}
+	if s.UsersCreated == 0 || s.WritesPerUser <= 0 || s.WriteQuotaUtilization <= 0 || s.FullRunSeconds <= 0 || s.FullRunHoursAtGraphQuota <= 0 {
+		t.Errorf("slice = %+v", s)
+	}
+}
+
+func TestDuplicateUsers(t *testing.T) {
+	anchored := func(id, mail string) graphsim.Object {
+		return graphsim.Object{"mail": mail, "onPremisesExtensionAttributes": map[string]any{"extensionAttribute15": anchorPrefix + id}}
+	}
+	tests := []struct {
+		name            string
+		users           []graphsim.Object
+		dup, unanchored int
+	}{
+		{"one each", []graphsim.Object{anchored("a", "a@x"), anchored("b", "b@x")}, 0, 0},
+		{"one source user twice", []graphsim.Object{anchored("a", "a@x"), anchored("a", "a2@x")}, 1, 0},
+		{"one address twice, one unanchored", []graphsim.Object{anchored("a", "A@x"), {"mail": "a@x"}}, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dup, un := duplicateUsers(tt.users)
+			if dup != tt.dup || un != tt.unanchored {
+				t.Errorf("duplicateUsers = %d, %d; want %d, %d", dup, un, tt.dup, tt.unanchored)
+			}
+		})
 	}
 }

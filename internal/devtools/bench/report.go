@@ -80,6 +80,13 @@ func printTable(w io.Writer, r *Results) {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%d\t%d\t%d\t%s\t%s\n\n", PhaseNaive, n.Requests, n.Seconds, n.Reads, n.Writes, n.Throttled, vsIdle, vsSteady)
 	}
+	if g := r.Groups; g != nil {
+		fmt.Fprintln(tw, "GROUPS\tGROUPS × MEMBERS\tINITIAL SYNC\tWRITES (CREATES + MEMBERSHIP)\tWRITES/20 ADDITIONS\tQUOTA USED\tOTHER WRITES\tLIVE CHANGES (+/−)\tP50\tP99\tMAX\tWRITES/REMOVAL\tWRITES/ADDITION\tREADS/CHANGE")
+		fmt.Fprintf(tw, "%s\t%d × %d\t%.1f s\t%d (%d + %d)\t%.3f\t%.3f\t%d\t%d (%d/%d)\t%.0f ms\t%.0f ms\t%.0f ms\t%.2f\t%.2f\t%.2f\n\n",
+			PhaseGroups, g.Groups, g.MembersPerGroup, g.InitialSeconds, g.Writes, g.CreateWrites, g.AddWrites, g.WritesPer20Additions,
+			g.QuotaUse, g.InitialOtherWrites, g.LiveChanges, g.LiveAdditions, g.LiveRemovals, g.LiveP50ms, g.LiveP99ms, g.LiveMaxMs,
+			g.WritesPerRemoval, g.WritesPerAddition, g.LiveReadsPerChange)
+	}
 	if c := r.ColdStart; c != nil {
 		fmt.Fprintln(tw, "COLD START\tMS (MEDIAN)\tSAMPLES\tBINARY")
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.1f MB\n\n", PhaseColdStart, c.Ms, joinFloats(c.Samples), c.BinaryMB)
@@ -89,6 +96,13 @@ func printTable(w io.Writer, r *Results) {
 		fmt.Fprintf(tw, "%s\t%d\t%.1f s\t%d (%d)\t%.0f MB (%.0f MB)\t%d\t%d\t%.1f s\t%.1f s\t%.0f MB (%.0f MB)\t%.1f/%.1f ms\n\n", PhaseScale, s.Users,
 			s.FullReconcileSeconds, s.FullReconcileRequests, s.Pages, s.FullReconcilePeakHeapMB, s.FullReconcileLiveHeapMB, s.FullReconcileChanges,
 			s.DeltaRequests, s.PlanSeconds, s.PlanFirstOutputSeconds, s.PlanPeakHeapMB, s.PlanLiveHeapMB, s.StatusP50ms, s.StatusP99ms)
+	}
+	if s := r.InitialSlice; s != nil {
+		fmt.Fprintln(tw, "INITIAL SLICE	USERS CREATED	SECONDS	USERS/S	WRITES/USER	QUOTA USED (MINUTES MIN/P50)	FULL RUN HERE	AT GRAPH'S QUOTA	CRASHES (RESUMED IN)	INVITATIONS (AGAIN)	DUPLICATES	CPU/USER")
+		fmt.Fprintf(tw, "%s	%d of %d	%.0f	%.1f	%.2f	%.3f (%.3f/%.3f)	%.0f s	%.2f h	%d (%s s)	%d (%d)	%d	%.1f ms\n\n", PhaseInitialSlice,
+			s.UsersCreated, s.Users, s.Seconds, s.UsersPerSecond, s.WritesPerUser, s.WriteQuotaUtilization, s.MinuteUtilizationMin,
+			s.MinuteUtilizationP50, s.FullRunSeconds, s.FullRunHoursAtGraphQuota, s.Crashes, joinFloats(s.ResumeSeconds),
+			s.Invitations, s.Reinvitations, s.DuplicateUsers, s.CPUSecondsPerUser*1000)
 	}
 	tw.Flush()
 }

@@ -53,10 +53,10 @@ type ScaleResult struct {
 	// (an action, or the summary of a target with nothing to do): after
 	// reading both tenants, which each decision compares.
 	PlanFirstResultSeconds float64 `json:"planFirstResultSeconds"`
-	PlanActions             int     `json:"planActions"`
-	PlanLiveHeapMB          float64 `json:"planLiveHeapMB"`
-	PlanPeakRSSMB           float64 `json:"planPeakRSSMB"`
-	StatusP50ms             float64 `json:"statusP50ms"`
+	PlanActions            int     `json:"planActions"`
+	PlanLiveHeapMB         float64 `json:"planLiveHeapMB"`
+	PlanPeakRSSMB          float64 `json:"planPeakRSSMB"`
+	StatusP50ms            float64 `json:"statusP50ms"`
 	// StatusFirstReadMs is the first status read, which counts the links
 	// once (the seeded store has no counts yet); the p50 and p99 are of
 	// the reads after it.
