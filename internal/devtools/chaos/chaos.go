@@ -6,13 +6,14 @@
 // (also right between an invitation and the link write), expired and reset
 // delta tokens, a vanished subscription, permissions taken away — and
 // changes the targets as their administrators would (disabling synced
-// users, making some of them administrators), while bursts of removals and
-// disables exceed one target's deletion guard and look-alike guests hold
-// source users' addresses. Then it lets the runner settle and checks the
-// targets with an oracle that shares no code with the engine: what each
-// must hold, that the guard held every burst whole, that no one was invited
-// twice or deprovisioned wrongly, and that no one tenantsync did not create
-// was touched.
+// users, making some of them administrators, adding members by hand to the
+// security groups tenantsync syncs), while bursts of removals and disables
+// exceed one target's deletion guard and look-alike guests hold source
+// users' addresses. Then it lets the runner settle and checks the targets
+// with an oracle that shares no code with the engine: what each must hold,
+// users and synced groups with their exact members, that the guard held
+// every burst whole, that no one was invited twice or deprovisioned
+// wrongly, and that no one tenantsync did not create was touched.
 //
 // `make chaos` runs the long version (`handler chaos`); a short one runs in `make
 // test`. docs/reliability.md describes what it injects and its results.
@@ -404,7 +405,7 @@ func (h *harness) runAll(ctx context.Context) error {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	h.g = newGraphHTTP(h.simURL)
-	h.oracle = newOracle(h.g, targets, h.rules)
+	h.oracle = newOracle(h.g, targets, c.groups, h.rules)
 	if err := h.oracle.Remember(ctx); err != nil {
 		return err
 	}
@@ -441,6 +442,9 @@ func (h *harness) runAll(ctx context.Context) error {
 		return nil
 	}
 	h.log.Info("initial sync converged", "seconds", first.ConvergeSeconds)
+	if err := h.addHandMembers(ctx); err != nil {
+		return err
+	}
 	before, err := h.stats(ctx)
 	if err != nil {
 		return err
@@ -550,7 +554,7 @@ func (h *harness) startRunner(targets []targetSpec) error {
 	if !slices.ContainsFunc(h.sim.Tenants(), func(t graphsim.TenantInfo) bool { return t.ID == sourceTenantID() }) {
 		return fmt.Errorf("the simulator's tenant %s does not have the id %s", sourceDomain, sourceTenantID())
 	}
-	if err := os.WriteFile(cfg, []byte(configYAML(h.simURL, sourceTenantID(), targets)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(configYAML(h.simURL, sourceTenantID(), targets, h.cast.groups)), 0o600); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
 	h.state = filepath.Join(dir, "state.db")

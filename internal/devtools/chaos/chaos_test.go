@@ -16,7 +16,8 @@ func TestMain(m *testing.M) {
 }
 
 // TestConvergenceUnderChaos is the short version of `make chaos`: a few
-// hundred operations with every kind of fault but one, then the oracle.
+// hundred operations with every kind of fault but one, on users and on the
+// synced groups, then the oracle.
 // Permissions are not taken away: each such episode costs a quarantine of
 // at least 5 minutes (the engine's first backoff), which the long run
 // waits out.
@@ -79,6 +80,12 @@ func TestConvergenceUnderChaos(t *testing.T) {
 	if a := rep.Operations.Applied; a[OpMassScopeRemoval] == 0 || a[OpMassDisable] == 0 || rep.Guard.Bursts < 3 ||
 		rep.Guard.Recovered == 0 || rep.Guard.Held <= rep.Guard.Threshold {
 		t.Errorf("the guard target was not put to the test (seed %d): %+v, operations %v", rep.Seed, rep.Guard, a)
+	}
+	// The synced groups moved, and every target group got its member
+	// added by hand (3 targets × 2 groups), which the oracle then held
+	// tenantsync to keeping.
+	if a := rep.Operations.Applied; f["handMembers"] != 6 || a[OpGroupJoin]+a[OpGroupLeave] == 0 || a[OpSquadJoin]+a[OpSquadLeave] == 0 {
+		t.Errorf("the synced groups were not put to the test (seed %d): %d members added by hand, operations %v", rep.Seed, f["handMembers"], a)
 	}
 	// Notifications carried changes, not reconcile alone: the webhook
 	// acknowledged more than it refused (crashes and error episodes

@@ -51,12 +51,13 @@ type faultState struct {
 }
 
 // The Microsoft Graph application permissions tenantsync is granted, as
-// infra/modules/graph-app.bicep asks for them (internal/devtools/deploycheck holds the
-// Bicep to exactly these): the runner works with these and no more for the
-// whole run.
+// infra/modules/graph-app.bicep asks for them with groupProvisioning (every
+// target of the scenario syncs groups; internal/devtools/deploycheck holds
+// the Bicep to exactly these): the runner works with these and no more for
+// the whole run.
 var (
 	deployedSourceGrant = []string{"User.Read.All", "Group.Read.All"}
-	deployedTargetGrant = []string{"User.Invite.All", "User.ReadWrite.All"}
+	deployedTargetGrant = []string{"User.Invite.All", "User.ReadWrite.All", "Group.ReadWrite.All"}
 )
 
 // revocation is a kind of permission episode: the grant the target is left
@@ -77,8 +78,8 @@ var revocations = []revocation{
 	// allows invitations, and nothing may change.
 	{"inviteRevoked", without(deployedTargetGrant, "User.Invite.All"), false},
 	// A target whose administrator had granted User.Read.All on top takes
-	// both permissions to invite and write away: the probe read succeeds,
-	// yet the target refuses tenantsync as a whole.
+	// the permissions to invite and write (users and groups) away: the
+	// probe read succeeds, yet the target refuses tenantsync as a whole.
 	{"writeRevoked", []string{"User.Read.All"}, true},
 }
 
@@ -170,7 +171,7 @@ func (h *harness) check(ctx context.Context) ([]Difference, error) {
 // the deprovisions it holds for approval and the conflicts it found. The
 // runner may be restarting: it is asked again for up to a minute.
 func (h *harness) claims(ctx context.Context) (*claims, error) {
-	cl := &claims{Staged: map[string][]string{}, Conflicts: map[string]int{}}
+	cl := &claims{Staged: map[string][]string{}, Conflicts: map[string]int{}, Groups: map[string]map[string]int{}}
 	deadline := time.Now().Add(time.Minute)
 	for _, t := range h.targets {
 		for {
@@ -182,8 +183,13 @@ func (h *harness) claims(ctx context.Context) (*claims, error) {
 					}
 				}
 				for _, s := range st.Targets {
-					if s.Name == t.Name {
-						cl.Conflicts[t.Name] = s.Links.Conflict
+					if s.Name != t.Name {
+						continue
+					}
+					cl.Conflicts[t.Name] = s.Links.Conflict
+					if g := s.GroupLinks; g != nil {
+						cl.Groups[t.Name] = map[string]int{"active": g.Active, "creating": g.Creating, "pending": g.Pending,
+							"staged": g.Staged, "conflict": g.Conflict, "deleted": g.Deleted, "other": g.Other, "heldDeletions": g.HeldDeletions}
 					}
 				}
 				break
@@ -448,6 +454,76 @@ func (h *harness) privilege(ctx context.Context) error {
 		return fmt.Errorf("fault plan: take %s out of the scope: %w", u.id, err)
 	}
 	h.rep.Faults["privilegedLeaves"]++
+	return nil
+}
+
+// addHandMembers adds, as a target administrator would, one member by
+// hand to tenantsync's group of every synced group in every target, and
+// records it in the rules: a user of the target's own to teamGroup's; to
+// programGroup's, the cast's hand user's target user where the pool is in
+// scope (contoso, litware; the workload then makes that user a member of
+// the source group and takes it out again, now and then), else another
+// user of the target's own. tenantsync removes only members it added, so
+// all of them must stay. Run after the initial sync, which created the
+// groups.
+func (h *harness) addHandMembers(ctx context.Context) error {
+	refingerprint := map[string][]string{}
+	for _, t := range h.targets {
+		raw, err := h.g.All(ctx, t.Domain, "/groups?$select=id,uniqueName&$top=999")
+		if err != nil {
+			return fmt.Errorf("fault plan: list %s groups: %w", t.Domain, err)
+		}
+		groupOf := map[string]string{} // anchor → target group id
+		for _, r := range raw {
+			var g struct{ ID, UniqueName string }
+			if err := json.Unmarshal(r, &g); err != nil {
+				return fmt.Errorf("fault plan: decode %s group: %w", t.Domain, err)
+			}
+			groupOf[strings.ToLower(g.UniqueName)] = g.ID
+		}
+		synced, err := h.syncedUsers(ctx, t.Domain)
+		if err != nil {
+			return err
+		}
+		var native []string // two of the target's own people (targetSeed)
+		for _, local := range []string{"service.desk", "facilities"} {
+			var u struct{ ID string }
+			if _, err := h.g.Do(ctx, t.Domain, http.MethodGet, "/users/"+local+"@"+t.Domain+"?$select=id", nil, &u); err != nil {
+				return fmt.Errorf("fault plan: find %s in %s: %w", local, t.Domain, err)
+			}
+			native = append(native, u.ID)
+		}
+		refingerprint[t.Domain] = native
+		for _, g := range h.cast.groups {
+			tgid := groupOf[strings.ToLower(groupAnchor(g.ID))]
+			if tgid == "" {
+				return fmt.Errorf("fault plan: %s has no group with the anchor of %s (%s) after the initial sync", t.Domain, g.Key, g.ID)
+			}
+			member := native[0]
+			if g.Key == programGroup {
+				member = native[1]
+				if tid := synced[h.cast.handUser]; tid != "" {
+					member = tid
+				}
+			}
+			if _, err := h.g.Do(ctx, t.Domain, http.MethodPost, "/groups/"+tgid+"/members/$ref", ref("directoryObjects", member), nil); err != nil {
+				return fmt.Errorf("fault plan: add %s to group %s in %s by hand: %w", member, tgid, t.Domain, err)
+			}
+			h.rules.HandMember(t.Domain, g.ID, member)
+			h.rep.Faults["handMembers"]++
+			h.log.Info("a target administrator added a member by hand", "target", t.Name, "group", g.Key, "targetGroupId", tgid, "member", member)
+		}
+	}
+	// The suite changed its own people's memberships: the oracle takes
+	// their fingerprints again once Graph shows the change.
+	h.waitReplicated(ctx)
+	for _, t := range h.targets {
+		for _, id := range refingerprint[t.Domain] {
+			if err := h.oracle.Refingerprint(ctx, t.Domain, id); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,10 +42,13 @@ const allUserProperties = "id,accountEnabled,ageGroup,businessPhones,city,compan
 // Difference is one way the targets differ from what the configuration
 // says they must be.
 type Difference struct {
-	Target   string `json:"target,omitempty"`
-	Kind     string `json:"kind"`
+	Target string `json:"target,omitempty"`
+	Kind   string `json:"kind"`
+	// SourceID and TargetID are a user's, or for the kinds group-… a
+	// group's, whose source display name Group then holds.
 	SourceID string `json:"sourceId,omitempty"`
 	UPN      string `json:"userPrincipalName,omitempty"`
+	Group    string `json:"group,omitempty"`
 	TargetID string `json:"targetId,omitempty"`
 	Detail   string `json:"detail"`
 }
@@ -53,6 +57,9 @@ func (d Difference) String() string {
 	var who []string
 	if d.UPN != "" {
 		who = append(who, d.UPN)
+	}
+	if d.Group != "" {
+		who = append(who, "group "+strconv.Quote(d.Group))
 	}
 	if d.SourceID != "" {
 		who = append(who, "source "+d.SourceID)
@@ -136,11 +143,16 @@ type rules struct {
 	// target but the guard target (the pool, the look-alikes' users), with
 	// the time the fault plan released one (zero: kept still).
 	kept map[string]time.Time
+	// hand are the members a target administrator added by hand to
+	// tenantsync's groups (target domain → source group id → target user
+	// ids): tenantsync did not add them, so they must stay.
+	hand map[string]map[string]map[string]bool
 }
 
 func newRules(c cast) *rules {
 	r := &rules{adminDisabled: map[string]map[string]bool{}, privileged: map[string]map[string]bool{},
-		lookalikes: c.lookalikes, bursts: map[string]bool{}, kept: map[string]time.Time{}}
+		lookalikes: c.lookalikes, bursts: map[string]bool{}, kept: map[string]time.Time{},
+		hand: map[string]map[string]map[string]bool{}}
 	for _, id := range c.pool {
 		r.kept[id] = time.Time{}
 	}
@@ -161,6 +173,20 @@ func (r *rules) set(m map[string]map[string]bool, domain, id string) {
 
 func (r *rules) AdminDisabled(domain, sourceID string) { r.set(r.adminDisabled, domain, sourceID) }
 func (r *rules) Privileged(domain, targetID string)    { r.set(r.privileged, domain, targetID) }
+
+// HandMember records that a target administrator added a target user to
+// the target group of a synced source group.
+func (r *rules) HandMember(domain, sourceGroupID, targetUserID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.hand[domain] == nil {
+		r.hand[domain] = map[string]map[string]bool{}
+	}
+	if r.hand[domain][sourceGroupID] == nil {
+		r.hand[domain][sourceGroupID] = map[string]bool{}
+	}
+	r.hand[domain][sourceGroupID][targetUserID] = true
+}
 
 // Burst records the users of a burst.
 func (r *rules) Burst(ids []string) {
@@ -193,18 +219,25 @@ type view struct {
 	adminDisabled, privileged map[string]map[string]bool
 	lookalikes                map[string]map[string]lookalike // target domain → source id
 	bursts                    map[string]bool
+	hand                      map[string]map[string]map[string]bool // target domain → source group id → target user ids
 }
 
 func (r *rules) view() view {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	v := view{adminDisabled: map[string]map[string]bool{}, privileged: map[string]map[string]bool{},
-		lookalikes: map[string]map[string]lookalike{}, bursts: maps.Clone(r.bursts)}
+		lookalikes: map[string]map[string]lookalike{}, bursts: maps.Clone(r.bursts), hand: map[string]map[string]map[string]bool{}}
 	for d, m := range r.adminDisabled {
 		v.adminDisabled[d] = maps.Clone(m)
 	}
 	for d, m := range r.privileged {
 		v.privileged[d] = maps.Clone(m)
+	}
+	for d, byGroup := range r.hand {
+		v.hand[d] = map[string]map[string]bool{}
+		for g, ids := range byGroup {
+			v.hand[d][g] = maps.Clone(ids)
+		}
 	}
 	for _, l := range r.lookalikes {
 		if v.lookalikes[l.Target] == nil {
@@ -224,6 +257,9 @@ type claims struct {
 	// Conflicts count the source users in conflict with a target user that
 	// is not provably theirs.
 	Conflicts map[string]int
+	// Groups are the target's group links by state ("active", "conflict",
+	// …, the status page's groupLinks); none when it lists none.
+	Groups map[string]map[string]int
 }
 
 // oracle decides, from the source tenant, the configuration and what the
@@ -234,18 +270,22 @@ type claims struct {
 type oracle struct {
 	g       *graphHTTP
 	targets []targetSpec
-	rules   *rules
+	// groups are the source groups every target syncs.
+	groups []syncedGroup
+	rules  *rules
 	// untouched are the fingerprints of the users each target had before
-	// tenantsync ran, by target domain and user id.
-	untouched map[string]map[string]string
+	// tenantsync ran, by target domain and user id; untouchedGroups those
+	// of its groups (but tenantsync's own: a test world may hold them).
+	untouched, untouchedGroups map[string]map[string]string
 	// anchors are the source users the target users carry the anchor of,
 	// live or soft deleted, by target domain and target user id, as of the
 	// last Check.
 	anchors map[string]map[string]string
 }
 
-func newOracle(g *graphHTTP, targets []targetSpec, r *rules) *oracle {
-	return &oracle{g: g, targets: targets, rules: r, untouched: map[string]map[string]string{}, anchors: map[string]map[string]string{}}
+func newOracle(g *graphHTTP, targets []targetSpec, groups []syncedGroup, r *rules) *oracle {
+	return &oracle{g: g, targets: targets, groups: groups, rules: r, untouched: map[string]map[string]string{},
+		untouchedGroups: map[string]map[string]string{}, anchors: map[string]map[string]string{}}
 }
 
 // Remember fingerprints every user the targets hold now: before the first
@@ -268,19 +308,56 @@ func (o *oracle) Remember(ctx context.Context) error {
 			}
 			o.untouched[t.Domain][u.ID] = fp
 		}
+		groups, err := o.g.All(ctx, t.Domain, "/groups?$select=id,uniqueName&$top=999")
+		if err != nil {
+			return fmt.Errorf("oracle: list %s groups: %w", t.Domain, err)
+		}
+		o.untouchedGroups[t.Domain] = map[string]string{}
+		for _, raw := range groups {
+			var g struct{ ID, UniqueName string }
+			if err := json.Unmarshal(raw, &g); err != nil {
+				return fmt.Errorf("oracle: decode %s group: %w", t.Domain, err)
+			}
+			if strings.HasPrefix(g.UniqueName, groupAnchorPrefix()) {
+				continue
+			}
+			fp, err := o.groupFingerprint(ctx, t.Domain, g.ID)
+			if err != nil {
+				return err
+			}
+			o.untouchedGroups[t.Domain][g.ID] = fp
+		}
 	}
 	return nil
 }
 
+// Refingerprint takes a new fingerprint of a user tenantsync did not
+// create, after the suite itself changed it (a target administrator added
+// it to a group by hand). The caller waits for Graph to replicate the
+// change first.
+func (o *oracle) Refingerprint(ctx context.Context, domain, id string) error {
+	if _, ok := o.untouched[domain][id]; !ok {
+		return nil
+	}
+	fp, err := o.fingerprint(ctx, domain, id)
+	if err != nil {
+		return err
+	}
+	o.untouched[domain][id] = fp
+	return nil
+}
+
 // fingerprint is a user's every property, manager, direct reports and group
-// memberships, byte for byte as Graph answers them.
+// memberships, byte for byte as Graph answers them. The groups are named
+// by id alone: a group of tenantsync's that a target administrator added
+// the user to is renamed with its source group, which touches no user.
 func (o *oracle) fingerprint(ctx context.Context, tenant, id string) (string, error) {
 	var b strings.Builder
 	for _, path := range []string{
 		"/users/" + id + "?$select=" + allUserProperties,
 		"/users/" + id + "/manager?$select=id,userPrincipalName",
 		"/users/" + id + "/directReports?$select=id,userPrincipalName",
-		"/users/" + id + "/memberOf?$select=id,displayName",
+		"/users/" + id + "/memberOf?$select=id",
 	} {
 		data, err := o.g.Do(ctx, tenant, http.MethodGet, path, nil, nil)
 		switch {
@@ -301,6 +378,25 @@ type sourceState struct {
 	// direct and nested are the users in each scoping group (by display
 	// name) directly and through nested groups.
 	direct, nested map[string]map[string]bool
+	// groups are the synced groups, in the order of the oracle's.
+	groups []sourceGroup
+}
+
+// sourceGroup is a synced source group as the oracle reads it.
+type sourceGroup struct {
+	ID, DisplayName string
+	// direct are its user members; nested its users through nested groups
+	// too.
+	direct, nested map[string]bool
+}
+
+// users are the source group's users that a target's group takes: through
+// nested groups too when the target's scope is nested (docs/groups.md).
+func (g sourceGroup) users(t targetSpec) map[string]bool {
+	if t.Nested {
+		return g.nested
+	}
+	return g.direct
 }
 
 func (o *oracle) readSource(ctx context.Context) (*sourceState, error) {
@@ -325,11 +421,22 @@ func (o *oracle) readSource(ctx context.Context) (*sourceState, error) {
 			return nil, err
 		}
 	}
+	for _, sg := range o.groups {
+		var g struct{ ID, DisplayName string }
+		if _, err := o.g.Do(ctx, sourceDomain, http.MethodGet, "/groups/"+sg.ID+"?$select=id,displayName", nil, &g); err != nil {
+			return nil, fmt.Errorf("oracle: read the synced group %s (%s): %w", sg.ID, sg.Key, err)
+		}
+		direct, nested, err := closure(ctx, o.g, g.ID)
+		if err != nil {
+			return nil, err
+		}
+		s.groups = append(s.groups, sourceGroup{ID: g.ID, DisplayName: g.DisplayName, direct: direct, nested: nested})
+	}
 	return s, nil
 }
 
 // readGroup computes a scoping group's direct members and its membership
-// closure from direct memberships, group by group.
+// closure.
 func (s *sourceState) readGroup(ctx context.Context, g *graphHTTP, name string) error {
 	groups, err := g.All(ctx, sourceDomain, "/groups?$filter="+url.QueryEscape("displayName eq '"+name+"'")+"&$select=id")
 	if err != nil {
@@ -342,15 +449,27 @@ func (s *sourceState) readGroup(ctx context.Context, g *graphHTTP, name string) 
 	if err := json.Unmarshal(groups[0], &scoping); err != nil {
 		return fmt.Errorf("oracle: decode group: %w", err)
 	}
-	direct, nested := map[string]bool{}, map[string]bool{}
-	seen := map[string]bool{scoping.ID: true}
-	queue := []string{scoping.ID}
+	direct, nested, err := closure(ctx, g, scoping.ID)
+	if err != nil {
+		return err
+	}
+	s.direct[name], s.nested[name] = direct, nested
+	return nil
+}
+
+// closure returns a group's direct user members and the users in it
+// through nested groups too, computed from direct memberships group by
+// group (not from Graph's transitiveMembers, which the engine reads).
+func closure(ctx context.Context, g *graphHTTP, id string) (direct, nested map[string]bool, err error) {
+	direct, nested = map[string]bool{}, map[string]bool{}
+	seen := map[string]bool{id: true}
+	queue := []string{id}
 	for len(queue) > 0 {
 		gid := queue[0]
 		queue = queue[1:]
 		members, err := g.All(ctx, sourceDomain, "/groups/"+gid+"/members?$select=id&$top=999")
 		if err != nil {
-			return fmt.Errorf("oracle: members of %s: %w", gid, err)
+			return nil, nil, fmt.Errorf("oracle: members of %s: %w", gid, err)
 		}
 		for _, r := range members {
 			var m struct {
@@ -358,12 +477,12 @@ func (s *sourceState) readGroup(ctx context.Context, g *graphHTTP, name string) 
 				ID   string `json:"id"`
 			}
 			if err := json.Unmarshal(r, &m); err != nil {
-				return fmt.Errorf("oracle: decode member: %w", err)
+				return nil, nil, fmt.Errorf("oracle: decode member: %w", err)
 			}
 			switch m.Type {
 			case "#microsoft.graph.user":
 				nested[m.ID] = true
-				if gid == scoping.ID {
+				if gid == id {
 					direct[m.ID] = true
 				}
 			case "#microsoft.graph.group":
@@ -374,8 +493,7 @@ func (s *sourceState) readGroup(ctx context.Context, g *graphHTTP, name string) 
 			}
 		}
 	}
-	s.direct[name], s.nested[name] = direct, nested
-	return nil
+	return direct, nested, nil
 }
 
 // external says why a source user is an external (B2B) user of the source
@@ -652,6 +770,14 @@ func (o *oracle) checkTarget(ctx context.Context, t targetSpec, src *sourceState
 					Detail: "staged for approval, but no burst ever took this user out"})
 			}
 		}
+	}
+
+	gd, err := o.checkGroups(ctx, t, src, v, cl, groupFacts{live: live, byAnchor: byAnchor, inScope: inScope})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range gd {
+		add(d)
 	}
 
 	for _, id := range sortedKeys(o.untouched[t.Domain]) {

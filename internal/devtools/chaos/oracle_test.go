@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -25,6 +26,29 @@ type oracleWorld struct {
 	source map[string]string            // source UPN local part → id
 	byUser map[string]user              // source UPN local part → user
 	target map[string]map[string]string // target domain → source local part → target id
+	// groups are the target groups of the synced groups, by target domain
+	// and group key.
+	groups map[string]map[string]string
+}
+
+// The synced groups of the oracle's world: ids chosen, so that the target
+// groups can carry their anchors from the seed.
+var worldGroups = []syncedGroup{
+	{Key: teamGroup, ID: "10000000-0000-4000-8000-000000000001"},
+	{Key: programGroup, ID: "10000000-0000-4000-8000-000000000002", ByID: true},
+}
+
+const worldSquadID = "10000000-0000-4000-8000-000000000003"
+
+// worldMembers are the synced groups' members a perfect sync gives each
+// target (source UPN local parts). Merger steering has alice, bob, dave,
+// erin (a guest) and gina (external); Integration program has frank, hana
+// (a look-alike's in contoso), bob and the squad (carol, dave, alice):
+// contoso flattens it, litware and adatum take its direct users.
+var worldMembers = map[string]map[string][]string{
+	"contoso.example": {teamGroup: {"alice", "bob"}, programGroup: {"alice", "bob", "carol", "frank"}},
+	"litware.example": {teamGroup: {"alice"}, programGroup: {"frank", "hana"}},
+	"adatum.example":  {teamGroup: {"bob", "dave"}, programGroup: {"bob"}},
 }
 
 func person(local, dept, title string, extra graphsim.Object) graphsim.Object {
@@ -60,20 +84,36 @@ func newOracleWorld(t *testing.T) *oracleWorld {
 			"alice@" + sourceDomain, "bob@" + sourceDomain, "erin@" + sourceDomain, "frank@" + sourceDomain,
 			"gina_northwind.example#EXT#@" + sourceDomain, "hana@" + sourceDomain, graphsim.NestedScopingGroup}},
 		{"displayName": pilotGroup, "mailNickname": "pilot", "members": []string{"bob@" + sourceDomain, "dave@" + sourceDomain}},
+		{"id": worldGroups[0].ID, "displayName": teamGroup, "members": []string{"alice@" + sourceDomain, "bob@" + sourceDomain,
+			"dave@" + sourceDomain, "erin@" + sourceDomain, "gina_northwind.example#EXT#@" + sourceDomain}},
+		{"id": worldSquadID, "displayName": squadGroup, "members": []string{"carol@" + sourceDomain, "dave@" + sourceDomain, "alice@" + sourceDomain}},
+		{"id": worldGroups[1].ID, "displayName": programGroup, "members": []string{"frank@" + sourceDomain, "hana@" + sourceDomain,
+			"bob@" + sourceDomain, squadGroup}},
 	}}
 	targets := scenarioTargets(time.Second)
 	look := lookalike{Target: "contoso.example", Address: "hana@" + sourceDomain, Kind: lookMicrosoftAccount,
 		UPN: "hana_fabrikam.example#EXT#@contoso.onmicrosoft.com"}
 	seed := graphsim.Seed{Tenants: []graphsim.TenantSeed{src}}
-	for _, ts := range targets {
-		seed.Tenants = append(seed.Tenants, targetSeed(ts, []lookalike{look}))
+	groups := map[string]map[string]string{}
+	for i, ts := range targets {
+		tseed := targetSeed(ts, []lookalike{look})
+		// The groups a perfect sync creates, with their anchors (which only
+		// a seed or an upsert can write); members come once the users do.
+		groups[ts.Domain] = map[string]string{}
+		for j, g := range worldGroups {
+			id := fmt.Sprintf("20000000-0000-4000-8000-0000000000%d%d", i, j)
+			groups[ts.Domain][g.Key] = id
+			tseed.Groups = append(tseed.Groups, graphsim.Object{"id": id, "displayName": g.Key + ts.GroupSuffix,
+				"mailNickname": fmt.Sprintf("synced-%d", j), "uniqueName": groupAnchor(g.ID)})
+		}
+		seed.Tenants = append(seed.Tenants, tseed)
 	}
 	sim := graphsim.NewTestServer(t, seed)
 	if err := sim.Redeem(look.Target, look.UPN, graphsim.Redemption{With: look.Kind}); err != nil {
 		t.Fatal(err)
 	}
 	w := &oracleWorld{t: t, sim: sim, g: newGraphHTTP(sim.URL), source: map[string]string{}, byUser: map[string]user{},
-		target: map[string]map[string]string{}}
+		target: map[string]map[string]string{}, groups: groups}
 	var users struct{ Value []user }
 	w.call(sourceDomain, http.MethodGet, "/users?$select=id,userPrincipalName,userType,mail,"+strings.Join(directAttributes, ",")+"&$expand=manager($select=id)", nil, &users)
 	for _, u := range users.Value {
@@ -83,7 +123,7 @@ func newOracleWorld(t *testing.T) *oracleWorld {
 	}
 	look.SourceID = w.source["hana"]
 	w.rules = newRules(cast{pool: []string{w.source["alice"], w.source["bob"]}, lookalikes: []lookalike{look}})
-	w.o = newOracle(w.g, targets, w.rules)
+	w.o = newOracle(w.g, targets, worldGroups, w.rules)
 	if err := w.o.Remember(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +147,16 @@ func newOracleWorld(t *testing.T) *oracleWorld {
 			}
 		}
 	}
-	w.claims = &claims{Staged: map[string][]string{}, Conflicts: map[string]int{"contoso": 1}}
+	for _, ts := range targets {
+		for _, g := range worldGroups {
+			for _, local := range worldMembers[ts.Domain][g.Key] {
+				w.call(ts.Domain, http.MethodPost, "/groups/"+groups[ts.Domain][g.Key]+"/members/$ref", ref("directoryObjects", w.target[ts.Domain][local]), nil)
+			}
+		}
+	}
+	active := map[string]int{"active": len(worldGroups)}
+	w.claims = &claims{Staged: map[string][]string{}, Conflicts: map[string]int{"contoso": 1},
+		Groups: map[string]map[string]int{"contoso": active, "litware": active, "adatum": active}}
 	return w
 }
 
@@ -196,7 +245,7 @@ func TestOracleFindsEveryKindOfDifference(t *testing.T) {
 		}, []string{"contoso/attribute", "litware/attribute"}},
 		{"source change not synced", func(w *oracleWorld) {
 			w.call(sourceDomain, http.MethodPatch, "/users/"+w.source["frank"], map[string]any{"accountEnabled": false}, nil)
-		}, []string{"contoso/attribute", "litware/not-deprovisioned"}},
+		}, []string{"contoso/attribute", "litware/group-members", "litware/not-deprovisioned"}}, // frank is out of litware's scope, and still in its program group
 		{"manager missing", func(w *oracleWorld) {
 			w.call("contoso.example", http.MethodDelete, "/users/"+w.target["contoso.example"]["bob"]+"/manager/$ref", nil, nil)
 		}, []string{"contoso/manager"}},
@@ -214,16 +263,19 @@ func TestOracleFindsEveryKindOfDifference(t *testing.T) {
 			// Bob and Frank may keep alice as their manager: she is out of
 			// scope, and the engine leaves a manager it cannot resolve.
 			w.call(sourceDomain, http.MethodDelete, "/groups/"+w.groupID(graphsim.ScopingGroup)+"/members/"+w.source["alice"]+"/$ref", nil, nil)
-		}, []string{"contoso/not-deprovisioned", "litware/not-deprovisioned"}},
+		}, []string{"contoso/group-members", "contoso/group-members", "contoso/not-deprovisioned", "litware/group-members", "litware/not-deprovisioned"}},
 		{"deleted in the source, deprovisioned as configured", func(w *oracleWorld) {
 			w.call(sourceDomain, http.MethodDelete, "/users/"+w.source["frank"], nil, nil)
 			w.call("contoso.example", http.MethodDelete, "/users/"+w.target["contoso.example"]["frank"], nil, nil)
 			w.call("litware.example", http.MethodPatch, "/users/"+w.target["litware.example"]["frank"], map[string]any{"accountEnabled": false}, nil)
+			// Deleted, he left contoso's groups; disabled, litware's
+			// program group must let him go.
+			w.call("litware.example", http.MethodDelete, "/groups/"+w.groups["litware.example"][programGroup]+"/members/"+w.target["litware.example"]["frank"]+"/$ref", nil, nil)
 		}, nil},
 		{"B2B user left without an anchor", func(w *oracleWorld) {
 			w.call("contoso.example", http.MethodPatch, "/users/"+w.target["contoso.example"]["carol"],
 				map[string]any{"onPremisesExtensionAttributes": map[string]any{anchorAttribute: nil}}, nil)
-		}, []string{"contoso/missing", "contoso/unanchored"}},
+		}, []string{"contoso/group-members", "contoso/missing", "contoso/unanchored"}}, // carol's user is no source user's now
 		{"pre-existing guest touched", func(w *oracleWorld) {
 			var g struct{ Value []struct{ ID string } }
 			w.call("litware.example", http.MethodGet, "/users?$filter=mail+eq+'auditor@auditfirm.example'&$select=id", nil, &g)

@@ -27,6 +27,40 @@ const (
 	pilotGroup = "Early adopters"
 )
 
+// The source groups every target syncs into a security group of its own
+// (docs/groups.md). They are nested in no scoping group, so that their
+// members change the groups alone, never a user's scope.
+const (
+	// teamGroup has users as direct members only. The configuration names
+	// it by its display name, which the workload changes now and then: the
+	// group must stay synced (its link remembers the name it was
+	// configured by), also across the runner's restarts.
+	teamGroup = "Merger steering"
+	// programGroup has users and squadGroup as members, so that its target
+	// groups hold squadGroup's users too where the scope is nested, and
+	// only its direct users elsewhere. The configuration names it by id.
+	programGroup = "Integration program"
+	squadGroup   = "Integration squad"
+)
+
+// syncedGroup is a source group the targets sync.
+type syncedGroup struct {
+	// Key is its display name at the start, by which the suite knows it
+	// whatever the workload renames it to.
+	Key string
+	ID  string
+	// ByID names it by id in the configuration, rather than by Key.
+	ByID bool
+}
+
+// configEntry is how the configuration's groups.sync names the group.
+func (g syncedGroup) configEntry() string {
+	if g.ByID {
+		return g.ID
+	}
+	return g.Key
+}
+
 // The deletion guard's settings. The guard target's threshold is within
 // reach of a burst; the others' is out of reach of the workload (at 25
 // operations a second, a minute holds about 1,500 operations), so that every
@@ -67,25 +101,31 @@ type targetSpec struct {
 	// Guarded marks the guard target, whose small threshold the fault
 	// plan's bursts exceed: every deprovision there must be held.
 	Guarded bool
+	// GroupSuffix is appended to the source group's displayName by the
+	// target's group mapping (Append); "" leaves the default mapping.
+	GroupSuffix string
 }
 
 // scenarioTargets are the targets every run syncs into: one with nested
 // groups that deletes, one with direct membership and filters that
 // disables (and creates guests), and the guard target, whose own scoping
 // group only the fault plan changes, with a threshold of 5 and the given
-// settle delay.
+// settle delay. Each syncs the scenario's groups (cast.groups); two name
+// them through a displayName mapping.
 func scenarioTargets(guardDelay time.Duration) []targetSpec {
 	return []targetSpec{
 		{Name: "contoso", Domain: "contoso.example", DisplayName: "Contoso", Group: graphsim.ScopingGroup, Nested: true,
 			Action: "delete", UserType: "Member", Threshold: openThreshold, Window: openWindow, Delay: openDelay},
 		{Name: "litware", Domain: "litware.example", DisplayName: "Litware", Group: graphsim.ScopingGroup,
 			Action: "disable", UserType: "Guest", Threshold: openThreshold, Window: openWindow, Delay: openDelay,
+			GroupSuffix: " (Fabrikam)",
 			Filters: [][]clause{
 				{{Attribute: "department", Operator: "EQUALS", Value: "Sales"}},
 				{{Attribute: "jobTitle", Operator: "REGEX MATCH", Value: "Manager"}, {Attribute: "accountEnabled", Operator: "IS TRUE"}},
 			}},
 		{Name: "adatum", Domain: "adatum.example", DisplayName: "Adatum", Group: pilotGroup,
-			Action: "delete", UserType: "Member", Threshold: guardThreshold, Window: guardWindow, Delay: guardDelay, Guarded: true},
+			Action: "delete", UserType: "Member", Threshold: guardThreshold, Window: guardWindow, Delay: guardDelay, Guarded: true,
+			GroupSuffix: " [pilot]"},
 	}
 }
 
@@ -100,13 +140,14 @@ func guardTarget(targets []targetSpec) (targetSpec, bool) {
 }
 
 // configYAML is the tenantsync configuration of a run, against the
-// simulator at simURL. The source tenant is named by its id (sourceID):
-// with a domain, the webhook would learn the id to check notifications
-// against from GET /organization, as tenantsync reads it from its access
-// token only when it has one, and the simulator sends none; the deployed
-// grant does not include Organization.Read.All, so every notification
-// would be refused and only reconcile would carry changes.
-func configYAML(simURL, sourceID string, targets []targetSpec) string {
+// simulator at simURL; every target syncs the groups. The source tenant is
+// named by its id (sourceID): with a domain, the webhook would learn the id
+// to check notifications against from GET /organization, as tenantsync
+// reads it from its access token only when it has one, and the simulator
+// sends none; the deployed grant does not include Organization.Read.All, so
+// every notification would be refused and only reconcile would carry
+// changes.
+func configYAML(simURL, sourceID string, targets []targetSpec, groups []syncedGroup) string {
 	var b strings.Builder
 	q := strconv.Quote
 	tenant := func(indent, name, domain string) {
@@ -137,6 +178,18 @@ func configYAML(simURL, sourceID string, targets []targetSpec) string {
 			}
 		}
 		fmt.Fprintf(&b, "    deprovision: {action: %s, threshold: %d, window: %s, delay: %s}\n", t.Action, t.Threshold, t.Window, t.Delay)
+		if len(groups) == 0 {
+			continue
+		}
+		entries := make([]string, len(groups))
+		for i, g := range groups {
+			entries[i] = q(g.configEntry())
+		}
+		fmt.Fprintf(&b, "    groups:\n      sync: [%s]\n", strings.Join(entries, ", "))
+		if t.GroupSuffix != "" {
+			expr := fmt.Sprintf("Append([displayName], %s)", q(t.GroupSuffix))
+			fmt.Fprintf(&b, "      mappings:\n        - {target: displayName, expression: %s}\n", q(expr))
+		}
 	}
 	return b.String()
 }
@@ -192,6 +245,14 @@ type cast struct {
 	external []string
 	// pilot are the first members of the guard target's scoping group.
 	pilot []string
+	// groups are the source groups every target syncs.
+	groups []syncedGroup
+	// handUser is a pool user whom a target administrator adds by hand to
+	// programGroup's target group in contoso and litware (where the pool
+	// is in scope), while it is no member of the source group: tenantsync
+	// must leave it there, also after the workload makes it a member of
+	// the source group and takes it out again.
+	handUser string
 }
 
 // reserved returns the source users the random workload must leave in (or
@@ -301,7 +362,7 @@ func sourceSeed(users int, seed uint64) (graphsim.TenantSeed, cast) {
 			"department": "Sales", "jobTitle": "Account Executive"},
 	}
 	for _, u := range external {
-		id := fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xfff, r.Uint64()&0xffffffffffff)
+		id := objectID(r)
 		u["id"] = id
 		ts.Users = append(ts.Users, u)
 		byID[id] = u
@@ -346,7 +407,63 @@ func sourceSeed(users int, seed uint64) (graphsim.TenantSeed, cast) {
 		graphsim.Object{"displayName": pilotGroup, "mailNickname": "early-adopters",
 			"members": append(slices.Clone(c.pilot), c.external...)},
 	)
+
+	// The synced groups. Their members are of every kind, so that each
+	// target's group holds some and not others: pilots (the guard target's
+	// scope, bursts among them), pool users (in contoso's and litware's
+	// scope for good), users the workload moves, a guest, an external user
+	// and a look-alike's source user (never members anywhere). The hand
+	// user is the first of the pool, a member of none at first.
+	var guests []string
+	for _, u := range ts.Users {
+		if u["userType"] == "Guest" {
+			guests = append(guests, u["id"].(string))
+		}
+	}
+	some := func(from []string, n int) []string {
+		var out []string
+		for _, i := range r.Perm(len(from))[:min(n, len(from))] {
+			out = append(out, from[i])
+		}
+		return out
+	}
+	var pool []string
+	if len(c.pool) > 0 {
+		c.handUser, pool = c.pool[0], c.pool[1:]
+	}
+	team := slices.Concat(some(c.pilot, 3), some(pool, 2), pick(3), some(guests, 1), c.external[:1])
+	if len(c.lookalikes) > 0 {
+		team = append(team, c.lookalikes[0].SourceID)
+	}
+	squad := slices.Concat(some(c.pilot, 2), some(pool, 1), pick(2))
+	program := slices.Concat(some(c.pilot, 2), some(pool, 2), pick(2))
+	c.groups = []syncedGroup{{Key: teamGroup, ID: objectID(r)}, {Key: programGroup, ID: objectID(r), ByID: true}}
+	ts.Groups = append(ts.Groups,
+		graphsim.Object{"id": c.groups[0].ID, "displayName": teamGroup, "mailNickname": "merger-steering", "members": dedupe(team)},
+		graphsim.Object{"id": objectID(r), "displayName": squadGroup, "mailNickname": "integration-squad", "members": dedupe(squad)},
+		graphsim.Object{"id": c.groups[1].ID, "displayName": programGroup, "mailNickname": "integration-program",
+			"members": append(dedupe(program), squadGroup)},
+	)
 	return ts, c
+}
+
+// objectID draws an object id in Graph's form (a version 4 UUID).
+func objectID(r *rand.Rand) string {
+	return fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xfff, r.Uint64()&0xffffffffffff)
+}
+
+// dedupe returns ids without repeats, in their first order: the sets a
+// group's members are drawn from overlap (a pilot may also be movable).
+func dedupe(ids []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // targetSeed is a target tenant with people of its own that tenantsync
@@ -432,6 +549,15 @@ func anchorPrefix() string { return "tenantsync:" + sourceTenantID() + ":" }
 // sourceTenantID is the source tenant's id in the simulator, by which the
 // configuration names it (configYAML says why).
 func sourceTenantID() string { return graphsim.TenantIDOf(sourceDomain) }
+
+// groupAnchorPrefix starts the anchor tenantsync writes into the uniqueName
+// of every group it creates, before the source group's id (docs/groups.md:
+// tenantsync.<source tenant>.<source group id>; the tenant is named by its
+// id here, in lower case).
+func groupAnchorPrefix() string { return "tenantsync." + strings.ToLower(sourceTenantID()) + "." }
+
+// groupAnchor is the anchor of the target groups of a source group.
+func groupAnchor(sourceGroupID string) string { return groupAnchorPrefix() + sourceGroupID }
 
 // matches evaluates a target's filters the way docs/scoping.md describes,
 // for the operators the scenario uses: a null attribute makes every clause

@@ -34,6 +34,15 @@ const (
 	OpManagerRemove = "managerRemove"
 	OpMailRename    = "mailRename"
 	OpMailClear     = "mailClear"
+	// Operations on the synced groups (docs/groups.md): a user joins or
+	// leaves one directly, or the group nested in programGroup; a synced
+	// group is renamed, or nested in the other synced group and taken out.
+	OpGroupJoin       = "groupJoin"
+	OpGroupLeave      = "groupLeave"
+	OpSquadJoin       = "nestedGroupJoin"
+	OpSquadLeave      = "nestedGroupLeave"
+	OpGroupRename     = "groupRename"
+	OpGroupSyncedNest = "syncedGroupNest"
 	// The fault plan's operations on the guard target's scope: bursts over
 	// its threshold, their recovery, and new members.
 	OpMassScopeRemoval = "massScopeRemoval"
@@ -73,6 +82,13 @@ type workload struct {
 	// nestedIn is where each movable project group is nested ("" for
 	// nowhere).
 	nestedIn map[string]string
+	// teamInProgram says whether teamGroup is nested in programGroup.
+	// (The synced groups are keyed by the names they had at the start,
+	// whatever the workload renamed them to since.)
+	teamInProgram bool
+	// handUser is the cast's hand user (cast.handUser), whose membership
+	// of programGroup the group operations favour.
+	handUser string
 	seq      int
 	target   int // population the weights steer towards
 
@@ -102,6 +118,14 @@ var movable = []string{atlasGroup, orionGroup}
 // operations move.
 var membershipGroups = []string{graphsim.ScopingGroup, graphsim.NestedScopingGroup, atlasGroup, orionGroup}
 
+// syncedGroupKeys are the groups the targets sync and the group nested in
+// one of them: their direct members move too, the scope of no one.
+var syncedGroupKeys = []string{teamGroup, programGroup, squadGroup}
+
+// trackedGroups are the groups whose direct user members the workload
+// keeps a model of (a soft-deleted user's are restored with it).
+func trackedGroups() []string { return slices.Concat(membershipGroups, syncedGroupKeys) }
+
 func newWorkload(ctx context.Context, g *graphHTTP, seed uint64, c cast, lag time.Duration) (*workload, error) {
 	w := &workload{
 		g:            g,
@@ -115,6 +139,7 @@ func newWorkload(ctx context.Context, g *graphHTTP, seed uint64, c cast, lag tim
 		fixedAddress: map[string]bool{},
 		pilotEver:    map[string]bool{},
 		lag:          lag,
+		handUser:     c.handUser,
 	}
 	for _, l := range c.lookalikes {
 		w.fixedAddress[l.SourceID] = true
@@ -154,7 +179,7 @@ func newWorkload(ctx context.Context, g *graphHTTP, seed uint64, c cast, lag tim
 		}
 		w.groups[gr.DisplayName] = gr.ID
 	}
-	for _, name := range append(slices.Clone(membershipGroups), pilotGroup) {
+	for _, name := range append(trackedGroups(), pilotGroup) {
 		id := w.groups[name]
 		if id == "" {
 			return nil, fmt.Errorf("workload: the source has no group %q", name)
@@ -180,6 +205,9 @@ func newWorkload(ctx context.Context, g *graphHTTP, seed uint64, c cast, lag tim
 					if w.groups[child] == m.ID {
 						w.nestedIn[child] = name
 					}
+				}
+				if name == programGroup && m.ID == w.groups[teamGroup] {
+					w.teamInProgram = true
 				}
 			}
 		}
@@ -234,6 +262,12 @@ func (w *workload) Step(ctx context.Context) (string, error) {
 		{OpManagerRemove, 2, w.removeManager, func() bool { return w.anyManaged() }},
 		{OpMailRename, 5, w.renameMail, func() bool { return len(w.renamable()) > 0 }},
 		{OpMailClear, 1, w.clearMail, func() bool { return w.anyMail() }},
+		{OpGroupJoin, 5, w.groupJoin, func() bool { return len(w.live) > 0 }},
+		{OpGroupLeave, 4, w.groupLeave, func() bool { return len(w.members[teamGroup])+len(w.members[programGroup]) > 0 }},
+		{OpSquadJoin, 2, w.squadJoin, func() bool { return len(w.live) > 0 }},
+		{OpSquadLeave, 2, w.squadLeave, func() bool { return len(w.members[squadGroup]) > 0 }},
+		{OpGroupRename, 2, w.renameGroup, func() bool { return true }},
+		{OpGroupSyncedNest, 1, w.nestSynced, func() bool { return true }},
 	}
 	total := 0
 	for _, o := range ops {
@@ -498,7 +532,7 @@ func (w *workload) softDelete(ctx context.Context) error {
 	}
 	w.live = slices.Delete(w.live, i, i+1)
 	u.groups = nil
-	for _, name := range membershipGroups {
+	for _, name := range trackedGroups() {
 		if w.members[name][u.id] {
 			u.groups = append(u.groups, name)
 			delete(w.members[name], u.id)
@@ -826,4 +860,88 @@ func (w *workload) touch(ctx context.Context, u *srcUser, phones bool) error {
 		body["businessPhones"] = []string{w.phone()}
 	}
 	return w.do(ctx, http.MethodPatch, "/users/"+u.id, body, nil)
+}
+
+// groupJoin makes a live user a direct member of a synced group: anyone,
+// guests and the cast included, for a synced group's members change no
+// one's scope. Joining programGroup, it favours the hand user (a third of
+// the time), whom a target administrator added to its target groups by
+// hand: once a member of the source group, tenantsync must still not count
+// it as one it added.
+func (w *workload) groupJoin(ctx context.Context) error {
+	group := []string{teamGroup, programGroup}[w.r.IntN(2)]
+	if group == programGroup && !w.members[group][w.handUser] && w.r.IntN(3) == 0 {
+		if u := w.byID(w.handUser); u != nil && w.ready(u) {
+			return w.addMember(ctx, group, u)
+		}
+	}
+	u := w.pickWhere(func(u *srcUser) bool { return !w.members[group][u.id] })
+	if u == nil {
+		return nil
+	}
+	return w.addMember(ctx, group, u)
+}
+
+// groupLeave takes a direct user member out of a synced group, the hand
+// user half of the time it is a member of programGroup: its target users
+// must stay members of the target groups they were added to by hand.
+func (w *workload) groupLeave(ctx context.Context) error {
+	if w.members[programGroup][w.handUser] && w.r.IntN(2) == 0 {
+		return w.removeMember(ctx, programGroup, w.handUser)
+	}
+	group := teamGroup
+	if len(w.members[teamGroup]) == 0 || len(w.members[programGroup]) > 0 && w.r.IntN(2) == 0 {
+		group = programGroup
+	}
+	return w.removeMember(ctx, group, w.pickOf(group))
+}
+
+// squadJoin makes a live user a member of the group nested in
+// programGroup: a member of programGroup's target groups where the scope
+// is nested, and not elsewhere.
+func (w *workload) squadJoin(ctx context.Context) error {
+	u := w.pickWhere(func(u *srcUser) bool { return !w.members[squadGroup][u.id] })
+	if u == nil {
+		return nil
+	}
+	return w.addMember(ctx, squadGroup, u)
+}
+
+func (w *workload) squadLeave(ctx context.Context) error {
+	return w.removeMember(ctx, squadGroup, w.pickOf(squadGroup))
+}
+
+// pickOf picks any direct user member of a group.
+func (w *workload) pickOf(group string) string {
+	ids := sortedKeys(w.members[group])
+	return ids[w.r.IntN(len(ids))]
+}
+
+// renameGroup gives a synced group a new display name, which its target
+// groups must follow through each target's mapping; teamGroup stays synced
+// although the configuration names it by its first name.
+func (w *workload) renameGroup(ctx context.Context) error {
+	key := []string{teamGroup, programGroup}[w.r.IntN(2)]
+	w.seq++
+	name := fmt.Sprintf("%s %d", key, w.seq)
+	return w.do(ctx, http.MethodPatch, "/groups/"+w.groups[key], map[string]any{"displayName": name}, nil)
+}
+
+// nestSynced nests teamGroup in programGroup, or takes it out again: a
+// synced group that is a member of another is flattened into that one's
+// target groups where the scope is nested, as any nested group is.
+func (w *workload) nestSynced(ctx context.Context) error {
+	path := "/groups/" + w.groups[programGroup] + "/members/"
+	if w.teamInProgram {
+		err := w.do(ctx, http.MethodDelete, path+w.groups[teamGroup]+"/$ref", nil, nil)
+		if err == nil || statusOf(err) == http.StatusNotFound {
+			w.teamInProgram = false
+		}
+		return err
+	}
+	err := w.do(ctx, http.MethodPost, path+"$ref", ref("directoryObjects", w.groups[teamGroup]), nil)
+	if err == nil || statusOf(err) == http.StatusBadRequest {
+		w.teamInProgram = true // 400: it was nested already
+	}
+	return err
 }
