@@ -110,8 +110,28 @@ type Action struct {
 	// known is true for a conflict recorded before: not logged again.
 	known bool
 	// stagedBefore is true when the deprovision was staged already, before
-	// this sync: a full pass need not send it again.
+	// this sync: a full pass need not send it again (heldOnly).
 	stagedBefore bool
+	// heldAlone is heldOnly, noted by a dry run before it drops the
+	// changes of actions it keeps without details.
+	heldAlone bool
+}
+
+// heldOnly reports whether all there is to do for the user is a
+// deprovision staged before: a full pass need not send it again. A held
+// disable holds the disable, not the user's other changes, which a full
+// pass must send (found by the chaos suite: a lost notification's change
+// of address never reached the target).
+func (a Action) heldOnly() bool {
+	if !a.stagedBefore {
+		return false
+	}
+	for k := range a.Changes {
+		if k != "accountEnabled" {
+			return false
+		}
+	}
+	return true
 }
 
 // Conflict is a target user in the way of a source user: it has their

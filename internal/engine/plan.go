@@ -164,6 +164,7 @@ func (e *Engine) plan(ctx context.Context, targets []*target, details bool, opts
 			if act.Op == OpNoop && len(act.Drift) == 0 {
 				continue
 			}
+			act.heldAlone = act.heldOnly()
 			if !details {
 				act.Changes, act.Reason, act.UserPrincipalName, act.RequestIDs = nil, "", "", nil
 			}

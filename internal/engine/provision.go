@@ -25,8 +25,19 @@ func (d *decision) provision(ctx context.Context) (Action, error) {
 				if !errors.Is(err, directory.ErrNotFound) {
 					return d.act, err
 				}
-				d.rep.step("match", "target user %s is gone for good; creating a new one", d.link.TargetID)
-				return d.startOver(ctx)
+				// Not in deleted items: restored already (by an attempt whose
+				// link write was lost, or by an administrator), or gone for
+				// good. Only the second makes a new user.
+				live, err := d.live(ctx)
+				if err != nil {
+					return d.act, err
+				}
+				if !live {
+					d.rep.step("match", "target user %s is gone for good; creating a new one", d.link.TargetID)
+					return d.startOver(ctx)
+				}
+				d.rep.step("match", "target user %s is live already: restored before", d.link.TargetID)
+				d.link.State = store.LinkActive
 			}
 			restored = true
 		}
@@ -293,15 +304,42 @@ func (d *decision) startOver(ctx context.Context) (Action, error) {
 	return d.matchOrCreate(ctx)
 }
 
-// restore restores the linked target user from the target's deleted items.
+// restore restores the linked target user from the target's deleted items
+// and records it on the link at once. Graph replicates a restore with a
+// delay: the writes that follow may answer 404, and a retry that found the
+// link still "deleted" would restore again, get 404 (the user has left
+// deleted items) and take the user for gone for good — a second user, the
+// restored one left live (found by the chaos suite, seed 685288498).
 func (d *decision) restore(ctx context.Context) error {
-	t, rep := d.t, d.rep
+	e, t, rep := d.e, d.t, d.rep
 	if err := t.api.RestoreUser(ctx, d.link.TargetID); err != nil {
 		return fmt.Errorf("restore target user %s: %w", d.link.TargetID, err)
 	}
 	rep.step("action", "restored target user %s from deleted items", d.link.TargetID)
-	d.link.State = store.LinkActive
+	d.link.State, d.link.Restored = store.LinkActive, e.now()
+	stored, err := e.putLink(ctx, d.link)
+	if err != nil {
+		return err
+	}
+	d.link = stored
 	return nil
+}
+
+// live reports whether the linked target user exists outside deleted
+// items. A 404 soon after tenantsync invited or restored it is
+// replication, not absence: an error tried again later (notYet).
+func (d *decision) live(ctx context.Context) (bool, error) {
+	_, err := d.t.api.GetUser(ctx, d.link.TargetID, []string{"id"})
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, directory.ErrNotFound):
+		if err := d.e.notYet(ctx, d.t, d.link, err); errors.Is(err, directory.ErrTransient) {
+			return false, err
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("read target user %s: %w", d.link.TargetID, err)
 }
 
 // matchOrCreate finds the target user of an unlinked source user (by anchor,
@@ -498,14 +536,23 @@ const lagTolerance = 10 * time.Minute
 // answer was lost (a 504 after Graph carried it out) must not keep every
 // later sync waiting for a replication that will never come.
 func (e *Engine) notYet(ctx context.Context, t *target, link store.Link, err error) error {
-	if !errors.Is(err, directory.ErrNotFound) || link.Created.IsZero() || e.now().Sub(link.Created) >= lagTolerance {
+	since, what := link.Created, "invited"
+	if link.Restored.After(since) {
+		since, what = link.Restored, "restored"
+	}
+	if !errors.Is(err, directory.ErrNotFound) || since.IsZero() || e.now().Sub(since) >= lagTolerance {
 		return err
 	}
-	if _, derr := t.api.GetDeletedUser(ctx, link.TargetID, []string{"id"}); derr == nil {
-		return err
+	// A user found in deleted items was deleted, not invited a moment ago;
+	// one restored a moment ago shows there too until the restore
+	// replicates.
+	if what == "invited" {
+		if _, derr := t.api.GetDeletedUser(ctx, link.TargetID, []string{"id"}); derr == nil {
+			return err
+		}
 	}
-	return fmt.Errorf("%w (invited %s ago; Graph replicates a new user with a delay, so this is tried again): %w",
-		err, e.now().Sub(link.Created).Round(time.Second), directory.ErrTransient)
+	return fmt.Errorf("%w (%s %s ago; Graph replicates a new or restored user with a delay, so this is tried again): %w",
+		err, what, e.now().Sub(since).Round(time.Second), directory.ErrTransient)
 }
 
 // conflict records that a target user holds a source user's address without

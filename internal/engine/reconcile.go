@@ -451,7 +451,7 @@ func (e *Engine) fullPass(ctx context.Context, emit func(context.Context, []Chan
 	for _, tp := range plan.Targets {
 		for _, a := range append(tp.Actions, tp.Held...) {
 			planned[a.Op]++
-			if a.stagedBefore || a.Op == OpNoop || a.Op == OpSkip || a.Error != "" {
+			if a.heldAlone || a.Op == OpNoop || a.Op == OpSkip || a.Error != "" {
 				// Errors the dry run met (an internal member in the way, a
 				// bad mapping) would fail the same way for real; they are in
 				// the plan and the log, not worth a message that cannot

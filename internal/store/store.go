@@ -152,7 +152,11 @@ type Link struct {
 	LastError  string
 	Created    time.Time
 	Updated    time.Time
-	ETag       string
+	// Restored is when tenantsync last restored the target user from
+	// deleted items: Graph replicates a restore with a delay, as it does a
+	// new user, so a 404 soon after it is not taken for a deletion.
+	Restored time.Time
+	ETag     string
 }
 
 // Subscription is a Graph change-notification subscription tenantsync owns.

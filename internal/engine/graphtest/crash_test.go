@@ -387,3 +387,50 @@ func TestLostInvitationThenRenameConcurrentRetries(t *testing.T) {
 		})
 	}
 }
+
+// Found by the chaos suite (seed 685288498): a user back in scope was
+// restored, the write after the restore got 404 (Graph replicates a
+// restore with a delay, as it does a new user), and the link still said
+// "deleted". The retry restored again, got 404 (the user had left deleted
+// items), took the user for gone for good and invited the source user's
+// new address: a second user, the first left live. The restore is
+// recorded on the link at once, and a 404 soon after it is replication.
+func TestRestoreThenReplicationLagMakesNoSecondUser(t *testing.T) {
+	e := newEnv(t)
+	created := only(t, e.sync("alice"))
+	e.removeMember("alice")
+	if act := only(t, e.sync("alice")); act.Op != engine.OpDeprovision {
+		t.Fatalf("out of scope: %s (%s), want deprovision", act.Op, act.Reason)
+	}
+	e.patchSource("alice", map[string]any{"mail": "alice.archer@" + srcDomain, "department": "Research"})
+	e.addMember(e.sourceID("alice"))
+	if err := e.sim.SetReplicationLag(dstDomain, 30*time.Second, 0); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; ; round++ {
+		if round == 20 {
+			t.Fatal("alice did not converge in 20 rounds")
+		}
+		res, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice"), Force: round > 0})
+		if err == nil && res.Actions[0].Op != engine.OpSkip {
+			break
+		}
+		if err != nil && !directory.Retryable(err) {
+			t.Fatalf("round %d: %v, want success or a retryable error", round, err)
+		}
+		e.sim.AdvanceClock(2 * time.Second)
+		e.advance(2 * time.Second)
+	}
+	e.sim.AdvanceClock(time.Minute)
+	e.advance(time.Minute)
+	all := append(e.liveTargets("alice@"+srcDomain), e.liveTargets("alice.archer@"+srcDomain)...)
+	if len(all) != 1 || all[0]["id"] != *created.TargetID {
+		t.Fatalf("live target users for alice: %v, want only %s, restored", all, *created.TargetID)
+	}
+	if u := e.targetUser("alice.archer@" + srcDomain); u["department"] != "Research" {
+		t.Errorf("restored user has department %v; want the source's", u["department"])
+	}
+	if l := e.link("alice"); l.State != store.LinkActive || l.TargetID != *created.TargetID {
+		t.Errorf("link %+v, want active on %s", l, *created.TargetID)
+	}
+}

@@ -969,3 +969,43 @@ func TestPlanWithStreamsOnlyFinalActions(t *testing.T) {
 		t.Errorf("PlanWith of an unknown target = %v, want an error naming it", err)
 	}
 }
+
+// Found by the chaos suite (seed 391679898): a user whose disable the
+// guard held (a mass disable) changed address; the notification was lost
+// in a crash, and the full pass that followed skipped her as "held
+// already": the new address never reached the target. A held disable
+// holds the disable, not the user's other changes.
+func TestFullPassSendsTheOtherChangesOfAHeldDisable(t *testing.T) {
+	e := newEnv(t, guardOf(2, time.Minute))
+	users := []string{"alice", "bob", "erin", "heidi"}
+	for _, n := range users {
+		e.sync(n)
+	}
+	for _, n := range users {
+		e.patchSource(n, map[string]any{"accountEnabled": false})
+		e.sync(n)
+	}
+	e.advance(2 * time.Minute)
+	for _, n := range users {
+		if a := only(t, e.sync(n)); !a.Held {
+			t.Fatalf("%s after the delay: %s (%s), want held", n, a.Op, a.Reason)
+		}
+	}
+	// A change whose notification is lost: only the full pass sees it.
+	e.patchSource("alice", map[string]any{"jobTitle": "Leaving"})
+	_, cs := e.reconcile(true)
+	if !slices.Contains(ids(cs), e.sourceID("alice")) {
+		t.Fatalf("the full pass sent %v, not alice, whose job title changed", ids(cs))
+	}
+	if slices.Contains(ids(cs), e.sourceID("bob")) {
+		t.Errorf("the full pass sent bob again, whose held disable is all there is to do")
+	}
+	for _, c := range cs {
+		if _, err := e.eng.Sync(t.Context(), c); err != nil {
+			t.Fatalf("sync %s: %v", c.ID, err)
+		}
+	}
+	if u := e.targetUser("alice@" + srcDomain); u["jobTitle"] != "Leaving" || u["accountEnabled"] != true {
+		t.Errorf("alice in the target = %v, want the new job title and still enabled (the disable held)", u)
+	}
+}

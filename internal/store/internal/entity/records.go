@@ -44,6 +44,7 @@ func FromLink(l store.Link) (Entity, error) {
 	e.SetString("LastError", l.LastError)
 	e.SetTime("Created", l.Created)
 	e.SetTime("Updated", l.Updated)
+	e.SetTime("Restored", l.Restored)
 	if l.Attributes != nil {
 		s, err := encodeAttributes(l.Attributes)
 		if err != nil {
@@ -66,6 +67,7 @@ func ToLink(e Entity) (store.Link, error) {
 	r := reader{e: e}
 	l.Created = r.time("Created")
 	l.Updated = r.time("Updated")
+	l.Restored = r.time("Restored")
 	if s := e.Blob("Attributes"); s != "" {
 		l.Attributes = r.attributes(s)
 	}
