@@ -434,3 +434,54 @@ func TestRestoreThenReplicationLagMakesNoSecondUser(t *testing.T) {
 		t.Errorf("link %+v, want active on %s", l, *created.TargetID)
 	}
 }
+
+// The same, attacked: once alice is back in scope with a new address, 8
+// workers sync her at once, round after round while the target replicates
+// the restore, over several replication lags. Whatever the interleaving,
+// she ends with exactly one live target user — the restored one — with the
+// new address, and the link on it.
+func TestRestoreThenReplicationLagConcurrentRetries(t *testing.T) {
+	for _, lag := range []time.Duration{time.Second, 5 * time.Second, 20 * time.Second, time.Minute} {
+		t.Run(lag.String(), func(t *testing.T) {
+			e := newEnv(t)
+			created := only(t, e.sync("alice"))
+			e.removeMember("alice")
+			if act := only(t, e.sync("alice")); act.Op != engine.OpDeprovision {
+				t.Fatalf("out of scope: %s (%s), want deprovision", act.Op, act.Reason)
+			}
+			e.patchSource("alice", map[string]any{"mail": "alice.archer@" + srcDomain, "department": "Research"})
+			e.addMember(e.sourceID("alice"))
+			if err := e.sim.SetReplicationLag(dstDomain, lag, 0); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for round := range 12 {
+				for i := range 8 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						_, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice"), Force: round > 0 || i > 0})
+						if err != nil && !directory.Retryable(err) && !errors.Is(err, store.ErrConflict) {
+							t.Errorf("round %d: %v, want success or a retryable error", round, err)
+						}
+					}()
+				}
+				wg.Wait()
+				e.sim.AdvanceClock(lag / 4)
+				e.advance(lag / 4)
+			}
+			e.sim.AdvanceClock(2 * time.Minute)
+			e.advance(2 * time.Minute)
+			if _, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice"), Force: true}); err != nil {
+				t.Fatalf("final sync: %v", err)
+			}
+			all := append(e.liveTargets("alice@"+srcDomain), e.liveTargets("alice.archer@"+srcDomain)...)
+			if len(all) != 1 || all[0]["id"] != *created.TargetID || all[0]["mail"] != "alice.archer@"+srcDomain {
+				t.Fatalf("live target users for alice: %v, want only %s, restored, with the new address", all, *created.TargetID)
+			}
+			if l := e.link("alice"); l.State != store.LinkActive || l.TargetID != *created.TargetID {
+				t.Errorf("link %+v, want active on %s", l, *created.TargetID)
+			}
+		})
+	}
+}
