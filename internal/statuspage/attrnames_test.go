@@ -4,12 +4,23 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tenantsync/tenantsync/internal/store"
 )
 
 // With AttributeNamesOnly, as in Azure, the log shows which attributes
 // changed and never their values, in HTML and in JSON.
 func TestAttributeNamesOnly(t *testing.T) {
-	opts := seedOptions(seedStore(t))
+	st := seedStore(t)
+	// A group's changes are no one's personal data: they stay, with the
+	// member counts.
+	groupChanges := "displayName: Tailspin → Tailspin Toys; members: 10 → 12 (+2 −0)"
+	if err := st.AppendEvent(t.Context(), store.Event{Time: seedNow.Add(-time.Minute), Target: "contoso", SourceID: "g-1",
+		SourceUPN: "group Tailspin Toys", Action: "group update", Result: "ok", Changes: groupChanges}); err != nil {
+		t.Fatal(err)
+	}
+	opts := seedOptions(st)
 	opts.AttributeNamesOnly = true
 	h, err := New(opts)
 	if err != nil {
@@ -34,8 +45,12 @@ func TestAttributeNamesOnly(t *testing.T) {
 			events = append(events, *tv.LastError)
 		}
 	}
-	found := false
+	found, group := false, false
 	for _, ev := range events {
+		if ev.Action == "group update" {
+			group = group || ev.Changes == groupChanges
+			continue
+		}
 		if ev.Changes != "" {
 			t.Fatalf("JSON event carries its changes: %q", ev.Changes)
 		}
@@ -45,6 +60,9 @@ func TestAttributeNamesOnly(t *testing.T) {
 	}
 	if !found {
 		t.Error("JSON events do not name the changed attribute jobTitle")
+	}
+	if !group || !strings.Contains(page, "members: 10 → 12") {
+		t.Errorf("the group event's changes and member counts are hidden (JSON %v)", group)
 	}
 
 	// The default, for the operator at the machine (handler local), keeps them.

@@ -621,10 +621,13 @@ func (h *Handler) detail(ctx context.Context, now time.Time, req request, dels [
 }
 
 // eventView is the event as the page shows it: with Options.AttributeNamesOnly
-// the diff's values are left out and only the attributes' names are shown.
+// a user's diff values are left out and only the attributes' names are
+// shown. A group's are kept: its name, description and member counts are
+// not personal data, and without the counts the page could not say what a
+// membership change did.
 func (h *Handler) eventView(ev store.Event) Event {
 	e := eventView(ev)
-	if h.opts.AttributeNamesOnly {
+	if h.opts.AttributeNamesOnly && !strings.HasPrefix(ev.Action, "group ") {
 		e.Changes = ""
 	}
 	return e
