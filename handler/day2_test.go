@@ -143,10 +143,16 @@ func TestHelpDocumentsExitCodesAndSeeds(t *testing.T) {
 		"  3  a tenant could not be reached, or refused tenantsync (401, 403, a\n     quarantine)",
 		"  4  partial failure: some changes failed, the others were carried out",
 		`With --json, a failure is also JSON, on stderr: {"error":"…","exitCode":N}.`,
-		"  log         Search the provisioning log",
 	} {
 		if !strings.Contains(help, want) {
 			t.Errorf("handler --help lacks %q:\n%s", want, help)
+		}
+	}
+	// Commands are listed with their short help; cobra pads the names to
+	// the longest.
+	for _, want := range []string{`\n  log +Search the provisioning log`, `\n  migrate-store +Move the links of a Table Storage store`} {
+		if !regexp.MustCompile(want).MatchString(help) {
+			t.Errorf("handler --help does not match %q:\n%s", want, help)
 		}
 	}
 	sim := runMain(t, e.vars, "sim", "--help").stdout

@@ -53,6 +53,7 @@ Functions host as a custom handler.
 	)
 	root.AddCommand(operatorCmds(env)...)
 	root.AddCommand(newLogCmd(env))
+	root.AddCommand(newMigrateStoreCmd(env))
 	markUsageErrors(root)
 	return root
 }

@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Records", testRecords},
 		{"ListLinks", testListLinks},
 		{"ListLinksMany", testListLinksMany},
+		{"ListLinksWhileWriting", testListLinksWhileWriting},
 		{"GetLinks", testGetLinks},
 		{"ReverseIndex", testReverseIndex},
 		{"LinkRace", testLinkRace},

@@ -29,7 +29,7 @@ func (s *Store) GetLinks(ctx context.Context, target string, sourceIDs []string)
 	g.SetLimit(linkReadsInFlight)
 	for _, id := range sourceIDs {
 		g.Go(func() error {
-			k, err := entity.LinkKey(target, id)
+			k, _, err := linkKey(target, id)
 			if err != nil {
 				return fmt.Errorf("link %q: %w", id, err)
 			}

@@ -2,21 +2,24 @@ package tablestore
 
 // Link counts.
 //
-// A target's link counts are spread over countShards rows in the target's
-// partition of the links table, at entity.CountsKey (row keys "c00"…),
-// below both the links ("s"…) and their reverse index ("t"…), so that no
-// listing of either reaches them. A link belongs to the shard of a hash of
-// its encoded source id. Every link write changes its shard's row in the
-// link's own entity-group transaction, conditional on the row's ETag:
+// A target's link counts are spread over countShards rows, one in each of
+// the target's partitions of the links table (shards.go), at
+// entity.CountsKey's row key ("c00"…), below both the links ("s"…) and
+// their reverse index ("t"…), so that no listing of either reaches them. A
+// link belongs to the shard of a hash of its encoded source id, which is
+// also the partition it is in. Every link write changes its shard's row in
+// the link's own entity-group transaction, conditional on the row's ETag:
 // either the link and its counts change together or neither does. Sharding
 // is for the writers: the engine's concurrent workers on one target contend
-// on one row in countShards, not all on one; LinkCounts reads the shards in
-// one query.
+// on one row in countShards, not all on one; LinkCounts reads the shards
+// with countShards point reads at once (readAllCounts says why not one
+// query), and counts a shard by listing its partition alone.
 //
 // The limits relied on, from "Performing entity group transactions"
 // (https://learn.microsoft.com/en-us/rest/api/storageservices/performing-entity-group-transactions):
 // every entity of a transaction has the same PartitionKey (the link, its
-// index rows and its counts row are all in the target's partition); an
+// index rows and its counts row are all in the partition of the link's
+// shard); an
 // entity appears at most once (the counts row key is neither a link's nor
 // an index row's); at most 100 entities (a link write has at most four: the
 // link, two index rows, the counts row). A failed transaction changes
@@ -51,9 +54,10 @@ package tablestore
 // and the result, read and compute again; the listing need not be repeated.
 //
 // Why not the simpler "list, then write the count on the ETag read before
-// the listing": listing 250,000 links takes minutes (250 pages at a
-// partition's 2,000 entities a second), and a sync writing 20 links a
-// second would touch every shard meanwhile, so the count would never land.
+// the listing": listing a shard's 15,600 links (of 250,000) takes at least
+// 8 s at a partition's 2,000 entities a second, and a sync writing 20 links
+// a second would touch most shards meanwhile, so the count would rarely
+// land.
 // Here a write during the listing costs a few bytes in Touched instead.
 //
 // Why the generation: if the row stopped counting during the listing (a
@@ -75,7 +79,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"maps"
 	"net/http"
 	"strings"
@@ -83,6 +86,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/internal/entity"
@@ -90,10 +94,9 @@ import (
 
 var _ store.LinkCounter = (*Store)(nil)
 
-// countShards is how many rows a target's counts are spread over. Changing
-// it moves links between shards: the rows of a store written with another
-// number would have to be deleted, and the store counted again.
-const countShards = 16
+// countShards is how many rows a target's counts are spread over: one in
+// each of its partitions.
+const countShards = entity.LinkShards
 
 // maxCountsAttempts bounds how often a link write reads its counts row
 // again after losing a race on that row alone. Then it overwrites the row,
@@ -162,12 +165,9 @@ func decodeFacts(s string) (*linkFacts, error) {
 	return nil, fmt.Errorf("bad link facts %q", s)
 }
 
-// shardOf is the counts shard of a link, by its encoded source id.
-func shardOf(encodedSourceID string) int {
-	h := fnv.New32a()
-	h.Write([]byte(encodedSourceID))
-	return int(h.Sum32() % countShards)
-}
+// shardOf is the counts shard of a link, by its encoded source id: the
+// shard of its partition.
+func shardOf(encodedSourceID string) int { return entity.LinkShard(encodedSourceID) }
 
 // countsRow is a counts row as read.
 type countsRow struct {
@@ -216,30 +216,28 @@ func (s *Store) readCounts(ctx context.Context, k entity.Key) (countsRow, error)
 	return parseCountsRow(k, p)
 }
 
-// readAllCounts reads a target's counts rows in one query (16 entities:
-// one page).
+// readAllCounts reads a target's counts rows, one point read a partition,
+// all at once. Not one query over the partitions' range: a query that
+// crosses partitions may stop at each partition boundary with a
+// continuation token ("Query timeout and pagination",
+// https://learn.microsoft.com/en-us/rest/api/storageservices/query-timeout-and-pagination),
+// up to 16 requests one after the other, while 16 point reads (the
+// cheapest transaction) in flight together take one round trip's time.
 func (s *Store) readAllCounts(ctx context.Context, target string) ([countShards]countsRow, error) {
 	var rows [countShards]countsRow
+	g, gctx := errgroup.WithContext(ctx)
 	for i := range rows {
-		k, err := entity.CountsKey(target, i)
+		k, err := countsKey(target, i)
 		if err != nil {
 			return rows, err
 		}
-		rows[i] = countsRow{key: k}
-	}
-	lo, hi := entity.CountsRange()
-	err := s.tables.query(ctx, entity.TableLinks, partitionFilter(rows[0].key.PK, lo, hi), nil, func(p entity.Parsed) error {
-		i, err := entity.CountsShard(p.Key.RK)
-		if err != nil {
+		g.Go(func() error {
+			r, err := s.readCounts(gctx, k)
+			rows[i] = r
 			return err
-		}
-		if i >= countShards {
-			return fmt.Errorf("link counts row %s: more shards than %d", p.Key.RK, countShards)
-		}
-		rows[i], err = parseCountsRow(rows[i].key, p)
-		return err
-	})
-	if err != nil {
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return rows, fmt.Errorf("read link counts rows: %w", err)
 	}
 	return rows, nil
@@ -293,7 +291,7 @@ type countsWrite struct {
 func newCountsWrite(target string, k entity.Key, old, new *linkFacts) (countsWrite, error) {
 	lo, _ := entity.LinkRange()
 	id, _ := strings.CutPrefix(k.RK, lo)
-	ck, err := entity.CountsKey(target, shardOf(id))
+	ck, err := countsKey(target, shardOf(id))
 	if err != nil {
 		return countsWrite{}, err
 	}
@@ -437,19 +435,26 @@ func (s *Store) countShards(ctx context.Context, target string, rows [countShard
 		return result, nil
 	}
 
+	// Each shard's links are its partition's: list those of the shards
+	// being counted, at once.
 	listed := make(map[int]map[string]*linkFacts, len(gens))
 	for i := range gens {
 		listed[i] = map[string]*linkFacts{}
 	}
 	lo, hi := entity.LinkRange()
-	err := s.tables.query(ctx, entity.TableLinks, partitionFilter(rows[0].key.PK, lo, hi), to.Ptr("RowKey,State,LastError"), func(p entity.Parsed) error {
-		id, _ := strings.CutPrefix(p.Key.RK, lo)
-		if m, ok := listed[shardOf(id)]; ok {
-			m[id] = factsOf(p.Entity)
-		}
-		return nil
-	})
-	if err != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range gens {
+		m := listed[i]
+		pk := rows[i].key.PK
+		g.Go(func() error {
+			return s.tables.query(gctx, entity.TableLinks, partitionFilter(pk, lo, hi), to.Ptr("RowKey,State,LastError"), func(p entity.Parsed) error {
+				id, _ := strings.CutPrefix(p.Key.RK, lo)
+				m[id] = factsOf(p.Entity)
+				return nil
+			})
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("list the links: %w", err)
 	}
 	if s.hooks.counted != nil {

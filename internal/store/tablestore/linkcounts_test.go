@@ -111,7 +111,7 @@ func putLinks(t testing.TB, s *Store, target string, n int) {
 func deleteCountsRows(t *testing.T, s *Store, target string) {
 	t.Helper()
 	for i := range countShards {
-		k, _ := entity.CountsKey(target, i)
+		k, _ := countsKey(target, i)
 		if _, err := s.tables[entity.TableLinks].DeleteEntity(t.Context(), k.PK, k.RK, nil); err != nil && statusOf(err) != 404 {
 			t.Fatal(err)
 		}
@@ -226,7 +226,7 @@ func TestLinkCountsStartDuringAWrite(t *testing.T) {
 				deleteCountsRows(t, s, "contoso")
 				if rowExists {
 					// As the writes of a store without counts leave it.
-					k, _ := entity.LinkKey("contoso", l.SourceID)
+					k, _, _ := linkKey("contoso", l.SourceID)
 					w, _ := newCountsWrite("contoso", k, nil, nil)
 					e, _ := countsEntity(phaseUncounted, "", nil, nil)
 					body, _ := e.JSON(w.row.key)
@@ -291,7 +291,7 @@ func TestLinkCountsGeneration(t *testing.T) {
 		if listings++; listings > 1 {
 			return
 		}
-		k, _ := entity.CountsKey("contoso", 5)
+		k, _ := countsKey("contoso", 5)
 		e, _ := countsEntity(phaseUncounted, "", nil, nil)
 		body, _ := e.JSON(k)
 		if _, err := s.tables[entity.TableLinks].UpsertEntity(ctx, body, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace}); err != nil {
@@ -381,7 +381,7 @@ func TestLinkCountsGiveUp(t *testing.T) {
 	if _, err := s.LinkCounts(ctx, "contoso"); err != nil {
 		t.Fatal(err)
 	}
-	k, _ := entity.LinkKey("contoso", "a")
+	k, _, _ := linkKey("contoso", "a")
 	w, err := newCountsWrite("contoso", k, nil, &linkFacts{state: store.LinkActive})
 	if err != nil {
 		t.Fatal(err)
@@ -457,17 +457,19 @@ func TestCountsRowsStayOutOfListings(t *testing.T) {
 			t.Errorf("GetLinkByTargetID(%s): %v, want not found", k.RK[1:], err)
 		}
 	}
-	// Every row of the partition is a link, an index row or a counts row.
-	pk, _ := entity.EncodeKey("contoso")
+	// Every row of the partitions is a link, an index row or a counts row.
+	pks, _ := partitions("contoso")
 	rows := 0
-	if err := s.tables.query(ctx, entity.TableLinks, partitionFilter(pk, "", ""), nil, func(p entity.Parsed) error {
-		rows++
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	for _, pk := range pks {
+		if err := s.tables.query(ctx, entity.TableLinks, partitionFilter(pk, "", ""), nil, func(p entity.Parsed) error {
+			rows++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if want := 2*len(ids) + countShards; rows != want {
-		t.Errorf("%d rows in the partition, want %d", rows, want)
+		t.Errorf("%d rows in the partitions, want %d", rows, want)
 	}
 }
 
@@ -485,7 +487,7 @@ func BenchmarkLinkCounts(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			for i := range countShards {
-				k, _ := entity.CountsKey("bench", i)
+				k, _ := countsKey("bench", i)
 				if _, err := s.tables[entity.TableLinks].DeleteEntity(ctx, k.PK, k.RK, nil); err != nil && statusOf(err) != 404 {
 					b.Fatal(err)
 				}
@@ -528,18 +530,19 @@ func reportMS(b *testing.B) {
 }
 
 // seedLinks writes n active links and their index rows straight to the
-// table, 50 links a transaction, with no counts rows.
+// table, up to 50 links a transaction (one partition each), with no counts
+// rows.
 func seedLinks(b testing.TB, s *Store, target string, n int) {
 	ctx := context.Background()
-	var actions []aztables.TransactionAction
-	flush := func() {
-		if len(actions) == 0 {
+	var actions [countShards][]aztables.TransactionAction
+	flush := func(shard int) {
+		if len(actions[shard]) == 0 {
 			return
 		}
-		if _, err := s.tables[entity.TableLinks].SubmitTransaction(ctx, actions, nil); err != nil {
+		if _, err := s.tables[entity.TableLinks].SubmitTransaction(ctx, actions[shard], nil); err != nil {
 			b.Fatal(err)
 		}
-		actions = actions[:0]
+		actions[shard] = actions[shard][:0]
 	}
 	for i := range n {
 		l := store.Link{Target: target, SourceID: fmt.Sprintf("%08d-0000-0000-0000-000000000000", i), TargetID: fmt.Sprintf("t%08d", i), State: store.LinkActive}
@@ -548,18 +551,20 @@ func seedLinks(b testing.TB, s *Store, target string, n int) {
 			b.Fatal(err)
 		}
 		e[versionProperty] = "v"
-		k, _ := entity.LinkKey(target, l.SourceID)
+		k, shard, _ := linkKey(target, l.SourceID)
 		body, _ := e.JSON(k)
-		ik, _ := entity.IndexKey(target, l.TargetID, l.SourceID)
+		ik, _ := indexKey(target, l.TargetID, l.SourceID)
 		idx, _ := entity.Entity{}.JSON(ik)
-		actions = append(actions,
+		actions[shard] = append(actions[shard],
 			aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: body},
 			aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: idx})
-		if len(actions) == maxBatch {
-			flush()
+		if len(actions[shard]) == maxBatch {
+			flush(shard)
 		}
 	}
-	flush()
+	for shard := range actions {
+		flush(shard)
+	}
 }
 
 // refuseWrites answers every request but reads with 403, as the service

@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/internal/entity"
@@ -83,7 +86,7 @@ func (s *Store) readLinkAndCounts(ctx context.Context, k entity.Key, counts enti
 
 // GetLink implements store.Store.
 func (s *Store) GetLink(ctx context.Context, target, sourceID string) (store.Link, error) {
-	k, err := entity.LinkKey(target, sourceID)
+	k, _, err := linkKey(target, sourceID)
 	if err != nil {
 		return store.Link{}, fmt.Errorf("get link %q %q: %w", target, sourceID, err)
 	}
@@ -104,10 +107,14 @@ func linkFromEntity(target, sourceID string, e entity.Entity) (store.Link, error
 	return l, err
 }
 
-// GetLinkByTargetID implements store.Store.
+// GetLinkByTargetID implements store.Store. The reverse-index row is in
+// the partition of its link's shard, which the target id does not tell: it
+// queries the index range of every partition of the target at once, so
+// that the lookup takes one round trip's time (and one query a partition,
+// nearly always empty).
 func (s *Store) GetLinkByTargetID(ctx context.Context, target, targetID string) (store.Link, error) {
 	wrap := func(err error) error { return fmt.Errorf("get link %q by target id %q: %w", target, targetID, err) }
-	pk, err := entity.EncodeKey(target)
+	pks, err := partitions(target)
 	if err != nil {
 		return store.Link{}, wrap(err)
 	}
@@ -115,18 +122,30 @@ func (s *Store) GetLinkByTargetID(ctx context.Context, target, targetID string) 
 	if err != nil {
 		return store.Link{}, wrap(err)
 	}
-	var sources []string
-	err = s.tables.query(ctx, entity.TableLinks, partitionFilter(pk, lo, hi), to.Ptr("RowKey"), func(p entity.Parsed) error {
-		id, err := entity.IndexSource(p.Key.RK)
-		if err != nil {
-			return err
-		}
-		sources = append(sources, id)
-		return nil
-	})
-	if err != nil {
+	var (
+		mu      sync.Mutex
+		sources []string
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	for _, pk := range pks {
+		g.Go(func() error {
+			return s.tables.query(gctx, entity.TableLinks, partitionFilter(pk, lo, hi), to.Ptr("RowKey"), func(p entity.Parsed) error {
+				id, err := entity.IndexSource(p.Key.RK)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				sources = append(sources, id)
+				mu.Unlock()
+				return nil
+			})
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return store.Link{}, wrap(err)
 	}
+	// The same answer whichever partition answered first.
+	slices.Sort(sources)
 	// Between the two reads the link may have moved on to another target
 	// id; then this id is no longer its.
 	for _, sourceID := range sources {
@@ -151,13 +170,13 @@ func (s *Store) GetLinkByTargetID(ctx context.Context, target, targetID string) 
 // link's counts row (linkcounts.go), read beforehand.
 func (s *Store) PutLink(ctx context.Context, l store.Link) (store.Link, error) {
 	wrap := func(err error) error { return fmt.Errorf("put link %q %q: %w", l.Target, l.SourceID, err) }
-	k, err := entity.LinkKey(l.Target, l.SourceID)
+	k, _, err := linkKey(l.Target, l.SourceID)
 	if err != nil {
 		return store.Link{}, wrap(err)
 	}
 	var index entity.Key
 	if l.TargetID != "" {
-		if index, err = entity.IndexKey(l.Target, l.TargetID, l.SourceID); err != nil {
+		if index, err = indexKey(l.Target, l.TargetID, l.SourceID); err != nil {
 			return store.Link{}, wrap(err)
 		}
 	}
@@ -203,7 +222,7 @@ func (s *Store) PutLink(ctx context.Context, l store.Link) (store.Link, error) {
 	if cur.exists {
 		actions[0] = aztables.TransactionAction{ActionType: aztables.TransactionTypeUpdateReplace, Entity: body, IfMatch: to.Ptr(cur.etag)}
 		if cur.targetID != "" && cur.targetID != l.TargetID {
-			old, err := entity.IndexKey(l.Target, cur.targetID, l.SourceID)
+			old, err := indexKey(l.Target, cur.targetID, l.SourceID)
 			if err != nil {
 				return store.Link{}, wrap(err)
 			}
@@ -292,7 +311,7 @@ func (s *Store) submitLink(ctx context.Context, actions []aztables.TransactionAc
 // DeleteLink implements store.Store.
 func (s *Store) DeleteLink(ctx context.Context, l store.Link) error {
 	wrap := func(err error) error { return fmt.Errorf("delete link %q %q: %w", l.Target, l.SourceID, err) }
-	k, err := entity.LinkKey(l.Target, l.SourceID)
+	k, _, err := linkKey(l.Target, l.SourceID)
 	if err != nil {
 		return wrap(err)
 	}
@@ -316,7 +335,7 @@ func (s *Store) DeleteLink(ctx context.Context, l store.Link) error {
 		}
 		actions := []aztables.TransactionAction{{ActionType: aztables.TransactionTypeDelete, Entity: body, IfMatch: to.Ptr(cur.etag)}}
 		if cur.targetID != "" {
-			idx, err := entity.IndexKey(l.Target, cur.targetID, l.SourceID)
+			idx, err := indexKey(l.Target, cur.targetID, l.SourceID)
 			if err != nil {
 				return wrap(err)
 			}
@@ -333,37 +352,4 @@ func (s *Store) DeleteLink(ctx context.Context, l store.Link) error {
 		}
 		return nil
 	}
-}
-
-// ListLinks implements store.Store. fn runs between page requests, so it
-// may write to the store.
-func (s *Store) ListLinks(ctx context.Context, target string, fn func(store.Link) error) error {
-	pk, err := entity.EncodeKey(target)
-	if err != nil {
-		return fmt.Errorf("list links %q: %w", target, err)
-	}
-	lo, hi := entity.LinkRange()
-	var fnErr error
-	err = s.tables.query(ctx, entity.TableLinks, partitionFilter(pk, lo, hi), nil, func(p entity.Parsed) error {
-		sourceID, err := entity.LinkSource(p.Key.RK)
-		if err != nil {
-			return err
-		}
-		l, err := linkFromEntity(target, sourceID, p.Entity)
-		if err != nil {
-			return err
-		}
-		if err := fn(l); err != nil {
-			fnErr = err
-			return err
-		}
-		return nil
-	})
-	if fnErr != nil {
-		return fnErr
-	}
-	if err != nil {
-		return fmt.Errorf("list links %q: %w", target, err)
-	}
-	return nil
 }

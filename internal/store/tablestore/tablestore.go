@@ -9,10 +9,12 @@
 // Layout (shared with the embedded store, see internal/entity): one table
 // per record kind, named with a configurable prefix and created if missing
 // (the Functions host only checks that they exist: Options.ExistingTables);
-// keys encoded so that any string is a valid key. A link and its
-// reverse-index row share the target's partition and are written in one
-// entity-group transaction, with the link's shard of the target's link
-// counts (linkcounts.go). Because a transaction does not return the new
+// keys encoded so that any string is a valid key. The links table differs:
+// a target's links are spread over 16 partitions by a hash of the source
+// id (shards.go, store layout 2: layout.go); a link and its reverse-index
+// row share its shard's partition and are written in one entity-group
+// transaction, with the shard's row of the target's link counts
+// (linkcounts.go). Because a transaction does not return the new
 // ETags, a link's ETag is a version token kept in the entity; the service
 // ETag read just before the write makes the write conditional.
 package tablestore
@@ -106,6 +108,9 @@ type countsHooks struct {
 	// linkTxn runs before each transaction of a link write, its counts row
 	// read.
 	linkTxn func()
+	// migrateTxn runs before each transaction of MigrateLayout; an error
+	// stops the migration there, as a crash would.
+	migrateTxn func() error
 }
 
 var _ store.Store = (*Store)(nil)
@@ -123,8 +128,22 @@ const devConnectionString = "DefaultEndpointsProtocol=http;AccountName=devstorea
 	"TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
 
 // Open connects to the account and creates the tables that are missing,
-// or, with Options.ExistingTables, checks that they all exist.
+// or, with Options.ExistingTables, checks that they all exist. It refuses
+// a links table in another layout than LayoutVersion (ErrOldLayout: see
+// layout.go), which MigrateLayout moves.
 func Open(ctx context.Context, opts Options) (*Store, error) {
+	s, err := open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkLayout(ctx); err != nil {
+		return nil, fmt.Errorf("open table storage: %w", err)
+	}
+	return s, nil
+}
+
+// open is Open without the check of the layout.
+func open(ctx context.Context, opts Options) (*Store, error) {
 	prefix := opts.TablePrefix
 	if prefix == "" {
 		prefix = DefaultTablePrefix

@@ -188,7 +188,7 @@ func TestMissingIndexRowIsRepaired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, _ := entity.IndexKey("contoso", "tid-1", "a")
+	idx, _ := indexKey("contoso", "tid-1", "a")
 	if _, err := s.tables[entity.TableLinks].DeleteEntity(ctx, idx.PK, idx.RK, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestMissingIndexRowIsRepaired(t *testing.T) {
 		t.Errorf("the repair was not logged: %q", logs.String())
 	}
 	// Same for a delete.
-	idx, _ = entity.IndexKey("contoso", "tid-2", "a")
+	idx, _ = indexKey("contoso", "tid-2", "a")
 	if _, err := s.tables[entity.TableLinks].DeleteEntity(ctx, idx.PK, idx.RK, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -119,6 +120,120 @@ func CountsShard(rk string) (int, error) {
 	}
 	return int(n), nil
 }
+
+// Partitions of the Table Storage links table.
+//
+// The embedded store keeps a target's link rows under the keys above
+// (LinkKey, IndexKey, CountsKey: partition EncodeKey(target)). The Table
+// Storage store spreads them over LinkShards partitions a target, each
+// EncodeKey(target) + ":" + two hex digits (ShardKey): a partition serves
+// up to 2,000 entities a second ("Scalability and performance targets for
+// Table storage",
+// https://learn.microsoft.com/en-us/azure/storage/tables/scalability-targets),
+// so listing 250,000 links from one partition takes at least 125 s, from
+// 16 listed at once about 8 s. A link's shard is a hash of its encoded
+// source id (LinkShard), and its reverse-index rows and the counts row of
+// its shard move with it, so that one entity-group transaction, which must
+// stay in one partition, still writes them all.
+//
+// ':' never occurs in an encoded key, so the partition of a shard names its
+// target and shard without ambiguity ("contoso:0a" cannot be target
+// "contoso" and "contoso:0" at once, nor any shard of "contoso-x" or
+// "contoso:0a", whose ':' is escaped), and no shard partition is the
+// partition of the layout before it (EncodeKey(target) alone, which has no
+// ':'). LayoutKey's partition starts with ':', which no shard's does.
+const (
+	// LinkShards is how many partitions the Table Storage store spreads a
+	// target's links over. Changing it moves links between partitions:
+	// it needs a migration like that of the one-partition layout.
+	LinkShards   = 16
+	shardSep     = ":"
+	layoutPK     = ":layout"
+	layoutRK     = "links"
+	shardDigitsN = 2
+)
+
+// LinkShard is the shard of a link, by its encoded source id: FNV-1a, 32
+// bits, modulo LinkShards. The link counts rows used it before links were
+// spread (a shard's counts row then counted the links that are now in the
+// shard's partition), so it must not change.
+func LinkShard(encodedSourceID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(encodedSourceID))
+	return int(h.Sum32() % LinkShards)
+}
+
+// ShardKey is where the Table Storage store keeps the row the embedded
+// store keeps at k (a key from LinkKey, IndexKey or CountsKey, whose
+// partition is an encoded target) when the row is in shard shard.
+func ShardKey(k Key, shard int) Key {
+	return Key{ShardPartition(k.PK, shard), k.RK}
+}
+
+// ShardPartition is the partition of shard shard of the target whose
+// encoded name is pk.
+func ShardPartition(pk string, shard int) string {
+	return fmt.Sprintf("%s%s%0*x", pk, shardSep, shardDigitsN, shard)
+}
+
+// ParseShardPartition splits a partition of the links table into the
+// encoded target and the shard. ok is false for any other partition: one
+// of the one-partition layout (an encoded target alone) or LayoutKey's.
+func ParseShardPartition(pk string) (encodedTarget string, shard int, ok bool) {
+	enc, digits, found := strings.Cut(pk, shardSep)
+	if !found || enc == "" || len(digits) != shardDigitsN {
+		return "", 0, false
+	}
+	n, err := strconv.ParseUint(digits, 16, 8)
+	if err != nil || n >= LinkShards || fmt.Sprintf("%0*x", shardDigitsN, n) != digits {
+		return "", 0, false
+	}
+	return enc, int(n), true
+}
+
+// SourceShard is the shard of the link of sourceID, and of its
+// reverse-index rows and counts row.
+func SourceShard(sourceID string) (int, error) {
+	enc, err := EncodeKey(sourceID)
+	if err != nil {
+		return 0, err
+	}
+	return LinkShard(enc), nil
+}
+
+// RowShard is the shard of a row of a target's links partition in the
+// one-partition layout: a link's, a reverse-index row's (by the source id
+// at its end) or a counts row's (by its number). It fails for any other
+// row key.
+func RowShard(rk string) (int, error) {
+	switch {
+	case strings.HasPrefix(rk, linkPrefix):
+		if _, err := LinkSource(rk); err != nil {
+			return 0, err
+		}
+		return LinkShard(rk[len(linkPrefix):]), nil
+	case strings.HasPrefix(rk, indexPrefix):
+		if _, err := IndexSource(rk); err != nil {
+			return 0, err
+		}
+		_, enc, _ := strings.Cut(rk, sep)
+		return LinkShard(enc), nil
+	case strings.HasPrefix(rk, countsPrefix):
+		n, err := CountsShard(rk)
+		if err != nil {
+			return 0, err
+		}
+		if n >= LinkShards {
+			return 0, fmt.Errorf("link counts row %q: shard beyond %d", rk, LinkShards)
+		}
+		return n, nil
+	}
+	return 0, fmt.Errorf("row key %q is neither a link, a reverse-index row nor a link counts row", rk)
+}
+
+// LayoutKey is the key of the links table's layout record, in a partition
+// of its own that no target's key can be (it starts with ':').
+func LayoutKey() Key { return Key{layoutPK, layoutRK} }
 
 // LinkSource returns the source id of a link's row key.
 func LinkSource(rk string) (string, error) {
