@@ -485,3 +485,39 @@ func TestRestoreThenReplicationLagConcurrentRetries(t *testing.T) {
 		})
 	}
 }
+
+// The other side of the restore fix: a user restored and then purged by a
+// target administrator is gone, not replicating. tenantsync waits out
+// restoreLagTolerance (two minutes), then creates the user again (found by
+// the chaos suite, seed 391679898, when it waited ten).
+func TestRestoredThenPurgedIsCreatedAgain(t *testing.T) {
+	e := newEnv(t)
+	created := only(t, e.sync("alice"))
+	e.removeMember("alice")
+	only(t, e.sync("alice"))
+	e.addMember(e.sourceID("alice"))
+	if act := only(t, e.sync("alice")); act.Op != engine.OpRestore {
+		t.Fatalf("back in scope: %s (%s), want restore", act.Op, act.Reason)
+	}
+	for _, path := range []string{"/users/", "/directory/deletedItems/"} {
+		if code := e.graphCall(dstDomain, "DELETE", path+*created.TargetID, nil, nil); code != 204 {
+			t.Fatalf("DELETE %s: %d", path, code)
+		}
+	}
+	change := engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice"), Force: true}
+	e.advance(time.Minute)
+	if _, err := e.eng.Sync(t.Context(), change); !errors.Is(err, directory.ErrTransient) {
+		t.Fatalf("a minute after the restore: %v, want a transient error (it may be replicating)", err)
+	}
+	e.advance(90 * time.Second)
+	res, err := e.eng.Sync(t.Context(), change)
+	if err != nil {
+		t.Fatalf("after two minutes: %v", err)
+	}
+	if act := only(t, res); act.Op != engine.OpCreate || act.TargetID == nil || *act.TargetID == *created.TargetID {
+		t.Errorf("after two minutes: %s on %v, want a new user created", act.Op, act.TargetID)
+	}
+	if live := e.liveTargets("alice@" + srcDomain); len(live) != 1 {
+		t.Errorf("live target users for alice: %v, want one", live)
+	}
+}
