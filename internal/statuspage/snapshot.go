@@ -122,13 +122,6 @@ type LinkCounts struct {
 	Failing int `json:"failing"`
 }
 
-func (c *LinkCounts) add(l store.Link) {
-	c.addState(l.State, 1)
-	if l.LastError != "" {
-		c.addFailing(l.State, 1)
-	}
-}
-
 // addState counts n links in a state.
 func (c *LinkCounts) addState(state store.LinkState, n int) {
 	c.Total += n
