@@ -239,12 +239,7 @@ func TestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the handler binary and runs every phase: not in -short")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "handler")
-	build := exec.Command("go", "build", "-o", bin, "github.com/tenantsync/tenantsync/handler")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir, bin := buildHandler(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var out, prog bytes.Buffer
@@ -301,12 +296,7 @@ func TestRunScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the handler binary: not in -short")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "handler")
-	build := exec.Command("go", "build", "-o", bin, "github.com/tenantsync/tenantsync/handler")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir, bin := buildHandler(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var out, prog bytes.Buffer
@@ -492,12 +482,7 @@ func TestRunGroups(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the handler binary: not in -short")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "handler")
-	build := exec.Command("go", "build", "-o", bin, "github.com/tenantsync/tenantsync/handler")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir, bin := buildHandler(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var out, prog bytes.Buffer
@@ -537,12 +522,7 @@ func TestRunSlice(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the handler binary: not in -short")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "handler")
-	build := exec.Command("go", "build", "-o", bin, "github.com/tenantsync/tenantsync/handler")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir, bin := buildHandler(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var out, prog bytes.Buffer
@@ -592,4 +572,18 @@ func TestDuplicateUsers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// buildHandler builds the handler binary into a new temporary directory,
+// which it returns with the binary's path: the phases run it as
+// tenantsync, as the shipped binary runs.
+func buildHandler(t *testing.T) (dir, bin string) {
+	t.Helper()
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "handler")
+	build := exec.Command("go", "build", "-o", bin, "github.com/tenantsync/tenantsync/handler")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return dir, bin
 }

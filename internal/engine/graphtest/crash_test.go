@@ -300,20 +300,7 @@ func TestLostInvitationThenRenameUnderReplicationLag(t *testing.T) {
 		t.Fatalf("crashed sync: %v", err)
 	}
 	e.patchSource("alice", map[string]any{"mail": "alice.archer@" + srcDomain})
-	for round := 0; ; round++ {
-		if round == 20 {
-			t.Fatal("alice did not converge in 20 rounds")
-		}
-		res, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice"), Force: round > 0})
-		if err == nil && res.Actions[0].Op != engine.OpSkip {
-			break
-		}
-		if err != nil && !directory.Retryable(err) {
-			t.Fatalf("round %d: %v, want success or a retryable error", round, err)
-		}
-		e.sim.AdvanceClock(5 * time.Second)
-		e.advance(5 * time.Second)
-	}
+	e.syncUntilDone("alice", 5*time.Second)
 	e.sim.AdvanceClock(time.Minute)
 	e.advance(time.Minute)
 	all := append(e.liveTargets("alice@"+srcDomain), e.liveTargets("alice.archer@"+srcDomain)...)
@@ -351,22 +338,7 @@ func TestLostInvitationThenRenameConcurrentRetries(t *testing.T) {
 				t.Fatalf("crashed sync: %v", err)
 			}
 			e.patchSource("alice", map[string]any{"mail": "alice.archer@" + srcDomain})
-			var wg sync.WaitGroup
-			for round := 0; round < 12; round++ {
-				for range 8 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						_, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice"), Force: true})
-						if err != nil && !directory.Retryable(err) && !errors.Is(err, store.ErrConflict) {
-							t.Errorf("round %d: %v, want success or a retryable error", round, err)
-						}
-					}()
-				}
-				wg.Wait()
-				e.sim.AdvanceClock(lag / 4)
-				e.advance(lag / 4)
-			}
+			e.syncConcurrently("alice", lag/4, true)
 			e.sim.AdvanceClock(2 * time.Minute)
 			e.advance(2 * time.Minute)
 			if _, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice"), Force: true}); err != nil {
@@ -407,20 +379,7 @@ func TestRestoreThenReplicationLagMakesNoSecondUser(t *testing.T) {
 	if err := e.sim.SetReplicationLag(dstDomain, 30*time.Second, 0); err != nil {
 		t.Fatal(err)
 	}
-	for round := 0; ; round++ {
-		if round == 20 {
-			t.Fatal("alice did not converge in 20 rounds")
-		}
-		res, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice"), Force: round > 0})
-		if err == nil && res.Actions[0].Op != engine.OpSkip {
-			break
-		}
-		if err != nil && !directory.Retryable(err) {
-			t.Fatalf("round %d: %v, want success or a retryable error", round, err)
-		}
-		e.sim.AdvanceClock(2 * time.Second)
-		e.advance(2 * time.Second)
-	}
+	e.syncUntilDone("alice", 2*time.Second)
 	e.sim.AdvanceClock(time.Minute)
 	e.advance(time.Minute)
 	all := append(e.liveTargets("alice@"+srcDomain), e.liveTargets("alice.archer@"+srcDomain)...)
@@ -454,22 +413,7 @@ func TestRestoreThenReplicationLagConcurrentRetries(t *testing.T) {
 			if err := e.sim.SetReplicationLag(dstDomain, lag, 0); err != nil {
 				t.Fatal(err)
 			}
-			var wg sync.WaitGroup
-			for round := range 12 {
-				for i := range 8 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						_, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice"), Force: round > 0 || i > 0})
-						if err != nil && !directory.Retryable(err) && !errors.Is(err, store.ErrConflict) {
-							t.Errorf("round %d: %v, want success or a retryable error", round, err)
-						}
-					}()
-				}
-				wg.Wait()
-				e.sim.AdvanceClock(lag / 4)
-				e.advance(lag / 4)
-			}
+			e.syncConcurrently("alice", lag/4, false)
 			e.sim.AdvanceClock(2 * time.Minute)
 			e.advance(2 * time.Minute)
 			if _, err := e.eng.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("alice"), Force: true}); err != nil {
@@ -519,5 +463,51 @@ func TestRestoredThenPurgedIsCreatedAgain(t *testing.T) {
 	}
 	if live := e.liveTargets("alice@" + srcDomain); len(live) != 1 {
 		t.Errorf("live target users for alice: %v, want one", live)
+	}
+}
+
+// syncUntilDone syncs a user round after round, forced after the first
+// (as a retry is), advancing both clocks by step between rounds, until a
+// sync succeeds with more than a skip; every error on the way must be
+// retryable, and 20 rounds must do.
+func (e *env) syncUntilDone(name string, step time.Duration) {
+	e.t.Helper()
+	for round := 0; ; round++ {
+		if round == 20 {
+			e.t.Fatalf("%s did not converge in 20 rounds", name)
+		}
+		res, err := e.eng.Sync(e.t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID(name), Force: round > 0})
+		if err == nil && res.Actions[0].Op != engine.OpSkip {
+			return
+		}
+		if err != nil && !directory.Retryable(err) {
+			e.t.Fatalf("round %d: %v, want success or a retryable error", round, err)
+		}
+		e.sim.AdvanceClock(step)
+		e.advance(step)
+	}
+}
+
+// syncConcurrently attacks a user with 12 rounds of 8 syncs at once,
+// advancing both clocks by step between rounds. Every sync is forced (a
+// retry), or with allForced false all but the very first (the
+// notification). Each must succeed or fail retryably or on a lost race.
+func (e *env) syncConcurrently(name string, step time.Duration, allForced bool) {
+	e.t.Helper()
+	var wg sync.WaitGroup
+	for round := range 12 {
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := e.eng.Sync(e.t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID(name), Force: allForced || round > 0 || i > 0})
+				if err != nil && !directory.Retryable(err) && !errors.Is(err, store.ErrConflict) {
+					e.t.Errorf("round %d: %v, want success or a retryable error", round, err)
+				}
+			}()
+		}
+		wg.Wait()
+		e.sim.AdvanceClock(step)
+		e.advance(step)
 	}
 }
