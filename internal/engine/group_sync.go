@@ -651,12 +651,8 @@ func (e *Engine) finishGroup(ctx context.Context, t *target, act *GroupAction, c
 			act.Reason = "failed"
 		}
 	}
-	if tr := directory.TraceFrom(ctx); tr != nil && act.RequestIDs == nil {
-		for _, r := range tr.Requests() {
-			if r.RequestID != "" {
-				act.RequestIDs = append(act.RequestIDs, r.RequestID)
-			}
-		}
+	if act.RequestIDs == nil {
+		act.RequestIDs = requestIDs(ctx)
 	}
 	e.noteOutcome(ctx, t, err, wide)
 	if act.known && act.Error == "" || act.Op == OpNoop && act.Error == "" && act.cancelled == "" {

@@ -240,6 +240,22 @@ func (e *Engine) appendEvent(ctx context.Context, ev *store.Event, o outcome, ob
 	}
 }
 
+// requestIDs returns the Graph request ids of the calls traced in ctx
+// (nil without a trace): what the log records with each decision.
+func requestIDs(ctx context.Context) []string {
+	tr := directory.TraceFrom(ctx)
+	if tr == nil {
+		return nil
+	}
+	var ids []string
+	for _, r := range tr.Requests() {
+		if r.RequestID != "" {
+			ids = append(ids, r.RequestID)
+		}
+	}
+	return ids
+}
+
 // finish records the outcome of one decision: the provisioning log, and
 // the target's quarantine (wide: the target as a whole refused us).
 func (e *Engine) finish(ctx context.Context, t *target, act *Action, ch Change, err error, wide bool) {
@@ -249,12 +265,8 @@ func (e *Engine) finish(ctx context.Context, t *target, act *Action, ch Change, 
 			act.Reason = "failed"
 		}
 	}
-	if tr := directory.TraceFrom(ctx); tr != nil && act.RequestIDs == nil {
-		for _, r := range tr.Requests() {
-			if r.RequestID != "" {
-				act.RequestIDs = append(act.RequestIDs, r.RequestID)
-			}
-		}
+	if act.RequestIDs == nil {
+		act.RequestIDs = requestIDs(ctx)
 	}
 	e.noteOutcome(ctx, t, err, wide)
 	switch {
