@@ -199,6 +199,11 @@ func TestUpdateUser(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].Method != "PATCH" {
 		t.Fatalf("requests = %+v, want one PATCH", reqs)
 	}
+	// Bodies go uncompressed: the SDK's gzip costs more CPU than it saves
+	// bytes (newHTTPClient).
+	if enc := reqs[0].Header.Get("Content-Encoding"); enc != "" {
+		t.Errorf("PATCH sent with Content-Encoding %q, want none", enc)
+	}
 	var body any
 	if err := json.Unmarshal(reqs[0].Body, &body); err != nil {
 		t.Fatalf("body %s: %v", reqs[0].Body, err)
