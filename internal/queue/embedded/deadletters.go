@@ -64,7 +64,7 @@ func (q *Queue) Resubmit(ctx context.Context, opts queue.ResubmitOptions) (int, 
 	}
 
 	var moved []entry
-	err := q.commits.do(ctx, func(tx *bbolt.Tx) error {
+	err := q.commit(ctx, func(tx *bbolt.Tx) error {
 		moved = moved[:0]
 		now := time.Now().UTC()
 		dl, mb := tx.Bucket(q.deadLetters), tx.Bucket(q.messages)

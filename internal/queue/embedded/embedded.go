@@ -33,6 +33,7 @@ package embedded
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -42,6 +43,7 @@ import (
 	"github.com/google/uuid"
 	"go.etcd.io/bbolt"
 
+	"github.com/tenantsync/tenantsync/internal/boltcommit"
 	"github.com/tenantsync/tenantsync/internal/queue"
 )
 
@@ -73,7 +75,7 @@ type Queue struct {
 	deadLetters []byte
 	maxSize     int
 	log         *slog.Logger
-	commits     *committer
+	commits     *boltcommit.Committer
 
 	mu        sync.Mutex
 	idx       index
@@ -138,7 +140,7 @@ func Open(db *bbolt.DB, opts *Options) (*Queue, error) {
 	if err := q.load(); err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", q.name, err)
 	}
-	q.commits = newCommitter(db)
+	q.commits = boltcommit.New(db)
 	q.log.Debug("queue opened", "queue", q.name, "visible", q.idx.visible,
 		"scheduled", len(q.idx.scheduled), "deadLetters", q.deadCount)
 	return q, nil
@@ -211,7 +213,7 @@ func (q *Queue) Enqueue(ctx context.Context, msgs ...queue.Message) error {
 		return fmt.Errorf("enqueue to %s: %w", q.name, queue.ErrClosed)
 	}
 	seqs := make([]uint64, len(vals))
-	err := q.commits.do(ctx, func(tx *bbolt.Tx) error {
+	err := q.commit(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(q.messages)
 		for i, v := range vals {
 			seq, err := b.NextSequence()
@@ -309,9 +311,19 @@ func (q *Queue) Close() error {
 		q.broadcast()
 		q.mu.Unlock()
 		q.runs.Wait()
-		q.commits.close()
+		q.commits.Close()
 	})
 	return nil
+}
+
+// commit applies fn in a write transaction shared with the writes that
+// arrive with it (boltcommit): a busy queue pays one sync for many messages.
+func (q *Queue) commit(ctx context.Context, fn func(*bbolt.Tx) error) error {
+	err := q.commits.Do(ctx, fn)
+	if errors.Is(err, boltcommit.ErrClosed) {
+		return queue.ErrClosed
+	}
+	return err
 }
 
 func (q *Queue) isClosed() bool {

@@ -327,7 +327,7 @@ func (r *runner) deliver(l *lease) (record, deliverOutcome, error) {
 		rec     record
 		outcome deliverOutcome
 	)
-	err := q.commits.do(context.Background(), func(tx *bbolt.Tx) error {
+	err := q.commit(context.Background(), func(tx *bbolt.Tx) error {
 		rec, outcome = record{}, outcomeGone
 		b := tx.Bucket(q.messages)
 		v := b.Get(seqKey(l.seq))
@@ -421,7 +421,7 @@ func (r *runner) settle(l *lease, rec record, herr error) {
 		}
 	}
 	if write != nil {
-		if err := q.commits.do(context.Background(), write); err != nil {
+		if err := q.commit(context.Background(), write); err != nil {
 			// The message stays and is delivered again.
 			q.log.Error("queue settlement failed", "queue", q.name, "seq", l.seq, "sessionId", l.session, "err", err)
 			outcome = abandoned
@@ -516,7 +516,7 @@ func (r *runner) shutdown(grace time.Duration) {
 // uncount takes back the delivery count of messages given back unhandled.
 func (r *runner) uncount(seqs []uint64) {
 	q := r.q
-	err := q.commits.do(context.Background(), func(tx *bbolt.Tx) error {
+	err := q.commit(context.Background(), func(tx *bbolt.Tx) error {
 		b := tx.Bucket(q.messages)
 		for _, seq := range seqs {
 			v := b.Get(seqKey(seq))

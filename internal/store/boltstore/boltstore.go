@@ -27,6 +27,7 @@ import (
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/tenantsync/tenantsync/internal/boltcommit"
 	"github.com/tenantsync/tenantsync/internal/store"
 	"github.com/tenantsync/tenantsync/internal/store/internal/entity"
 	"github.com/tenantsync/tenantsync/internal/store/internal/records"
@@ -64,10 +65,11 @@ type Store struct {
 	// recordMethods are the single-record methods of store.Store, over rows.
 	recordMethods
 
-	db   *bbolt.DB
-	path string
-	temp bool
-	log  *slog.Logger
+	db      *bbolt.DB
+	commits *boltcommit.Committer // the writes of PutLink, DeleteLink and rows
+	path    string
+	temp    bool
+	log     *slog.Logger
 
 	closeOnce sync.Once
 	closeErr  error
@@ -117,7 +119,8 @@ func Open(path string, opts *Options) (*Store, error) {
 		log = slog.Default()
 	}
 	log.Debug("state store opened", "path", path)
-	return &Store{recordMethods: records.New(rows{db}), db: db, path: path, log: log}, nil
+	commits := boltcommit.New(db)
+	return &Store{recordMethods: records.New(rows{db, commits}), db: db, commits: commits, path: path, log: log}, nil
 }
 
 // OpenTemp opens a store in a new temporary file that Close removes: the
@@ -154,6 +157,7 @@ func (s *Store) Path() string { return s.path }
 // called more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.commits.Close()
 		s.closeErr = s.db.Close()
 		if s.temp {
 			if err := os.Remove(s.path); err != nil && s.closeErr == nil {
@@ -220,9 +224,12 @@ func putRow(b *bbolt.Bucket, k entity.Key, e entity.Entity) (string, error) {
 }
 
 // rows is the store's records.Backend: each operation one bbolt
-// transaction, which makes the conditional ones atomic.
+// transaction, which makes the conditional ones atomic. Writes go through
+// the Store's Committer, which may commit them with others (one sync for
+// the writes of many sessions), each still all or nothing.
 type rows struct {
-	db *bbolt.DB
+	db      *bbolt.DB
+	commits *boltcommit.Committer
 }
 
 var _ records.Backend = rows{}
@@ -254,7 +261,7 @@ func (r rows) Put(ctx context.Context, table string, k entity.Key, e entity.Enti
 		return "", err
 	}
 	var newETag string
-	err := r.db.Update(func(tx *bbolt.Tx) error {
+	err := r.commits.Do(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucket(table))
 		cur, ok, err := getRow(b, k)
 		if err != nil {
@@ -288,7 +295,7 @@ func (r rows) Delete(ctx context.Context, table string, k entity.Key, etag strin
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return r.db.Update(func(tx *bbolt.Tx) error {
+	return r.commits.Do(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucket(table))
 		cur, ok, err := getRow(b, k)
 		if err != nil {

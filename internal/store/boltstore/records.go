@@ -18,7 +18,7 @@ func (s *Store) GetLink(ctx context.Context, target, sourceID string) (store.Lin
 	if err != nil {
 		return store.Link{}, fmt.Errorf("get link %q %q: %w", target, sourceID, err)
 	}
-	p, err := rows{s.db}.Get(ctx, entity.TableLinks, k)
+	p, err := rows{s.db, s.commits}.Get(ctx, entity.TableLinks, k)
 	if err != nil {
 		return store.Link{}, fmt.Errorf("get link %q %q: %w", target, sourceID, err)
 	}
@@ -109,7 +109,7 @@ func (s *Store) PutLink(ctx context.Context, l store.Link) (store.Link, error) {
 		return store.Link{}, wrap(err)
 	}
 	var etag string
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.commits.Do(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucket(entity.TableLinks))
 		cur, ok, err := getRow(b, k)
 		if err != nil {
@@ -159,7 +159,7 @@ func (s *Store) DeleteLink(ctx context.Context, l store.Link) error {
 	if err != nil {
 		return wrap(err)
 	}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.commits.Do(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucket(entity.TableLinks))
 		cur, ok, err := getRow(b, k)
 		if err != nil {
