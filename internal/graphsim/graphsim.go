@@ -504,7 +504,8 @@ func (s *Server) writeError(w http.ResponseWriter, e *graphError, reqID, clientR
 }
 
 // readBody reads a request body of at most limit bytes, decompressed:
-// msgraph-sdk-go gzips request bodies by default, as Graph accepts.
+// msgraph-sdk-go's default pipeline gzips request bodies, as Graph accepts
+// (tenantsync's own pipeline leaves that out: internal/graph newHTTPClient).
 func readBody(r *http.Request, limit int64) ([]byte, *graphError) {
 	var src io.Reader = r.Body
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
