@@ -95,10 +95,14 @@ func (d *decision) update(ctx context.Context, restored bool) (Action, error) {
 	}
 	mgrChange := mgrKnown && (!directory.Equal(current["manager"], mgr) || mgr == "" && hiddenManager)
 
-	// A disable is a deprovision: the guard decides when it happens.
+	// A disable is a deprovision: the guard decides when it happens. But a
+	// user still being created (the link still says inviting: a write of
+	// the creation failed and is tried again) is created disabled, as
+	// matchOrCreate does, with no deprovision: the guard must neither hold
+	// nor count a user who was never enabled.
 	d.act.Reason = d.scope
 	disable, disabling := changes["accountEnabled"]
-	disabling = disabling && disable.New == false
+	disabling = disabling && disable.New == false && d.link.State != store.LinkInviting
 	pendingDisable := false
 	switch {
 	case disabling:

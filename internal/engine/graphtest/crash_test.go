@@ -511,3 +511,71 @@ func (e *env) syncConcurrently(name string, step time.Duration, allForced bool) 
 		e.advance(step)
 	}
 }
+
+// Found by the initialSync benchmark (2 December 2026): a source user
+// disabled from the start, whose creation failed at the manager write
+// after the invitation and its attributes were written, was taken on the
+// retry for a user being disabled: a deprovision through the deletion
+// guard (pending for its settle delay, or staged for approval) of a user
+// who was never enabled. Creating a user disabled is no deprovision,
+// whichever write of the creation is tried again.
+func TestRetriedCreateOfADisabledUserIsNoDeprovision(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		guard envOption
+	}{
+		{"every deprovision staged", guardOf(0, 0)},
+		{"every deprovision waits an hour", guardOf(10, time.Hour)},
+		{"every deprovision at once", guardOf(10, 0)},
+	} {
+		// The retry alone, and attacked: 12 rounds of 8 syncs at once.
+		for _, concurrent := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/concurrent=%v", tt.name, concurrent), func(t *testing.T) {
+				e := newEnv(t, tt.guard)
+				e.sync("alice")
+				e.patchSource("bob", map[string]any{"accountEnabled": false})
+				failing := e.engine(crashingTarget{Target: e.dst, op: "manager"})
+				res, err := failing.Sync(t.Context(), engine.Change{Kind: engine.KindUser, ID: e.sourceID("bob")})
+				if err == nil && (len(res.Actions) != 1 || res.Actions[0].Error == "") {
+					t.Fatalf("the manager write failed, yet the sync did not: %+v", res)
+				}
+				if e.enabled("bob") {
+					t.Fatal("the creation's attributes were not written before the manager (the premise)")
+				}
+
+				if concurrent {
+					e.syncConcurrently("bob", time.Second, false)
+				} else if act := only(t, e.sync("bob")); act.Op == engine.OpDisable || act.Held || act.PendingUntil != nil {
+					t.Errorf("retry: %s, held %v, pending until %v (%s); want the creation finished, no deprovision",
+						act.Op, act.Held, act.PendingUntil, act.Reason)
+				}
+				if ds := e.staged(); len(ds) != 0 {
+					t.Errorf("staged deletions %+v, want none", ds)
+				}
+				g, err := e.store.GetGuard(t.Context(), "contoso")
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					t.Fatal(err)
+				}
+				if len(g.Pending) != 0 || len(g.Executed) != 0 {
+					t.Errorf("the deletion guard counts %d pending and %d executed deprovisions, want none", len(g.Pending), len(g.Executed))
+				}
+				l := e.link("bob")
+				if l.State != store.LinkActive {
+					t.Errorf("bob's link is %s, want active", l.State)
+				}
+				if n := len(e.targetUsers("bob@" + srcDomain)); n != 1 {
+					t.Errorf("bob has %d target users, want 1", n)
+				}
+				if e.enabled("bob") {
+					t.Error("bob's target user is enabled; want disabled, as in the source")
+				}
+				if got, want := e.targetManager(l.TargetID), e.link("alice").TargetID; got != want {
+					t.Errorf("bob's target manager = %q, want alice's %s", got, want)
+				}
+				if act := only(t, e.sync("bob")); act.Op != engine.OpNoop {
+					t.Errorf("another sync: %s %v (%s), want nothing to do", act.Op, act.Changes, act.Reason)
+				}
+			})
+		}
+	}
+}
